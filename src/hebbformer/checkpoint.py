@@ -1,0 +1,48 @@
+"""Checkpoints: weights plus the full config, written atomically so that a kill never leaves a
+half-written file where the last good one was."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .errors import CheckpointError
+
+FORMAT = "hebbformer-checkpoint-v1"
+
+
+def save_atomic(state: dict, path: str | os.PathLike) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save({"format": FORMAT, **state}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)  # atomic on POSIX: readers see the old file or the new one
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def resolve(path: str | os.PathLike) -> Path:
+    """A run folder means its checkpoint.pt."""
+    p = Path(path)
+    return p / "checkpoint.pt" if p.is_dir() else p
+
+
+def load(path: str | os.PathLike) -> dict:
+    p = resolve(path)
+    if not p.is_file():
+        raise CheckpointError(f"checkpoint {p} does not exist")
+    try:
+        state = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise CheckpointError(f"checkpoint {p} is unreadable or truncated ({type(err).__name__}: {err})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{p} is not a hebbformer checkpoint")
+    return state

@@ -1,0 +1,294 @@
+"""One config object for every command: defaults here, a TOML/JSON file on top, ``key=value`` last.
+
+Sections mirror the system: what data, what episodes, what model, how to train, how to evaluate.
+Every value is checked once, in :meth:`Config.validate`, so that a wrong value is reported by
+name before any work starts. Checks that need the data (N larger than the classes available,
+K + queries larger than the drawings per class) happen when the pools are built
+(:func:`hebbformer.data.episodes.check_fits`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+
+
+DATASETS = ("glyphs", "omniglot", "cifar_fs")
+ATTENTION_KINDS = ("softmax",)
+
+
+@dataclass
+class DataConfig:
+    name: str = "glyphs"  # glyphs (generated, no download) | omniglot | cifar_fs
+    root: str = ""  # folder with the data files; empty: $HEBBFORMER_DATA, then ./data
+    download: bool = False  # fetch missing official files (checksummed) into root
+    image_size: int = 28
+    rotations: bool = False  # omniglot: 90/180/270-degree rotations as extra classes
+    # omniglot: the sets (zip or folder names under root) that form the meta-train and test pools.
+    # "all_runs" as a test set is the pool of the 400 characters of Lake's 20-way benchmark.
+    train_sets: list[str] = field(default_factory=lambda: ["images_background"])
+    test_sets: list[str] = field(default_factory=lambda: ["images_evaluation"])
+    val_fraction: float = 0.1  # omniglot: share of meta-train characters held out for validation
+    glyph_classes: int = 1000  # glyphs: meta-train classes (validation and test get a fifth each)
+    glyph_drawings: int = 20  # glyphs: drawings per class
+    seed: int = 0  # seeds the split and the generated glyphs
+
+
+@dataclass
+class EpisodeConfig:
+    ways: int = 5  # N: classes per episode
+    shots: int = 1  # K: labelled examples per class in the context
+    queries: int = 5  # query images per class
+
+
+@dataclass
+class ModelConfig:
+    encoder_channels: int = 64  # width of the conv blocks
+    encoder_blocks: int = 4  # conv-BN-ReLU-pool blocks
+    d_model: int = 128
+    depth: int = 2  # transformer blocks
+    heads: int = 4
+    mlp_ratio: int = 4
+    attention: str = "softmax"
+    max_ways: int = 20  # size of the label vocabulary: largest N the model can answer
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000
+    batch_size: int = 16  # episodes per step
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.05  # cosine decay ends at lr * min_lr_ratio
+    grad_clip: float = 1.0
+    val_every: int = 250
+    val_episodes: int = 200
+    checkpoint_every: int = 250
+    seed: int = 0
+    threads: int = 0  # torch CPU threads; 0: leave torch's default
+    device: str = "cpu"
+
+
+@dataclass
+class EvalConfig:
+    episodes: int = 1000
+    # N-way K-shot settings, written "5w1s"; a setting the test pool cannot supply is skipped
+    # with the reason in the table.
+    settings: list[str] = field(default_factory=lambda: ["5w1s", "5w5s", "20w1s", "20w5s"])
+    queries: int = 15  # per class, or fewer where the pool has fewer drawings left
+    all_runs: str = ""  # path to all_runs.zip or its folder; empty: look in the data root
+    seed: int = 1234
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    episode: EpisodeConfig = field(default_factory=EpisodeConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    out_dir: str = "runs/default"
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_dict(cls, d: dict) -> "Config":
+        cfg = cls()
+        cfg.update(d)
+        return cfg
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def update(self, d: dict) -> None:
+        """Merge a nested dict of values into this config, rejecting unknown keys by name."""
+        for key, value in d.items():
+            if isinstance(value, dict):
+                section = self._section(key)
+                for sub, v in value.items():
+                    _set_field(section, key, sub, v)
+            else:
+                _set_field(self, "", key, value)
+
+    def override(self, assignments: list[str]) -> None:
+        """Apply ``section.key=value`` strings, as given on the command line."""
+        for item in assignments:
+            if "=" not in item:
+                raise ConfigError(f"override {item!r} is not of the form section.key=value")
+            path, text = item.split("=", 1)
+            parts = path.strip().split(".")
+            if len(parts) == 1:
+                _set_field(self, "", parts[0], _parse_text(self, parts[0], text, ""))
+            elif len(parts) == 2:
+                section = self._section(parts[0])
+                _set_field(section, parts[0], parts[1], _parse_text(section, parts[1], text, parts[0]))
+            else:
+                raise ConfigError(f"override key {path!r} has more than one dot")
+
+    def _section(self, name: str):
+        if name not in _SECTIONS:
+            raise ConfigError(f"unknown config section {name!r}; known: {', '.join(_SECTIONS)}")
+        return getattr(self, name)
+
+    # ------------------------------------------------------------------ checks
+    def validate(self) -> "Config":
+        d, e, m, t, v = self.data, self.episode, self.model, self.train, self.eval
+        _one_of("data.name", d.name, DATASETS)
+        _one_of("model.attention", m.attention, ATTENTION_KINDS)
+        for name, value in [
+            ("data.image_size", d.image_size), ("data.glyph_classes", d.glyph_classes),
+            ("data.glyph_drawings", d.glyph_drawings), ("episode.shots", e.shots),
+            ("episode.queries", e.queries), ("model.encoder_channels", m.encoder_channels),
+            ("model.encoder_blocks", m.encoder_blocks), ("model.d_model", m.d_model),
+            ("model.depth", m.depth), ("model.heads", m.heads), ("model.mlp_ratio", m.mlp_ratio),
+            ("train.steps", t.steps), ("train.batch_size", t.batch_size),
+            ("train.val_every", t.val_every), ("train.val_episodes", t.val_episodes),
+            ("train.checkpoint_every", t.checkpoint_every), ("eval.episodes", v.episodes),
+            ("eval.queries", v.queries),
+        ]:
+            if value < 1:
+                raise ConfigError(f"{name} must be at least 1, got {value}")
+        if e.ways < 2:
+            raise ConfigError(f"episode.ways must be at least 2, got {e.ways}")
+        if m.max_ways < e.ways:
+            raise ConfigError(f"episode.ways={e.ways} is larger than model.max_ways={m.max_ways}")
+        if m.d_model % m.heads:
+            raise ConfigError(f"model.d_model={m.d_model} is not divisible by model.heads={m.heads}")
+        if not t.lr > 0:
+            raise ConfigError(f"train.lr must be positive, got {t.lr}")
+        if t.weight_decay < 0:
+            raise ConfigError(f"train.weight_decay must not be negative, got {t.weight_decay}")
+        if t.warmup_steps < 0 or t.threads < 0:
+            raise ConfigError("train.warmup_steps and train.threads must not be negative")
+        if not 0 <= t.min_lr_ratio <= 1:
+            raise ConfigError(f"train.min_lr_ratio must lie in [0, 1], got {t.min_lr_ratio}")
+        if not t.grad_clip > 0:
+            raise ConfigError(f"train.grad_clip must be positive, got {t.grad_clip}")
+        if not 0 <= d.val_fraction < 1:
+            raise ConfigError(f"data.val_fraction must lie in [0, 1), got {d.val_fraction}")
+        if d.image_size > 105:
+            raise ConfigError(f"data.image_size={d.image_size} is larger than the 105-pixel originals")
+        if d.image_size < 2 ** m.encoder_blocks:
+            raise ConfigError(
+                f"data.image_size={d.image_size} is too small for model.encoder_blocks={m.encoder_blocks} "
+                f"(each block halves it; needs at least {2 ** m.encoder_blocks})")
+        for s in v.settings:
+            ways, shots = parse_setting(s)
+            if ways > m.max_ways:
+                raise ConfigError(f"eval.settings has {s!r}, more ways than model.max_ways={m.max_ways}")
+        return self
+
+
+_SECTIONS = ("data", "episode", "model", "train", "eval")
+
+
+def parse_setting(text: str) -> tuple[int, int]:
+    """``"20w5s"`` -> (20, 5)."""
+    t = text.strip().lower()
+    try:
+        ways, shots = t.rstrip("s").split("w")
+        ways, shots = int(ways), int(shots)
+    except ValueError:
+        raise ConfigError(f"eval setting {text!r} is not of the form <N>w<K>s, e.g. 5w1s") from None
+    if ways < 2 or shots < 1:
+        raise ConfigError(f"eval setting {text!r} needs at least 2 ways and 1 shot")
+    return ways, shots
+
+
+def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r} is not one of: {', '.join(allowed)}")
+
+
+def _field_types(obj) -> dict[str, type]:
+    hints = typing.get_type_hints(type(obj))
+    return {f.name: hints[f.name] for f in dataclasses.fields(obj)}
+
+
+def _set_field(obj, section: str, key: str, value) -> None:
+    types = _field_types(obj)
+    where = f"{section}.{key}" if section else key
+    if key not in types:
+        known = ", ".join(types)
+        raise ConfigError(f"unknown config key {where!r}; known keys{' in [' + section + ']' if section else ''}: {known}")
+    setattr(obj, key, _coerce(where, types[key], value))
+
+
+def _coerce(where: str, typ, value):
+    """Check a value from a file against the field's type (ints are accepted for floats)."""
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+    elif typ is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif typ is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif typ is str:
+        if isinstance(value, str):
+            return value
+    elif typing.get_origin(typ) is list:
+        if isinstance(value, list) and all(isinstance(x, str) for x in value):
+            return list(value)
+    elif dataclasses.is_dataclass(typ):
+        raise ConfigError(f"config key {where!r} is a section; give it as a table of keys")
+    raise ConfigError(f"config key {where!r} expects {_type_name(typ)}, got {value!r}")
+
+
+def _type_name(typ) -> str:
+    if typing.get_origin(typ) is list:
+        return "a list of strings"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[typ]
+
+
+def _parse_text(obj, key: str, text: str, section: str):
+    """Turn command-line text into the field's type; unknown keys fall through to _set_field."""
+    typ = _field_types(obj).get(key)
+    where = f"{section}.{key}" if section else key
+    text = text.strip()
+    try:
+        if typ is bool:
+            low = text.lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if typ is int:
+            return int(text)
+        if typ is float:
+            return float(text)
+        if typing.get_origin(typ) is list:
+            return [s.strip() for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise ConfigError(f"config key {where!r} expects {_type_name(typ)}, got {text!r}") from None
+    return text
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Defaults, then the file (TOML or JSON) if given, then the overrides; validated."""
+    cfg = Config()
+    if path:
+        cfg.update(read_config_file(path))
+    cfg.override(overrides or [])
+    return cfg.validate()
+
+
+def read_config_file(path: str | Path) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {str(p)!r} does not exist")
+    try:
+        if p.suffix == ".json":
+            return json.loads(p.read_text())
+        return tomllib.loads(p.read_text())
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as err:
+        raise ConfigError(f"config file {str(p)!r} is not valid {'JSON' if p.suffix == '.json' else 'TOML'}: {err}") from None

@@ -1,0 +1,104 @@
+"""Evaluation: in-context accuracy with 95% confidence intervals, and Lake's 20-way benchmark."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .config import parse_setting
+from .data import ClassPool, episode_generator, sample_episodes
+from .data.omniglot import OneShotRun
+
+
+@dataclass
+class Result:
+    setting: str
+    accuracy: float | None  # mean over episodes, in [0, 1]
+    ci95: float | None  # half-width of the 95% confidence interval
+    episodes: int
+    queries: int  # per class
+    note: str = ""
+
+
+def mean_ci95(per_episode: torch.Tensor) -> tuple[float, float]:
+    """Mean and the 95% half-width 1.96 * std / sqrt(n) over per-episode accuracies."""
+    n = per_episode.numel()
+    mean = per_episode.mean().item()
+    std = per_episode.std(unbiased=True).item() if n > 1 else 0.0
+    return mean, 1.96 * std / math.sqrt(n)
+
+
+@torch.no_grad()
+def episode_accuracies(model, pool: ClassPool, ways: int, shots: int, queries: int, episodes: int,
+                       seed: int, batch: int = 25, device: str = "cpu") -> torch.Tensor:
+    """Accuracy of each of ``episodes`` test episodes; the same seed gives the same episodes."""
+    was_training = model.training
+    model.eval()
+    accs = []
+    for i, start in enumerate(range(0, episodes, batch)):
+        n = min(batch, episodes - start)
+        ep = sample_episodes(pool, ways, shots, queries, n, episode_generator(seed, i), model.cfg.max_ways)
+        logits = model(ep.support.to(device), ep.support_labels.to(device), ep.query.to(device),
+                       ep.label_ids.to(device))
+        accs.append((logits.argmax(-1).cpu() == ep.query_labels).float().mean(1))
+    model.train(was_training)
+    return torch.cat(accs)
+
+
+def evaluate_settings(model, pool: ClassPool, settings: list[str], episodes: int, queries: int,
+                      seed: int, device: str = "cpu", progress=None) -> list[Result]:
+    results = []
+    for setting in settings:
+        ways, shots = parse_setting(setting)
+        q = min(queries, pool.n_drawings - shots)
+        if ways > pool.n_classes or q < 1:
+            why = (f"test pool has {pool.n_classes} classes" if ways > pool.n_classes
+                   else f"test pool has {pool.n_drawings} drawings per class")
+            results.append(Result(setting, None, None, 0, 0, f"skipped: {why}"))
+            continue
+        accs = episode_accuracies(model, pool, ways, shots, q, episodes, seed, device=device)
+        mean, ci = mean_ci95(accs)
+        results.append(Result(setting, mean, ci, episodes, q))
+        if progress:
+            progress(results[-1])
+    return results
+
+
+@torch.no_grad()
+def all_runs_errors(model, runs: list[OneShotRun], seed: int, device: str = "cpu") -> list[float]:
+    """Error rate of each of Lake's runs: the 20 training images are the context (one per class,
+    label tokens assigned at random), the 20 test images the queries."""
+    was_training = model.training
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    errors = []
+    for run in runs:
+        n = run.train.shape[0]
+        label_ids = torch.randperm(model.cfg.max_ways, generator=g)[:n]  # token of training image c
+        order = torch.randperm(n, generator=g)
+        logits = model(run.train[order][None].to(device), label_ids[order][None].to(device),
+                       run.test[None].to(device), label_ids[None].to(device))[0]
+        wrong = logits.argmax(-1).cpu() != run.answers
+        errors.append(wrong.float().mean().item())
+    model.train(was_training)
+    return errors
+
+
+def format_results(results: list[Result], title: str) -> str:
+    lines = [title, f"{'setting':<10}{'accuracy':>10}{'95% CI':>10}{'episodes':>10}{'queries':>9}",
+             "-" * 49]
+    for r in results:
+        if r.accuracy is None:
+            lines.append(f"{r.setting:<10}{'—':>10}{'':>10}{'':>10}{'':>9}  {r.note}")
+        else:
+            lines.append(f"{r.setting:<10}{100 * r.accuracy:>9.2f}%{'±' + format(100 * r.ci95, '.2f'):>10}"
+                         f"{r.episodes:>10}{r.queries:>9}")
+    return "\n".join(lines)
+
+
+def format_all_runs(errors: list[float]) -> str:
+    runs = "  ".join(f"{i + 1:02d}:{100 * e:.0f}%" for i, e in enumerate(errors))
+    return (f"Lake's 20-way one-shot benchmark (all_runs): error {100 * sum(errors) / len(errors):.2f}% "
+            f"over {len(errors)} runs\n  per run: {runs}")

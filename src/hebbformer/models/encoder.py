@@ -1,0 +1,28 @@
+"""The image encoder: the standard few-shot conv net (conv3x3-BN-ReLU-maxpool blocks, "Conv-4")."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ConvEncoder(nn.Module):
+    def __init__(self, in_channels: int, channels: int, blocks: int, image_size: int):
+        super().__init__()
+        layers, c = [], in_channels
+        for _ in range(blocks):
+            layers += [nn.Conv2d(c, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
+                       nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+            c = channels
+        # channels_last is ~1.5x faster for these small convs on CPU (oneDNN) and no slower on GPU.
+        self.net = nn.Sequential(*layers).to(memory_format=torch.channels_last)
+        side = image_size
+        for _ in range(blocks):
+            side //= 2
+        self.out_dim = channels * side * side
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 or float images [n, C, H, W] -> features [n, out_dim]."""
+        if images.dtype == torch.uint8:
+            images = images.float() / 255
+        return self.net(images.contiguous(memory_format=torch.channels_last)).flatten(1)

@@ -1,0 +1,67 @@
+"""The in-context learner: a conv encoder turns each image into a token, a causal decoder-only
+transformer reads the labelled supports and answers each query's label."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..config import ModelConfig
+from .attention import SelfAttention, context_mask
+from .encoder import ConvEncoder
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block."""
+
+    def __init__(self, d: int, heads: int, mlp_ratio: int, attention: str):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(d)
+        self.attn = SelfAttention(d, heads, attention)
+        self.ln2 = nn.LayerNorm(d)
+        self.mlp = nn.Sequential(nn.Linear(d, mlp_ratio * d), nn.GELU(), nn.Linear(mlp_ratio * d, d))
+
+    def forward(self, x, mask):
+        x = x + self.attn(self.ln1(x), mask)
+        return x + self.mlp(self.ln2(x))
+
+
+class InContextLearner(nn.Module):
+    """Tokens: support i is ``embed(encoder(image_i)) + label_embed(y_i)``; a query carries the
+    extra "unknown label" embedding instead. There is no positional encoding: the answer must not
+    depend on the order of the supports, and the causal mask alone already tells tokens apart."""
+
+    def __init__(self, cfg: ModelConfig, in_channels: int, image_size: int):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = ConvEncoder(in_channels, cfg.encoder_channels, cfg.encoder_blocks, image_size)
+        self.embed = nn.Linear(self.encoder.out_dim, cfg.d_model)
+        self.label_embed = nn.Embedding(cfg.max_ways + 1, cfg.d_model)  # last row: "unknown"
+        self.blocks = nn.ModuleList(Block(cfg.d_model, cfg.heads, cfg.mlp_ratio, cfg.attention)
+                                    for _ in range(cfg.depth))
+        self.norm = nn.LayerNorm(cfg.d_model)
+        self.head = nn.Linear(cfg.d_model, cfg.max_ways)
+
+    def tokens(self, support, support_labels, query) -> torch.Tensor:
+        b, s = support_labels.shape
+        q = query.shape[1]
+        images = torch.cat([support, query], 1).flatten(0, 1)
+        z = self.embed(self.encoder(images)).view(b, s + q, -1)
+        unknown = torch.full((b, q), self.cfg.max_ways, dtype=torch.long, device=z.device)
+        return z + self.label_embed(torch.cat([support_labels, unknown], 1))
+
+    def forward(self, support, support_labels, query, label_ids) -> torch.Tensor:
+        """support [B, S, C, H, W] with label tokens support_labels [B, S], query [B, Q, C, H, W],
+        and the episode's N label tokens label_ids [B, N] -> logits [B, Q, N] over those N."""
+        s = support_labels.shape[1]
+        x = self.tokens(support, support_labels, query)
+        mask = context_mask(s, query.shape[1]).to(x.device)
+        for block in self.blocks:
+            x = block(x, mask)
+        logits = self.head(self.norm(x[:, s:]))  # [B, Q, max_ways]
+        return logits.gather(2, label_ids[:, None, :].expand(-1, logits.shape[1], -1))
+
+
+def build_model(cfg: ModelConfig, image_shape: tuple[int, int, int]) -> InContextLearner:
+    channels, height, _ = image_shape
+    return InContextLearner(cfg, channels, height)

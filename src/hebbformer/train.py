@@ -1,0 +1,142 @@
+"""Episodic meta-training, in the spirit of nanoGPT's train.py: one plain loop.
+
+AdamW with linear warm-up and cosine decay, gradient clipping, a progress bar with live loss and
+accuracy, metrics as JSON lines, periodic validation, and atomic checkpoints that hold the weights,
+the optimiser and the full config. Every batch of episodes is drawn from a generator seeded by
+(seed, step), so ``resume`` continues a killed run exactly as if it had never stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from . import checkpoint
+from .config import Config
+from .data import Pools, build_pools, check_fits, episode_generator, sample_episodes
+from .errors import CheckpointError
+from .evaluate import episode_accuracies
+from .models import build_model
+
+VAL_SEED = 987_654  # validation episodes are the same at every validation
+
+
+def lr_at(step: int, cfg) -> float:
+    """Linear warm-up to ``lr``, then cosine decay to ``lr * min_lr_ratio`` at the last step."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    span = max(cfg.steps - cfg.warmup_steps, 1)
+    progress = min((step - cfg.warmup_steps) / span, 1.0)
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def make_optimizer(model: torch.nn.Module, cfg) -> torch.optim.AdamW:
+    """Weight decay on weight matrices and conv kernels only, not on norms, biases or embeddings."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (decay if p.dim() >= 2 and "label_embed" not in name else no_decay).append(p)
+    return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+
+
+def val_queries(pool, cfg: Config) -> int:
+    return min(cfg.episode.queries, pool.n_drawings - cfg.episode.shots)
+
+
+def train(cfg: Config, resume: bool = False, progress: bool = True, pools: Pools | None = None,
+          stop_after: int | None = None) -> dict:
+    """Meta-train per ``cfg``; returns the last metrics. ``stop_after`` ends the loop early after
+    that many steps of this call, as a kill would (the tests use it)."""
+    out = Path(cfg.out_dir)
+    ckpt_path = out / "checkpoint.pt"
+    t, e = cfg.train, cfg.episode
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    pools = pools or build_pools(cfg.data, ("train", "val"))
+    check_fits(pools.train, e.ways, e.shots, e.queries, "meta-train")
+    if pools.val is not None:
+        check_fits(pools.val, e.ways, e.shots, 1, "validation")
+
+    torch.manual_seed(t.seed)
+    model = build_model(cfg.model, pools.train.image_shape).to(t.device)
+    opt = make_optimizer(model, t)
+    start = 0
+    if resume:
+        if not ckpt_path.is_file():
+            raise CheckpointError(f"cannot resume: {ckpt_path} does not exist")
+        state = checkpoint.load(ckpt_path)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        start = state["step"]
+    elif ckpt_path.exists():
+        raise CheckpointError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    metrics_path = out / "metrics.jsonl"
+    _truncate_metrics(metrics_path, start)
+
+    def save(step):
+        checkpoint.save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                                "config": cfg.to_dict()}, ckpt_path)
+
+    model.train()
+    last = {}
+    bar = tqdm(range(start, t.steps), initial=start, total=t.steps, disable=not progress,
+               desc="meta-train", dynamic_ncols=True)
+    ema_loss = ema_acc = None
+    tic, episodes_done = time.perf_counter(), 0
+    with open(metrics_path, "a") as log:
+        for step in bar:
+            if stop_after is not None and step - start >= stop_after:
+                break
+            lr = lr_at(step, t)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            ep = sample_episodes(pools.train, e.ways, e.shots, e.queries, t.batch_size,
+                                 episode_generator(t.seed, step), cfg.model.max_ways)
+            logits = model(ep.support.to(t.device), ep.support_labels.to(t.device), ep.query.to(t.device),
+                           ep.label_ids.to(t.device))
+            target = ep.query_labels.to(t.device)
+            loss = F.cross_entropy(logits.flatten(0, 1), target.flatten())
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+            opt.step()
+
+            acc = (logits.argmax(-1) == target).float().mean().item()
+            loss_v = loss.item()
+            ema_loss = loss_v if ema_loss is None else 0.95 * ema_loss + 0.05 * loss_v
+            ema_acc = acc if ema_acc is None else 0.95 * ema_acc + 0.05 * acc
+            episodes_done += t.batch_size
+            bar.set_postfix(loss=f"{ema_loss:.3f}", acc=f"{100 * ema_acc:.1f}%", lr=f"{lr:.1e}")
+            last = {"step": step + 1, "loss": loss_v, "acc": acc, "lr": lr, "grad_norm": grad_norm.item()}
+
+            done = step + 1 == t.steps
+            if pools.val is not None and ((step + 1) % t.val_every == 0 or done):
+                accs = episode_accuracies(model, pools.val, e.ways, e.shots, val_queries(pools.val, cfg),
+                                          t.val_episodes, VAL_SEED, device=t.device)
+                last["val_acc"] = accs.mean().item()
+                bar.write(f"step {step + 1}: val {e.ways}-way {e.shots}-shot accuracy {100 * last['val_acc']:.2f}%")
+            if (step + 1) % 10 == 0 or done or "val_acc" in last:
+                elapsed = time.perf_counter() - tic
+                last["episodes_per_s"] = episodes_done / elapsed
+                log.write(json.dumps(last) + "\n")
+                log.flush()
+            if (step + 1) % t.checkpoint_every == 0 or done:
+                save(step + 1)
+    bar.close()
+    return last
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop metric lines a killed run wrote after its last checkpoint; they will be written again."""
+    if not path.exists():
+        return
+    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+    path.write_text("".join(line + "\n" for line in keep))
