@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from hebbformer.config import Config
+from hebbformer.data import ClassPool
 
 SHARED_OMNIGLOT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "omniglot"
 
@@ -54,3 +55,17 @@ def shared_omniglot():
     if not (SHARED_OMNIGLOT / "images_background_small1.zip").is_file():
         pytest.skip("../shared/data/omniglot is not present")
     return SHARED_OMNIGLOT
+
+
+def blob_pool(classes: int, seed: int, drawings: int = 6, size: int = 16) -> ClassPool:
+    """A trivial image set: each class is a smooth random 4x4 pattern blown up to size x size, and
+    its drawings add a little noise. Any encoder separates the classes; what remains to learn is
+    the in-context part (labels are assigned anew in every episode)."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    base = torch.rand(classes, 1, 1, 4, 4, generator=g).expand(classes, drawings, 1, 4, 4)
+    noisy = base + 0.1 * torch.randn(classes, drawings, 1, 4, 4, generator=g)
+    img = torch.nn.functional.interpolate(noisy.reshape(-1, 1, 4, 4), size=size, mode="bilinear")
+    return ClassPool((img.clamp(0, 1) * 255).to(torch.uint8).view(classes, drawings, 1, size, size),
+                     [f"blob{seed}-{i}" for i in range(classes)])

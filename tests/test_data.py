@@ -143,3 +143,22 @@ def test_glyphs_deterministic_and_distinct():
     nearest = torch.cdist(x[:, 1], x[:, 0]).argmin(1)
     assert (nearest == torch.arange(10)).float().mean() >= 0.4  # chance: 0.1
     assert a.float().mean() > 10  # there is ink
+
+
+def test_download_verifies_checksum_and_lands_atomically(tmp_path):
+    """A download (here from a file:// URL) is renamed into place only when its checksum matches."""
+    from hebbformer.data.files import OfficialFile, file_digest, locate
+
+    src = tmp_path / "server" / "thing.zip"
+    src.parent.mkdir()
+    src.write_bytes(b"payload")
+    good = OfficialFile(src.as_uri(), "sha256", file_digest(src, "sha256"))
+    root = tmp_path / "data"
+    assert locate(root, "thing", good, True, "thing").read_bytes() == b"payload"
+
+    bad = OfficialFile(src.as_uri(), "sha256", "0" * 64)
+    with pytest.raises(DataError, match="corrupt or not the official file"):
+        locate(tmp_path / "other", "thing", bad, True, "thing")
+    assert not any((tmp_path / "other").iterdir())  # no partial or wrong file left behind
+    with pytest.raises(DataError, match="could not download"):
+        locate(tmp_path / "third", "thing", OfficialFile((tmp_path / "nope.zip").as_uri(), "sha256", "0"), True, "x")

@@ -94,13 +94,15 @@ def run_eval(cfg: Config, state: dict, out_dir: Path | None, quiet: bool) -> dic
     """Evaluate a checkpoint's model on the test pool (and all_runs for Omniglot); print and save."""
     torch_threads(cfg)
     pools = build_pools(cfg.data, ("test",))
+    device = cfg.train.device
     model = build_model(cfg.model, pools.test.image_shape)
     model.load_state_dict(state["model"])
+    model.to(device)
     tic = time.perf_counter()
     title = f"In-context accuracy on the {cfg.data.name} test classes ({cfg.data.test_sets if cfg.data.name == 'omniglot' else 'test split'})"
     show = None if quiet else (lambda r: print(f"  {r.setting}: {100 * r.accuracy:.2f}% ± {100 * r.ci95:.2f}", flush=True))
     results = evaluate_settings(model, pools.test, cfg.eval.settings, cfg.eval.episodes, cfg.eval.queries,
-                                cfg.eval.seed, progress=show)
+                                cfg.eval.seed, device=device, progress=show)
     print(format_results(results, title))
     report = {"results": [r.__dict__ for r in results]}
     if cfg.data.name == "omniglot":
@@ -111,7 +113,7 @@ def run_eval(cfg: Config, state: dict, out_dir: Path | None, quiet: bool) -> dic
                 raise
             print(f"(all_runs benchmark skipped: {err})")
         else:
-            errors = all_runs_errors(model, runs, cfg.eval.seed)
+            errors = all_runs_errors(model, runs, cfg.eval.seed, device=device)
             print(format_all_runs(errors))
             report["all_runs_error"] = sum(errors) / len(errors)
             report["all_runs_per_run"] = errors

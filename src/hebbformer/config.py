@@ -22,6 +22,7 @@ from .errors import ConfigError
 
 DATASETS = ("glyphs", "omniglot", "cifar_fs")
 ATTENTION_KINDS = ("softmax",)
+READOUTS = ("vocab", "tied")
 
 
 @dataclass
@@ -46,6 +47,9 @@ class EpisodeConfig:
     ways: int = 5  # N: classes per episode
     shots: int = 1  # K: labelled examples per class in the context
     queries: int = 5  # query images per class
+    # Share of meta-training episodes whose N classes all come from one alphabet (Omniglot),
+    # like every run of Lake's all_runs benchmark; harder, finer-grained episodes.
+    same_alphabet: float = 0.0
 
 
 @dataclass
@@ -58,6 +62,10 @@ class ModelConfig:
     mlp_ratio: int = 4
     attention: str = "softmax"
     max_ways: int = 20  # size of the label vocabulary: largest N the model can answer
+    # Query read-out: "vocab", a linear layer with one logit per label token; or "tied", the
+    # output's match with the label embeddings. On Omniglot 20-way "vocab" learned faster (val
+    # 89% vs 84% after 1,800 steps); on tiny models "tied" leaves the initial plateau sooner.
+    readout: str = "vocab"
 
 
 @dataclass
@@ -67,6 +75,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 0.01
     warmup_steps: int = 100
+    augment: bool = False  # random small affine distortion of every training image
     min_lr_ratio: float = 0.05  # cosine decay ends at lr * min_lr_ratio
     grad_clip: float = 1.0
     val_every: int = 250
@@ -142,6 +151,7 @@ class Config:
         d, e, m, t, v = self.data, self.episode, self.model, self.train, self.eval
         _one_of("data.name", d.name, DATASETS)
         _one_of("model.attention", m.attention, ATTENTION_KINDS)
+        _one_of("model.readout", m.readout, READOUTS)
         for name, value in [
             ("data.image_size", d.image_size), ("data.glyph_classes", d.glyph_classes),
             ("data.glyph_drawings", d.glyph_drawings), ("episode.shots", e.shots),
@@ -171,6 +181,8 @@ class Config:
             raise ConfigError(f"train.min_lr_ratio must lie in [0, 1], got {t.min_lr_ratio}")
         if not t.grad_clip > 0:
             raise ConfigError(f"train.grad_clip must be positive, got {t.grad_clip}")
+        if not 0 <= e.same_alphabet <= 1:
+            raise ConfigError(f"episode.same_alphabet must lie in [0, 1], got {e.same_alphabet}")
         if not 0 <= d.val_fraction < 1:
             raise ConfigError(f"data.val_fraction must lie in [0, 1), got {d.val_fraction}")
         if d.image_size > 105:

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from . import checkpoint
 from .config import Config
 from .data import Pools, build_pools, check_fits, episode_generator, sample_episodes
+from .data.augment import random_affine
 from .errors import CheckpointError
 from .evaluate import episode_accuracies
 from .models import build_model
@@ -43,6 +44,27 @@ def make_optimizer(model: torch.nn.Module, cfg) -> torch.optim.AdamW:
         (decay if p.dim() >= 2 and "label_embed" not in name else no_decay).append(p)
     return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                               {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+
+
+def training_step(model, opt, pool, cfg: Config, step: int, lr: float):
+    """One optimiser step on the batch of episodes that ``step`` stands for.
+    Returns (loss, logits, target, gradient norm before clipping)."""
+    t, e = cfg.train, cfg.episode
+    for group in opt.param_groups:
+        group["lr"] = lr
+    g = episode_generator(t.seed, step)
+    ep = sample_episodes(pool, e.ways, e.shots, e.queries, t.batch_size, g, cfg.model.max_ways, e.same_alphabet)
+    support, query = ep.support.to(t.device), ep.query.to(t.device)
+    if t.augment:
+        support, query = random_affine(support, g), random_affine(query, g)
+    logits = model(support, ep.support_labels.to(t.device), query, ep.label_ids.to(t.device))
+    target = ep.query_labels.to(t.device)
+    loss = F.cross_entropy(logits.flatten(0, 1), target.flatten())
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+    opt.step()
+    return loss, logits, target, grad_norm
 
 
 def val_queries(pool, cfg: Config) -> int:
@@ -96,19 +118,7 @@ def train(cfg: Config, resume: bool = False, progress: bool = True, pools: Pools
             if stop_after is not None and step - start >= stop_after:
                 break
             lr = lr_at(step, t)
-            for group in opt.param_groups:
-                group["lr"] = lr
-            ep = sample_episodes(pools.train, e.ways, e.shots, e.queries, t.batch_size,
-                                 episode_generator(t.seed, step), cfg.model.max_ways)
-            logits = model(ep.support.to(t.device), ep.support_labels.to(t.device), ep.query.to(t.device),
-                           ep.label_ids.to(t.device))
-            target = ep.query_labels.to(t.device)
-            loss = F.cross_entropy(logits.flatten(0, 1), target.flatten())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
-            opt.step()
-
+            loss, logits, target, grad_norm = training_step(model, opt, pools.train, cfg, step, lr)
             acc = (logits.argmax(-1) == target).float().mean().item()
             loss_v = loss.item()
             ema_loss = loss_v if ema_loss is None else 0.95 * ema_loss + 0.05 * loss_v

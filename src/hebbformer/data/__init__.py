@@ -75,8 +75,9 @@ def _concat(pools: list[ClassPool]) -> ClassPool:
     return ClassPool(torch.cat([p.images[:, :drawings] for p in pools]), [n for p in pools for n in p.names])
 
 
+
 def _resize(pool: ClassPool, size: int) -> ClassPool:
     c, d = pool.images.shape[:2]
     x = pool.images.flatten(0, 1).float()
     x = torch.nn.functional.interpolate(x, size=(size, size), mode="area")
-    return ClassPool(x.round().clamp(0, 255).to(torch.uint8).view(c, d, *x.shape[1:]), pool.names)
+    return ClassPool(x.round().clamp(0, 255).to(torch.uint8).view(c, d, *x.shape[1:]), pool.names, pool.groups)

@@ -20,6 +20,7 @@ class ClassPool:
 
     images: torch.Tensor  # uint8 [classes, drawings, channels, height, width]
     names: list[str]
+    groups: torch.Tensor | None = None  # long [classes]: e.g. the alphabet of each character
 
     def __post_init__(self):
         if self.images.dtype != torch.uint8 or self.images.dim() != 5:
@@ -80,9 +81,12 @@ def episode_generator(seed: int, index: int) -> torch.Generator:
 
 
 def sample_episodes(pool: ClassPool, ways: int, shots: int, queries: int, batch: int,
-                    generator: torch.Generator, label_space: int | None = None) -> Episodes:
+                    generator: torch.Generator, label_space: int | None = None,
+                    same_group: float = 0.0) -> Episodes:
     """``batch`` N-way K-shot episodes with Q queries per class; label tokens from
-    ``range(label_space)`` (default N)."""
+    ``range(label_space)`` (default N). A share ``same_group`` of the episodes take all N classes
+    from one group of the pool (one alphabet), which makes them harder: Lake's all_runs
+    benchmark is built that way."""
     check_fits(pool, ways, shots, queries, "sampled")
     label_space = label_space or ways
     if label_space < ways:
@@ -90,7 +94,17 @@ def sample_episodes(pool: ClassPool, ways: int, shots: int, queries: int, batch:
     g = generator
     # Argsort of uniform noise is a uniform random permutation; the first N classes in that
     # random order get labels 0..N-1, which is the per-episode random label assignment.
-    classes = torch.rand(batch, pool.n_classes, generator=g).argsort(1)[:, :ways]
+    noise = torch.rand(batch, pool.n_classes, generator=g)
+    if same_group > 0 and pool.groups is not None:
+        sizes = torch.bincount(pool.groups)
+        big_enough = (sizes >= ways).nonzero().flatten()
+        if len(big_enough):
+            group = big_enough[torch.randint(len(big_enough), (batch,), generator=g)]
+            chosen = torch.rand(batch, generator=g) < same_group
+            # Classes outside the episode's group sort after every class inside it.
+            outside = (pool.groups[None, :] != group[:, None]) & chosen[:, None]
+            noise = noise + outside.float()
+    classes = noise.argsort(1)[:, :ways]
     drawings = torch.rand(batch, ways, pool.n_drawings, generator=g).argsort(2)[..., : shots + queries]
     images = pool.images[classes[..., None], drawings]  # [B, N, K+Q, C, H, W]
     labels = torch.arange(ways).view(1, ways, 1)

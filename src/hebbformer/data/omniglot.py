@@ -103,10 +103,13 @@ def characters_to_pool(chars: list[Character], rotations: bool) -> ClassPool:
     """One class per character; with rotations, its 90/180/270-degree turns as three more."""
     images = torch.from_numpy(np.stack([c.images for c in chars]))[:, :, None]  # [C, D, 1, H, W]
     names = [f"{c.alphabet}/{c.name}" for c in chars]
-    if rotations:
+    alphabets = sorted({c.alphabet for c in chars})
+    groups = torch.tensor([alphabets.index(c.alphabet) for c in chars])
+    if rotations:  # a rotated alphabet counts as an alphabet of its own
         images = torch.cat([torch.rot90(images, k, dims=(-2, -1)) for k in range(4)])
         names = [f"{n}@{90 * k}" for k in range(4) for n in names]
-    return ClassPool(images.contiguous(), names)
+        groups = torch.cat([groups + k * len(alphabets) for k in range(4)])
+    return ClassPool(images.contiguous(), names, groups)
 
 
 # ---------------------------------------------------------------------------- all_runs

@@ -24,5 +24,5 @@ class ConvEncoder(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 or float images [n, C, H, W] -> features [n, out_dim]."""
         if images.dtype == torch.uint8:
-            images = images.float() / 255
+            images = images.to(self.net[0].weight.dtype) / 255
         return self.net(images.contiguous(memory_format=torch.channels_last)).flatten(1)

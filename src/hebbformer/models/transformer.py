@@ -40,7 +40,7 @@ class InContextLearner(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg.d_model, cfg.heads, cfg.mlp_ratio, cfg.attention)
                                     for _ in range(cfg.depth))
         self.norm = nn.LayerNorm(cfg.d_model)
-        self.head = nn.Linear(cfg.d_model, cfg.max_ways)
+        self.head = nn.Linear(cfg.d_model, cfg.max_ways if cfg.readout == "vocab" else cfg.d_model)
 
     def tokens(self, support, support_labels, query) -> torch.Tensor:
         b, s = support_labels.shape
@@ -58,8 +58,16 @@ class InContextLearner(nn.Module):
         mask = context_mask(s, query.shape[1]).to(x.device)
         for block in self.blocks:
             x = block(x, mask)
-        logits = self.head(self.norm(x[:, s:]))  # [B, Q, max_ways]
-        return logits.gather(2, label_ids[:, None, :].expand(-1, logits.shape[1], -1))
+        return self.readout(x[:, s:], label_ids)
+
+    def readout(self, h: torch.Tensor, label_ids: torch.Tensor) -> torch.Tensor:
+        """Final residual stream of the queries [B, Q, d] -> logits [B, Q, N] at the N label tokens."""
+        out = self.head(self.norm(h))  # [B, Q, max_ways] or [B, Q, d]
+        if self.cfg.readout == "vocab":  # one logit per label token, read at the episode's N tokens
+            return out.gather(2, label_ids[:, None, :].expand(-1, out.shape[1], -1))
+        # "tied": a class's logit is the output's match with its label embedding, scaled like an
+        # attention score so that the first logits are of order one.
+        return torch.einsum("bqd,bnd->bqn", out, self.label_embed(label_ids)) / self.cfg.d_model ** 0.5
 
 
 def build_model(cfg: ModelConfig, image_shape: tuple[int, int, int]) -> InContextLearner:

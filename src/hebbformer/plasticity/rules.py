@@ -1,0 +1,41 @@
+"""Local learning rules as explicit objects, so that every back-end executes the same rules.
+
+A rule writes ``dW[post, pre] = lr * third * post ⊗ pre``: the product of what the synapse sees
+on its two sides (two-factor) and, optionally, a third, modulating signal that gates the write
+(three-factor). Writing a transformer's KV cache is two such rules (see ``synaptic.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class HebbianRule:
+    name: str
+    pre: str  # the presynaptic signal
+    post: str  # the postsynaptic signal
+    third: str | None = None  # the modulating signal; None: a two-factor rule
+    lr: float = 1.0
+
+    @property
+    def factors(self) -> int:
+        return 2 if self.third is None else 3
+
+    def delta(self, pre: torch.Tensor, post: torch.Tensor, third: torch.Tensor | None = None) -> torch.Tensor:
+        """dW [..., n_post, n_pre] for activities pre [..., n_pre] and post [..., n_post]; a
+        three-factor rule multiplies each postsynaptic row by its modulator ``third`` [..., n_post]."""
+        if (third is None) != (self.third is None):
+            raise ValueError(f"rule {self.name!r} is {self.factors}-factor")
+        gate = post if third is None else post * third
+        return self.lr * gate[..., :, None] * pre[..., None, :]
+
+
+# Softmax attention in synaptic form. Each token recruits a new slot neuron (one-hot activity).
+# Its key is written into that neuron's input synapses: pre = the key, post = the slot's
+# recruitment (two-factor). Its value is written into the neuron's output synapses: pre = the
+# slot's recruitment, post = the output neurons, gated by the value as the third factor.
+KEY_WRITE = HebbianRule("key_write", pre="key", post="slot recruitment")
+VALUE_WRITE = HebbianRule("value_write", pre="slot recruitment", post="output neurons", third="value")

@@ -1,0 +1,81 @@
+"""Self-attention as a dynamic feed-forward layer whose synapses are written token by token.
+
+For each attention head a two-layer network grows as tokens arrive: token t recruits slot neuron
+t, whose input synapses learn the key (``KEY_WRITE``) and whose output synapses learn the value
+(``VALUE_WRITE``). Reading is a forward pass of the query through the first synaptic layer, the
+slot neurons' nonlinearity (softmax) and the second layer. Run token by token through the whole
+model, with supports writing and queries only reading, this gives the parallel transformer's
+answers (``tests/test_plastic.py``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .rules import KEY_WRITE, VALUE_WRITE
+
+
+class SlotSynapses:
+    """The written synapses of every head of one attention layer, for a batch of sequences."""
+
+    def __init__(self, batch: int, heads: int, d_head: int, capacity: int, like: torch.Tensor):
+        self.w_in = like.new_zeros(batch, heads, capacity, d_head)  # slot <- key synapses
+        self.w_out = like.new_zeros(batch, heads, d_head, capacity)  # value <- slot synapses
+        self.n = 0  # slots recruited so far
+        self.capacity = capacity
+
+    def write(self, k: torch.Tensor, v: torch.Tensor) -> None:
+        """Recruit slot ``n`` for a token with key ``k`` and value ``v`` ([batch, heads, d_head])."""
+        if self.n == self.capacity:
+            raise RuntimeError("synaptic memory is full")
+        slot = torch.zeros(self.capacity, dtype=k.dtype, device=k.device)
+        slot[self.n] = 1.0
+        self.w_in += KEY_WRITE.delta(pre=k, post=slot.expand(*k.shape[:2], -1))
+        self.w_out += VALUE_WRITE.delta(pre=slot.expand(*k.shape[:2], -1), post=torch.ones_like(v), third=v)
+        self.n += 1
+
+    def read(self, q: torch.Tensor, extra: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """Query [batch, heads, d_head] through the written slots (and, for a query token, its own
+        key and value as one slot that is read but never written)."""
+        w_in, w_out = self.w_in[:, :, : self.n], self.w_out[..., : self.n]
+        if extra is not None:
+            k, v = extra
+            w_in = torch.cat([w_in, k[:, :, None]], 2)
+            w_out = torch.cat([w_out, v[..., None]], 3)
+        drive = (w_in @ q[..., None])[..., 0] / math.sqrt(q.shape[-1])  # slot neurons' input
+        return (w_out @ F.softmax(drive, -1)[..., None])[..., 0]
+
+
+def _attend_token(attn, x: torch.Tensor, memory: SlotSynapses, write: bool) -> torch.Tensor:
+    """One token [batch, d] through one attention layer in synaptic form."""
+    b, d = x.shape
+    q, k, v = attn.qkv(x).view(b, 3, attn.heads, d // attn.heads).unbind(1)
+    if write:
+        memory.write(k, v)
+        y = memory.read(q)
+    else:
+        y = memory.read(q, extra=(k, v))
+    return attn.proj(y.reshape(b, d))
+
+
+@torch.no_grad()
+def forward_token_by_token(model, support, support_labels, query, label_ids) -> torch.Tensor:
+    """The model's logits, computed one token at a time with every attention layer in synaptic
+    form: each support token writes its synapses, then each query reads them alone."""
+    s = support_labels.shape[1]
+    tokens = model.tokens(support, support_labels, query)
+    b, n, d = tokens.shape
+    heads = model.cfg.heads
+    memories = [SlotSynapses(b, heads, d // heads, s, tokens) for _ in model.blocks]
+    outputs = []
+    for t in range(n):
+        x = tokens[:, t]
+        for block, memory in zip(model.blocks, memories):
+            x = x + _attend_token(block.attn, block.ln1(x), memory, write=t < s)
+            x = x + block.mlp(block.ln2(x))
+        if t >= s:
+            outputs.append(x)
+    return model.readout(torch.stack(outputs, 1), label_ids)

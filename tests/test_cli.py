@@ -1,0 +1,49 @@
+import json
+
+from hebbformer.cli import main
+
+TINY = ["data.glyph_classes=40", "data.glyph_drawings=6", "data.image_size=16", "episode.ways=3",
+        "episode.queries=2", "model.encoder_channels=8", "model.encoder_blocks=2", "model.d_model=16",
+        "model.depth=1", "model.heads=2", "model.max_ways=5", "train.steps=4", "train.batch_size=2",
+        "train.val_every=2", "train.val_episodes=2", "train.checkpoint_every=2", "eval.episodes=4",
+        "eval.settings=3w1s,5w5s"]
+
+
+def test_train_then_eval(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--quiet", "--out", str(out), *TINY]) == 0
+    assert main(["eval", "--quiet", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "3w1s" in text and "5w5s" in text
+    report = json.loads((out / "eval.json").read_text())
+    assert 0 <= report["results"][0]["accuracy"] <= 1
+    # resume to more steps
+    assert main(["train", "--quiet", "--resume", "--out", str(out), "train.steps=6"]) == 0
+    assert json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 6
+
+
+def test_demo_runs_with_overrides(tmp_path, capsys):
+    assert main(["demo", "--quiet", "--out", str(tmp_path / "demo"), *TINY]) == 0
+    assert "demo finished" in capsys.readouterr().out
+
+
+def check_error(capsys, argv, *words):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hebbformer: error: ") and "Traceback" not in err
+    for w in words:
+        assert w in err, err
+
+
+def test_bad_input_gives_one_clear_line(tmp_path, capsys):
+    check_error(capsys, ["train", "model.depht=2"], "unknown config key 'model.depht'")
+    check_error(capsys, ["train", "train.lr=-1"], "train.lr must be positive")
+    check_error(capsys, ["train", "-c", str(tmp_path / "missing.toml")], "missing.toml", "does not exist")
+    check_error(capsys, ["eval", str(tmp_path / "nothing")], "checkpoint", "does not exist")
+    check_error(capsys, ["train", "--out", str(tmp_path / "r"), "data.name=omniglot",
+                         f"data.root={tmp_path}"], "Omniglot set 'images_background' not found")
+    check_error(capsys, ["train", "--quiet", "--out", str(tmp_path / "r2"), *TINY, "episode.ways=5",
+                         "data.glyph_classes=20"], "5-way episodes need 5 classes", "validation pool has only 4")
+    check_error(capsys, ["train", "--quiet", "--out", str(tmp_path / "r3"), *TINY, "episode.shots=3",
+                         "episode.queries=4"], "3 shots + 4 queries per class need 7 drawings", "only 6")
+    check_error(capsys, ["train", "--resume", "--out", str(tmp_path / "none")], "does not exist")

@@ -1,0 +1,61 @@
+import pytest
+import torch
+
+from hebbformer import checkpoint
+from hebbformer.config import ModelConfig
+from hebbformer.data import ClassPool, episode_generator, sample_episodes
+from hebbformer.models import build_model
+from hebbformer.plasticity import KEY_WRITE, VALUE_WRITE, HebbianRule, forward_token_by_token
+from hebbformer.train import train
+
+from conftest import tiny_config
+
+
+def episodes(ways=4, shots=2, queries=3, batch=3, seed=0, label_space=6):
+    g = torch.Generator().manual_seed(seed)
+    pool = ClassPool(torch.randint(0, 256, (12, 6, 1, 16, 16), dtype=torch.uint8, generator=g),
+                     [str(i) for i in range(12)])
+    return sample_episodes(pool, ways, shots, queries, batch, episode_generator(seed, 0), label_space)
+
+
+def both_forms(model, ep):
+    args = (ep.support, ep.support_labels, ep.query, ep.label_ids)
+    with torch.no_grad():
+        return model(*args), forward_token_by_token(model, *args)
+
+
+@pytest.mark.parametrize("depth, heads, readout", [(1, 1, "vocab"), (2, 2, "vocab"), (3, 4, "tied")])
+def test_synaptic_form_equals_parallel_model(depth, heads, readout):
+    torch.manual_seed(depth)
+    cfg = ModelConfig(encoder_channels=8, encoder_blocks=2, d_model=16, depth=depth, heads=heads, mlp_ratio=2,
+                      max_ways=6, readout=readout)
+    model = build_model(cfg, (1, 16, 16)).eval()
+    ep = episodes()
+    parallel, plastic = both_forms(model, ep)
+    torch.testing.assert_close(plastic, parallel, rtol=0, atol=1e-5)
+    assert torch.equal(plastic.argmax(-1), parallel.argmax(-1))
+    parallel64, plastic64 = both_forms(model.double(), episodes())
+    torch.testing.assert_close(plastic64, parallel64, rtol=0, atol=1e-12)
+
+
+def test_synaptic_form_on_a_trained_model(tmp_path):
+    cfg = tiny_config(tmp_path, model__depth=2)
+    train(cfg, progress=False)
+    model = build_model(cfg.model, (1, 16, 16))
+    model.load_state_dict(checkpoint.load(tmp_path / "run")["model"])
+    model.eval()
+    for seed in range(3):
+        parallel, plastic = both_forms(model, episodes(3, 1, 2, 4, seed, cfg.model.max_ways))
+        torch.testing.assert_close(plastic, parallel, rtol=0, atol=1e-5)
+        assert torch.equal(plastic.argmax(-1), parallel.argmax(-1))
+
+
+def test_rules_are_outer_products():
+    pre, post, third = torch.tensor([1.0, 2.0, 3.0]), torch.tensor([0.0, 1.0]), torch.tensor([5.0, 7.0])
+    two = HebbianRule("r", pre="x", post="y", lr=0.5)
+    assert torch.equal(two.delta(pre, post), 0.5 * torch.outer(post, pre))
+    three = HebbianRule("r3", pre="x", post="y", third="m")
+    assert torch.equal(three.delta(pre, post, third), torch.outer(post * third, pre))
+    with pytest.raises(ValueError, match="2-factor"):
+        two.delta(pre, post, third)
+    assert KEY_WRITE.factors == 2 and VALUE_WRITE.factors == 3

@@ -1,0 +1,99 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from hebbformer import checkpoint
+from hebbformer.data import Pools
+from hebbformer.errors import CheckpointError
+from hebbformer.evaluate import episode_accuracies
+from hebbformer.models import build_model
+from hebbformer.train import lr_at, train
+
+from conftest import blob_pool, tiny_config
+
+
+def weights(path):
+    return checkpoint.load(path)["model"]
+
+
+def test_resume_equals_uninterrupted_run(tmp_path):
+    straight = tiny_config(tmp_path / "a")
+    train(straight, progress=False)
+
+    killed = tiny_config(tmp_path / "b")
+    train(killed, progress=False, stop_after=5)  # dies after step 5; last checkpoint at step 3
+    assert checkpoint.load(tmp_path / "b" / "run")["step"] == 3
+    train(killed, resume=True, progress=False)
+
+    a, b = weights(tmp_path / "a" / "run"), weights(tmp_path / "b" / "run")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    lines = [json.loads(x) for x in (tmp_path / "b" / "run" / "metrics.jsonl").read_text().splitlines()]
+    steps = [x["step"] for x in lines]
+    assert steps == sorted(set(steps)) and steps[-1] == 6  # no duplicate lines from the killed part
+
+
+def test_deterministic_under_a_seed(tmp_path):
+    for name in ("x", "y"):
+        train(tiny_config(tmp_path / name), progress=False)
+    a, b = weights(tmp_path / "x" / "run"), weights(tmp_path / "y" / "run")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_refuses_to_overwrite_or_resume_nothing(tmp_path):
+    cfg = tiny_config(tmp_path)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        train(cfg, resume=True, progress=False)
+    train(cfg, progress=False)
+    with pytest.raises(CheckpointError, match="already holds a run"):
+        train(cfg, progress=False)
+
+
+def test_corrupt_checkpoint_is_named(tmp_path):
+    p = tmp_path / "checkpoint.pt"
+    p.write_bytes(b"\x80\x02 truncated")
+    with pytest.raises(CheckpointError, match="unreadable or truncated"):
+        checkpoint.load(p)
+    torch.save({"weights": 1}, p)
+    with pytest.raises(CheckpointError, match="not a hebbformer checkpoint"):
+        checkpoint.load(p)
+
+
+def test_atomic_save_keeps_the_old_file_on_failure(tmp_path):
+    p = tmp_path / "checkpoint.pt"
+    checkpoint.save_atomic({"step": 1}, p)
+
+    class Unpicklable:
+        def __reduce__(self):
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        checkpoint.save_atomic({"step": 2, "bad": Unpicklable()}, p)
+    assert checkpoint.load(p)["step"] == 1
+    assert [f.name for f in tmp_path.iterdir()] == ["checkpoint.pt"]  # no temp file left
+
+
+def test_lr_schedule():
+    cfg = tiny_config(Path(".")).train
+    cfg.steps, cfg.warmup_steps, cfg.lr, cfg.min_lr_ratio = 100, 10, 1.0, 0.1
+    assert lr_at(0, cfg) == pytest.approx(0.1) and lr_at(9, cfg) == pytest.approx(1.0)
+    assert lr_at(99, cfg) == pytest.approx(0.1, abs=1e-3)
+    assert all(lr_at(i, cfg) >= lr_at(i + 1, cfg) for i in range(10, 99))
+
+
+@pytest.mark.slow
+def test_learns_a_trivial_episode_set_in_context(tmp_path):
+    """Meta-trained briefly on easy images, the model labels unseen classes from context alone,
+    far above chance: it cannot memorise labels, which are assigned anew in every episode."""
+    cfg = tiny_config(tmp_path, train__steps=400, train__lr=2e-3, train__batch_size=16, train__warmup_steps=20,
+                      model__d_model=32, model__depth=2, model__readout="tied", train__val_every=1000,
+                      train__checkpoint_every=1000)
+    pools = Pools(blob_pool(100, 0), blob_pool(20, 1), blob_pool(20, 2))
+    train(cfg, progress=False, pools=pools)
+    model = build_model(cfg.model, pools.test.image_shape)
+    model.load_state_dict(weights(tmp_path / "run"))
+    acc = episode_accuracies(model, pools.test, 3, 1, 2, 200, seed=5).mean().item()
+    assert acc > 0.7, acc  # chance is 1/3
