@@ -99,6 +99,6 @@ def format_results(results: list[Result], title: str) -> str:
 
 
 def format_all_runs(errors: list[float]) -> str:
-    runs = "  ".join(f"{i + 1:02d}:{100 * e:.0f}%" for i, e in enumerate(errors))
+    runs = ", ".join(f"run{i + 1:02d} {100 * e:.0f}%" for i, e in enumerate(errors))
     return (f"Lake's 20-way one-shot benchmark (all_runs): error {100 * sum(errors) / len(errors):.2f}% "
             f"over {len(errors)} runs\n  per run: {runs}")
