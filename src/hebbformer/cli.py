@@ -27,8 +27,8 @@ DEMO = [
     "data.name=glyphs", "data.glyph_classes=1000",
     "episode.ways=5", "episode.shots=1", "episode.queries=5",
     "model.encoder_channels=32", "model.d_model=128", "model.depth=2", "model.heads=4",
-    "train.steps=400", "train.batch_size=16", "train.lr=2e-3", "train.warmup_steps=40",
-    "train.val_every=100", "train.val_episodes=100", "train.checkpoint_every=100",
+    "train.steps=700", "train.batch_size=16", "train.lr=2e-3", "train.warmup_steps=50",
+    "train.val_every=175", "train.val_episodes=100", "train.checkpoint_every=175",
     "eval.episodes=200", "eval.queries=5", "eval.settings=5w1s,5w5s,20w1s,20w5s",
 ]
 
