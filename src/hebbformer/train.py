@@ -108,7 +108,7 @@ def train(cfg: Config, resume: bool = False, progress: bool = True, pools: Pools
                                 "config": cfg.to_dict()}, ckpt_path)
 
     model.train()
-    last = {}
+    last = {"step": start}
     bar = tqdm(range(start, t.steps), initial=start, total=t.steps, disable=not progress,
                desc="meta-train", dynamic_ncols=True)
     ema_loss = ema_acc = None

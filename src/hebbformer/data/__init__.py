@@ -75,7 +75,6 @@ def _concat(pools: list[ClassPool]) -> ClassPool:
     return ClassPool(torch.cat([p.images[:, :drawings] for p in pools]), [n for p in pools for n in p.names])
 
 
-
 def _resize(pool: ClassPool, size: int) -> ClassPool:
     c, d = pool.images.shape[:2]
     x = pool.images.flatten(0, 1).float()
