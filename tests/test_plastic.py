@@ -24,11 +24,12 @@ def both_forms(model, ep):
         return model(*args), forward_token_by_token(model, *args)
 
 
+@pytest.mark.parametrize("attention", ["softmax", "linear", "relu"])
 @pytest.mark.parametrize("depth, heads, readout", [(1, 1, "vocab"), (2, 2, "vocab"), (3, 4, "tied")])
-def test_synaptic_form_equals_parallel_model(depth, heads, readout):
+def test_synaptic_form_equals_parallel_model(attention, depth, heads, readout):
     torch.manual_seed(depth)
     cfg = ModelConfig(encoder_channels=8, encoder_blocks=2, d_model=16, depth=depth, heads=heads, mlp_ratio=2,
-                      max_ways=6, readout=readout)
+                      max_ways=6, readout=readout, attention=attention)
     model = build_model(cfg, (1, 16, 16)).eval()
     ep = episodes()
     parallel, plastic = both_forms(model, ep)
@@ -38,8 +39,9 @@ def test_synaptic_form_equals_parallel_model(depth, heads, readout):
     torch.testing.assert_close(plastic64, parallel64, rtol=0, atol=1e-12)
 
 
-def test_synaptic_form_on_a_trained_model(tmp_path):
-    cfg = tiny_config(tmp_path, model__depth=2)
+@pytest.mark.parametrize("attention", ["softmax", "linear", "relu"])
+def test_synaptic_form_on_a_trained_model(tmp_path, attention):
+    cfg = tiny_config(tmp_path, model__depth=2, model__attention=attention)
     train(cfg, progress=False)
     model = build_model(cfg.model, (1, 16, 16))
     model.load_state_dict(checkpoint.load(tmp_path / "run")["model"])
@@ -59,3 +61,16 @@ def test_rules_are_outer_products():
     with pytest.raises(ValueError, match="2-factor"):
         two.delta(pre, post, third)
     assert KEY_WRITE.factors == 2 and VALUE_WRITE.factors == 3
+
+
+def test_linear_memory_does_not_grow():
+    from hebbformer.plasticity import synapses_for
+    like = torch.zeros(())
+    linear, slots = synapses_for("linear", 2, 2, 4, 50, like), synapses_for("softmax", 2, 2, 4, 50, like)
+    before = linear.w.numel() + linear.z.numel()
+    for _ in range(10):
+        k, v = torch.randn(2, 2, 4), torch.randn(2, 2, 4)
+        linear.write(k, v)
+        slots.write(k, v)
+    assert linear.w.numel() + linear.z.numel() == before
+    assert slots.n == 10

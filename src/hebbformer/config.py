@@ -21,7 +21,7 @@ from .errors import ConfigError
 
 
 DATASETS = ("glyphs", "omniglot", "cifar_fs")
-ATTENTION_KINDS = ("softmax",)
+ATTENTION_KINDS = ("softmax", "linear", "relu")
 READOUTS = ("vocab", "tied")
 
 
@@ -60,7 +60,7 @@ class ModelConfig:
     depth: int = 2  # transformer blocks
     heads: int = 4
     mlp_ratio: int = 4
-    attention: str = "softmax"
+    attention: str = "softmax"  # softmax | linear (elu+1 feature map) | relu (relu(q.k)/keys seen)
     max_ways: int = 20  # size of the label vocabulary: largest N the model can answer
     # Query read-out: "vocab", a linear layer with one logit per label token; or "tied", the
     # output's match with the label embeddings. On Omniglot 20-way "vocab" learned faster (val

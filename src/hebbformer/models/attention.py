@@ -31,7 +31,27 @@ def softmax_attention(q, k, v, mask):
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
 
 
-ATTENTION = {"softmax": softmax_attention}
+def feature_map(x: torch.Tensor) -> torch.Tensor:
+    """The positive feature map of linear attention (Katharopoulos et al., 2020): elu(x) + 1."""
+    return F.elu(x) + 1
+
+
+def linear_attention(q, k, v, mask):
+    """Scores phi(q).phi(k), normalised by their sum. Its plastic form is one fixed-size matrix
+    written by an outer-product Hebbian rule, however long the context."""
+    scores = (feature_map(q) @ feature_map(k).transpose(-1, -2)) * mask
+    return (scores @ v) / scores.sum(-1, keepdim=True)
+
+
+def relu_attention(q, k, v, mask):
+    """relu(q.k / sqrt(d)) divided by the number of keys seen (Wortsman et al., 2023): no
+    exponential and no data-dependent division, so fixed-point hardware computes it with a
+    comparison and a multiplication by a known constant."""
+    scores = F.relu(q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5) * mask
+    return (scores @ v) / mask.sum(-1, keepdim=True)
+
+
+ATTENTION = {"softmax": softmax_attention, "linear": linear_attention, "relu": relu_attention}
 
 
 class SelfAttention(nn.Module):

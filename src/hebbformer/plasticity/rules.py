@@ -39,3 +39,9 @@ class HebbianRule:
 # slot's recruitment, post = the output neurons, gated by the value as the third factor.
 KEY_WRITE = HebbianRule("key_write", pre="key", post="slot recruitment")
 VALUE_WRITE = HebbianRule("value_write", pre="slot recruitment", post="output neurons", third="value")
+
+# Linear attention in synaptic form: one fixed-size matrix, whatever the context length. Each
+# token writes the outer product of its value (post) and its key's feature map (pre); a single
+# normaliser neuron with constant activity learns the running sum of the key features.
+OUTER_PRODUCT_WRITE = HebbianRule("outer_product_write", pre="key features", post="value")
+NORMALISER_WRITE = HebbianRule("normaliser_write", pre="key features", post="normaliser neuron")

@@ -1,11 +1,16 @@
 """Self-attention as a dynamic feed-forward layer whose synapses are written token by token.
 
-For each attention head a two-layer network grows as tokens arrive: token t recruits slot neuron
-t, whose input synapses learn the key (``KEY_WRITE``) and whose output synapses learn the value
-(``VALUE_WRITE``). Reading is a forward pass of the query through the first synaptic layer, the
-slot neurons' nonlinearity (softmax) and the second layer. Run token by token through the whole
-model, with supports writing and queries only reading, this gives the parallel transformer's
-answers (``tests/test_plastic.py``).
+Softmax and ReLU attention: for each head a two-layer network grows as tokens arrive. Token t
+recruits slot neuron t, whose input synapses learn the key (``KEY_WRITE``) and whose output
+synapses learn the value (``VALUE_WRITE``). Reading is a forward pass of the query through the
+first synaptic layer, the slot neurons' nonlinearity (softmax, or ReLU over the number of slots)
+and the second layer. Memory grows with the context, like a KV cache.
+
+Linear attention: one fixed-size matrix per head, written by an outer-product Hebbian rule
+(``OUTER_PRODUCT_WRITE``), plus a normaliser (``NORMALISER_WRITE``); memory does not grow.
+
+Run token by token through the whole model, supports writing and queries only reading, each form
+gives the parallel transformer's answers (``tests/test_plastic.py``).
 """
 
 from __future__ import annotations
@@ -15,13 +20,16 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .rules import KEY_WRITE, VALUE_WRITE
+from ..models.attention import feature_map
+from .rules import KEY_WRITE, NORMALISER_WRITE, OUTER_PRODUCT_WRITE, VALUE_WRITE
 
 
 class SlotSynapses:
     """The written synapses of every head of one attention layer, for a batch of sequences."""
 
-    def __init__(self, batch: int, heads: int, d_head: int, capacity: int, like: torch.Tensor):
+    def __init__(self, batch: int, heads: int, d_head: int, capacity: int, like: torch.Tensor,
+                 nonlinearity: str = "softmax"):
+        self.nonlinearity = nonlinearity
         self.w_in = like.new_zeros(batch, heads, capacity, d_head)  # slot <- key synapses
         self.w_out = like.new_zeros(batch, heads, d_head, capacity)  # value <- slot synapses
         self.n = 0  # slots recruited so far
@@ -46,10 +54,42 @@ class SlotSynapses:
             w_in = torch.cat([w_in, k[:, :, None]], 2)
             w_out = torch.cat([w_out, v[..., None]], 3)
         drive = (w_in @ q[..., None])[..., 0] / math.sqrt(q.shape[-1])  # slot neurons' input
-        return (w_out @ F.softmax(drive, -1)[..., None])[..., 0]
+        if self.nonlinearity == "softmax":
+            rate = F.softmax(drive, -1)
+        else:  # relu, scaled by the number of slots read
+            rate = F.relu(drive) / drive.shape[-1]
+        return (w_out @ rate[..., None])[..., 0]
 
 
-def _attend_token(attn, x: torch.Tensor, memory: SlotSynapses, write: bool) -> torch.Tensor:
+class OuterProductSynapses:
+    """Linear attention's plastic form: per head one [d_head, d_head] matrix and a normaliser."""
+
+    def __init__(self, batch: int, heads: int, d_head: int, like: torch.Tensor):
+        self.w = like.new_zeros(batch, heads, d_head, d_head)  # value <- key-feature synapses
+        self.z = like.new_zeros(batch, heads, 1, d_head)  # normaliser <- key-feature synapses
+
+    def write(self, k: torch.Tensor, v: torch.Tensor) -> None:
+        phi = feature_map(k)
+        self.w += OUTER_PRODUCT_WRITE.delta(pre=phi, post=v)
+        self.z += NORMALISER_WRITE.delta(pre=phi, post=torch.ones_like(phi[..., :1]))
+
+    def read(self, q: torch.Tensor, extra: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        phi = feature_map(q)[..., None]
+        num, den = (self.w @ phi)[..., 0], (self.z @ phi)[..., 0]
+        if extra is not None:  # a query's own key and value, read but not written
+            k, v = extra
+            own = (feature_map(k) * phi[..., 0]).sum(-1, keepdim=True)
+            num, den = num + own * v, den + own
+        return num / den
+
+
+def synapses_for(kind: str, batch: int, heads: int, d_head: int, capacity: int, like: torch.Tensor):
+    if kind == "linear":
+        return OuterProductSynapses(batch, heads, d_head, like)
+    return SlotSynapses(batch, heads, d_head, capacity, like, nonlinearity=kind)
+
+
+def _attend_token(attn, x: torch.Tensor, memory, write: bool) -> torch.Tensor:
     """One token [batch, d] through one attention layer in synaptic form."""
     b, d = x.shape
     q, k, v = attn.qkv(x).view(b, 3, attn.heads, d // attn.heads).unbind(1)
@@ -69,7 +109,7 @@ def forward_token_by_token(model, support, support_labels, query, label_ids) -> 
     tokens = model.tokens(support, support_labels, query)
     b, n, d = tokens.shape
     heads = model.cfg.heads
-    memories = [SlotSynapses(b, heads, d // heads, s, tokens) for _ in model.blocks]
+    memories = [synapses_for(model.cfg.attention, b, heads, d // heads, s, tokens) for _ in model.blocks]
     outputs = []
     for t in range(n):
         x = tokens[:, t]
