@@ -13,10 +13,9 @@ import time
 import torch
 
 from hebbformer.config import load_config
-from hebbformer.data import build_pools, episode_generator, sample_episodes
-from hebbformer.data.augment import random_affine
+from hebbformer.data import build_pools
 from hebbformer.models import build_model
-from hebbformer.train import make_optimizer, training_step
+from hebbformer.train import make_optimizer, training_batch, training_step
 
 
 def main():
@@ -38,10 +37,7 @@ def main():
     tic = time.perf_counter()
     n_batches = 50
     for i in range(n_batches):
-        g = episode_generator(1, i)
-        ep = sample_episodes(pool, e.ways, e.shots, e.queries, t.batch_size, g, cfg.model.max_ways, e.same_alphabet)
-        if t.augment:
-            random_affine(ep.support, g), random_affine(ep.query, g)
+        training_batch(pool, cfg, i)
     sampler_eps = n_batches * t.batch_size / (time.perf_counter() - tic)
 
     times = []

@@ -20,7 +20,7 @@ from .data.files import data_root
 from .errors import DataError, HebbformerError
 from .evaluate import all_runs_errors, evaluate_settings, format_all_runs, format_results
 from .models import build_model
-from .train import train
+from .train import set_threads, train
 
 # The main job on an embedded default: generated glyphs, no download, a few minutes on 2 CPU cores.
 DEMO = [
@@ -92,7 +92,7 @@ def cmd_train(args) -> int:
 
 def run_eval(cfg: Config, state: dict, out_dir: Path | None, quiet: bool) -> dict:
     """Evaluate a checkpoint's model on the test pool (and all_runs for Omniglot); print and save."""
-    torch_threads(cfg)
+    set_threads(cfg)
     pools = build_pools(cfg.data, ("test",))
     device = cfg.train.device
     model = build_model(cfg.model, pools.test.image_shape)
@@ -121,12 +121,6 @@ def run_eval(cfg: Config, state: dict, out_dir: Path | None, quiet: bool) -> dic
     if out_dir is not None:
         (out_dir / "eval.json").write_text(json.dumps(report, indent=2))
     return report
-
-
-def torch_threads(cfg: Config) -> None:
-    if cfg.train.threads:
-        import torch
-        torch.set_num_threads(cfg.train.threads)
 
 
 def cmd_eval(args) -> int:

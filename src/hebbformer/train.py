@@ -46,17 +46,30 @@ def make_optimizer(model: torch.nn.Module, cfg) -> torch.optim.AdamW:
                               {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
 
 
-def training_step(model, opt, pool, cfg: Config, step: int, lr: float):
-    """One optimiser step on the batch of episodes that ``step`` stands for.
-    Returns (loss, logits, target, gradient norm before clipping)."""
+def set_threads(cfg: Config) -> None:
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+
+
+def training_batch(pool, cfg: Config, step: int):
+    """The batch of episodes that ``step`` stands for, on the training device and augmented if
+    asked: (support images, query images, episodes)."""
     t, e = cfg.train, cfg.episode
-    for group in opt.param_groups:
-        group["lr"] = lr
     g = episode_generator(t.seed, step)
     ep = sample_episodes(pool, e.ways, e.shots, e.queries, t.batch_size, g, cfg.model.max_ways, e.same_alphabet)
     support, query = ep.support.to(t.device), ep.query.to(t.device)
     if t.augment:
         support, query = random_affine(support, g), random_affine(query, g)
+    return support, query, ep
+
+
+def training_step(model, opt, pool, cfg: Config, step: int, lr: float):
+    """One optimiser step on the batch of episodes that ``step`` stands for.
+    Returns (loss, logits, target, gradient norm before clipping)."""
+    t = cfg.train
+    for group in opt.param_groups:
+        group["lr"] = lr
+    support, query, ep = training_batch(pool, cfg, step)
     logits = model(support, ep.support_labels.to(t.device), query, ep.label_ids.to(t.device))
     target = ep.query_labels.to(t.device)
     loss = F.cross_entropy(logits.flatten(0, 1), target.flatten())
@@ -78,8 +91,7 @@ def train(cfg: Config, resume: bool = False, progress: bool = True, pools: Pools
     out = Path(cfg.out_dir)
     ckpt_path = out / "checkpoint.pt"
     t, e = cfg.train, cfg.episode
-    if t.threads:
-        torch.set_num_threads(t.threads)
+    set_threads(cfg)
     pools = pools or build_pools(cfg.data, ("train", "val"))
     check_fits(pools.train, e.ways, e.shots, e.queries, "meta-train")
     if pools.val is not None:
