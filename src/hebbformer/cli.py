@@ -20,6 +20,7 @@ from .data.files import data_root
 from .errors import DataError, HebbformerError
 from .evaluate import all_runs_errors, evaluate_settings, format_all_runs, format_results
 from .models import build_model
+from .quant.integer import IntegerForward
 from .train import set_threads, train
 
 # The main job on an embedded default: generated glyphs, no download, a few minutes on 2 CPU cores.
@@ -98,8 +99,12 @@ def run_eval(cfg: Config, state: dict, out_dir: Path | None, quiet: bool) -> dic
     model = build_model(cfg.model, pools.test.image_shape)
     model.load_state_dict(state["model"])
     model.to(device)
+    if cfg.eval.backend == "integer":
+        model, device = IntegerForward(model.cpu()), "cpu"
     tic = time.perf_counter()
-    title = f"In-context accuracy on the {cfg.data.name} test classes ({cfg.data.test_sets if cfg.data.name == 'omniglot' else 'test split'})"
+    where = cfg.data.test_sets if cfg.data.name == "omniglot" else "test split"
+    variant = "Quant, integer path" if cfg.eval.backend == "integer" else "Quant" if cfg.model.quant else "Float"
+    title = f"In-context accuracy on the {cfg.data.name} test classes ({where}; {cfg.model.attention} attention, {variant})"
     show = None if quiet else (lambda r: print(f"  {r.setting}: {100 * r.accuracy:.2f}% ± {100 * r.ci95:.2f}", flush=True))
     results = evaluate_settings(model, pools.test, cfg.eval.settings, cfg.eval.episodes, cfg.eval.queries,
                                 cfg.eval.seed, device=device, progress=show)

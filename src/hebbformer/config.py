@@ -66,6 +66,9 @@ class ModelConfig:
     # output's match with the label embeddings. On Omniglot 20-way "vocab" learned faster (val
     # 89% vs 84% after 1,800 steps); on tiny models "tied" leaves the initial plateau sooner.
     readout: str = "vocab"
+    # The Quant variant: run in fixed point (hebbformer.quant), trained with quantisation in the
+    # loop. Needs attention "relu" and readout "vocab"; best started from a Float run (init_from).
+    quant: bool = False
 
 
 @dataclass
@@ -84,6 +87,9 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0  # torch CPU threads; 0: leave torch's default
     device: str = "cpu"
+    # A run folder or checkpoint whose model weights start this run (not its optimiser or step):
+    # fine-tuning, e.g. quantisation-aware training of a Float model.
+    init_from: str = ""
 
 
 @dataclass
@@ -95,6 +101,9 @@ class EvalConfig:
     queries: int = 15  # per class, or fewer where the pool has fewer drawings left
     all_runs: str = ""  # path to all_runs.zip or its folder; empty: look in the data root
     seed: int = 1234
+    # "torch": the model's own forward; "integer": a Quant model's integer-only path
+    # (hebbformer.quant.integer), token by token in synaptic form, on the CPU.
+    backend: str = "torch"
 
 
 @dataclass
@@ -165,6 +174,12 @@ class Config:
         ]:
             if value < 1:
                 raise ConfigError(f"{name} must be at least 1, got {value}")
+        _one_of("eval.backend", v.backend, ("torch", "integer"))
+        if m.quant:
+            from .quant.model import check_quantisable
+            check_quantisable(m)
+        elif v.backend == "integer":
+            raise ConfigError("eval.backend='integer' needs a Quant model (model.quant=true)")
         if e.ways < 2:
             raise ConfigError(f"episode.ways must be at least 2, got {e.ways}")
         if m.max_ways < e.ways:

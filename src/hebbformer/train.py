@@ -80,6 +80,29 @@ def training_step(model, opt, pool, cfg: Config, step: int, lr: float):
     return loss, logits, target, grad_norm
 
 
+def init_weights(model, source: str) -> None:
+    """Start from another run's weights. The state may lack only the buffers this model adds
+    (a Float run starting a Quant one); anything else that does not fit is an error."""
+    state = checkpoint.load(source)["model"]
+    own = model.state_dict()
+    unknown = [k for k in state if k not in own]
+    missing = [k for k in own if k not in state and k != "exponents"]
+    misfit = [k for k in state if k in own and state[k].shape != own[k].shape]
+    if unknown or missing or misfit:
+        raise CheckpointError(f"train.init_from={source}: its model does not fit this config "
+                              f"(unknown {unknown[:3]}, missing {missing[:3]}, other shapes {misfit[:3]})")
+    model.load_state_dict(state, strict=False)
+
+
+def calibration_batches(pool, cfg: Config, n: int = 4):
+    """A few un-augmented training batches that no training step draws (negative indices)."""
+    device = cfg.train.device
+    for i in range(n):
+        ep = sample_episodes(pool, cfg.episode.ways, cfg.episode.shots, cfg.episode.queries, cfg.train.batch_size,
+                             episode_generator(cfg.train.seed, -1 - i), cfg.model.max_ways)
+        yield ep.support.to(device), ep.support_labels.to(device), ep.query.to(device), ep.label_ids.to(device)
+
+
 def val_queries(pool, cfg: Config) -> int:
     return min(cfg.episode.queries, pool.n_drawings - cfg.episode.shots)
 
@@ -110,6 +133,11 @@ def train(cfg: Config, resume: bool = False, progress: bool = True, pools: Pools
         start = state["step"]
     elif ckpt_path.exists():
         raise CheckpointError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    else:
+        if t.init_from:
+            init_weights(model, t.init_from)
+        if hasattr(model, "calibrate"):  # the Quant variant: fix its activation grids first
+            model.calibrate(calibration_batches(pools.train, cfg))
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     metrics_path = out / "metrics.jsonl"

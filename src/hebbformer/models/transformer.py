@@ -72,4 +72,7 @@ class InContextLearner(nn.Module):
 
 def build_model(cfg: ModelConfig, image_shape: tuple[int, int, int]) -> InContextLearner:
     channels, height, _ = image_shape
+    if cfg.quant:
+        from ..quant.model import QuantLearner  # the fixed-point variant of this same model
+        return QuantLearner(cfg, channels, height)
     return InContextLearner(cfg, channels, height)

@@ -39,11 +39,22 @@ class SlotSynapses:
         """Recruit slot ``n`` for a token with key ``k`` and value ``v`` ([batch, heads, d_head])."""
         if self.n == self.capacity:
             raise RuntimeError("synaptic memory is full")
-        slot = torch.zeros(self.capacity, dtype=k.dtype, device=k.device)
-        slot[self.n] = 1.0
-        self.w_in += KEY_WRITE.delta(pre=k, post=slot.expand(*k.shape[:2], -1))
-        self.w_out += VALUE_WRITE.delta(pre=slot.expand(*k.shape[:2], -1), post=torch.ones_like(v), third=v)
+        # The recruitment is one-hot, so the rules change only the recruited slot's synapses;
+        # apply them there alone (event-driven), as a KV cache appends one row.
+        recruited = torch.ones(*k.shape[:2], 1, dtype=k.dtype, device=k.device)
+        self.w_in[:, :, self.n] += KEY_WRITE.delta(pre=k, post=recruited)[:, :, 0]
+        self.w_out[..., self.n] += VALUE_WRITE.delta(pre=recruited, post=torch.ones_like(v), third=v)[..., 0]
         self.n += 1
+
+    @property
+    def read_elements(self) -> int:
+        """Synaptic values a read touches: every recruited slot's key and value synapses."""
+        return self.w_in[:, :, : self.n].numel() + self.w_out[..., : self.n].numel()
+
+    @property
+    def write_elements(self) -> int:
+        """Synaptic values a write touches: the recruited slot's key and value synapses."""
+        return self.w_in[:, :, 0].numel() + self.w_out[..., 0].numel()
 
     def read(self, q: torch.Tensor, extra: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """Query [batch, heads, d_head] through the written slots (and, for a query token, its own
@@ -67,6 +78,12 @@ class OuterProductSynapses:
     def __init__(self, batch: int, heads: int, d_head: int, like: torch.Tensor):
         self.w = like.new_zeros(batch, heads, d_head, d_head)  # value <- key-feature synapses
         self.z = like.new_zeros(batch, heads, 1, d_head)  # normaliser <- key-feature synapses
+
+    @property
+    def read_elements(self) -> int:
+        return self.w.numel() + self.z.numel()
+
+    write_elements = read_elements  # the outer product touches every synapse
 
     def write(self, k: torch.Tensor, v: torch.Tensor) -> None:
         phi = feature_map(k)

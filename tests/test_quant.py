@@ -1,0 +1,163 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hebbformer import checkpoint
+from hebbformer.config import ModelConfig
+from hebbformer.data import Pools
+from hebbformer.errors import CheckpointError, ConfigError
+from hebbformer.evaluate import episode_accuracies
+from hebbformer.models import build_model
+from hebbformer.quant.fixed_point import int_matmul, isqrt, loihi_round, loihi_write, requantise, shift_round
+from hebbformer.quant.integer import IntegerLearner
+from hebbformer.train import train
+
+from conftest import blob_pool, tiny_config
+from test_plastic import episodes
+
+
+# ------------------------------------------------------------------ fixed-point primitives
+
+def test_loihi_rounding_known_answers():
+    """1.5 on the unit grid: accumulator 192 = 1 + 64/128; rounds up when 64 > 128 r."""
+    one_and_a_half = np.array([3])  # 3 * 2**-1
+    assert loihi_round(one_and_a_half, -1, 0, r=0.3)[0] == 2
+    assert loihi_round(one_and_a_half, -1, 0, r=0.6)[0] == 1
+    assert loihi_round(np.array([-3]), -1, 0, r=0.6)[0] == -2  # -1.5 = -2 + 64/128
+    assert loihi_round(np.array([-3]), -1, 0, r=0.3)[0] == -1
+    assert loihi_round(np.array([10_000]), 0, 0, r=0.0)[0] == 255  # clipped to the 9-bit synapse
+    assert loihi_round(np.array([-10_000]), 0, 0, r=0.0)[0] == -256
+
+
+@given(st.lists(st.integers(-2 ** 20, 2 ** 20), min_size=1, max_size=20), st.integers(-6, 6),
+       st.integers(-4, 4), st.floats(0, 1, exclude_max=True))
+def test_loihi_write_twins_agree(mantissas, value_exp, exp, r):
+    """The float fake-quantised write and the integer rounding are the same function."""
+    acc = np.array(mantissas, dtype=np.int64)
+    fake = loihi_write(torch.tensor(acc, dtype=torch.float64) * 2.0 ** value_exp, exp, torch.tensor(r, dtype=torch.float64))
+    assert np.array_equal((fake * 2.0 ** -exp).numpy().astype(np.int64), loihi_round(acc, value_exp, exp, r))
+
+
+@given(st.lists(st.integers(-2 ** 40, 2 ** 40), min_size=1, max_size=20), st.integers(-8, 20))
+def test_shift_round_is_round_half_up(values, shift):
+    acc = np.array(values, dtype=np.int64)
+    expected = [math.floor(v * 2.0 ** -shift + 0.5) if shift > 0 else v << -shift for v in values]
+    assert shift_round(acc, shift).tolist() == expected
+
+
+def test_requantise_saturates():
+    assert requantise(np.array([1000, -1000, 300]), 0, 1, 8).tolist() == [127, -128, 127]
+    assert requantise(np.array([-5, 511]), 0, 1, 8, signed=False).tolist() == [0, 255]
+
+
+@given(st.lists(st.integers(0, 2 ** 52), min_size=1, max_size=30))
+def test_isqrt_is_exact(values):
+    assert isqrt(np.array(values, dtype=np.int64)).tolist() == [math.isqrt(v) for v in values]
+
+
+def test_int_matmul_is_exact_on_both_paths():
+    rng = np.random.default_rng(0)
+    small = rng.integers(-128, 128, (5, 7)), rng.integers(-128, 128, (7, 3))
+    big = rng.integers(-2 ** 30, 2 ** 30, (5, 7)), rng.integers(-2 ** 30, 2 ** 30, (7, 3))  # > 2**53: int loop
+    for a, b in (small, big):
+        expected = [[sum(int(a[i, k]) * int(b[k, j]) for k in range(7)) for j in range(3)] for i in range(5)]
+        assert int_matmul(a, b).tolist() == expected
+
+
+# ------------------------------------------------------------------ the model
+
+def quant_model(depth=2, heads=2, readout="vocab", seed=0):
+    torch.manual_seed(seed)
+    cfg = ModelConfig(encoder_channels=8, encoder_blocks=2, d_model=16, depth=depth, heads=heads, mlp_ratio=2,
+                      max_ways=6, readout=readout, attention="relu", quant=True)
+    return build_model(cfg, (1, 16, 16))
+
+
+def args_of(ep):
+    return ep.support, ep.support_labels, ep.query, ep.label_ids
+
+
+def assert_integer_path_equals_fake_quant(model, ep):
+    model.eval()
+    with torch.no_grad():
+        fake = model(*args_of(ep))
+    assert fake.dtype == torch.float64
+    ints, exp = IntegerLearner.from_model(model).logits(*(t.numpy() for t in args_of(ep)))
+    mantissas = fake * 2.0 ** -exp
+    assert torch.equal(mantissas, mantissas.round()), "fake-quantised logits are off the integer grid"
+    assert np.array_equal(mantissas.numpy().astype(np.int64), ints)
+
+
+@pytest.mark.parametrize("depth, heads, readout", [(1, 1, "vocab"), (2, 2, "vocab"), (3, 4, "tied")])
+def test_integer_path_equals_fake_quantised_forward(depth, heads, readout):
+    model = quant_model(depth, heads, readout, seed=depth)
+    model.calibrate([args_of(episodes(seed=1))])
+    assert len(set(model.exponents.tolist())) > 1  # the calibration set real grids
+    assert_integer_path_equals_fake_quant(model, episodes(seed=2))
+
+
+def test_quant_forward_tracks_the_float_model():
+    """Same weights, fixed point vs float: close logits and mostly the same answers."""
+    model = quant_model()
+    float_model = build_model(ModelConfig(**{**vars(model.cfg), "quant": False}), (1, 16, 16))
+    float_model.load_state_dict(model.state_dict(), strict=False)
+    ep = episodes(batch=8, seed=3)
+    model.calibrate([args_of(episodes(batch=8, seed=4))])
+    with torch.no_grad():
+        q, f = model.eval()(*args_of(ep)).float(), float_model.eval()(*args_of(ep))
+    assert (q - f).abs().max() < 0.1 * f.abs().max()
+    assert (q.argmax(-1) == f.argmax(-1)).float().mean() > 0.8
+
+
+def test_quant_needs_a_fixed_point_attention_kind():
+    with pytest.raises(ConfigError, match="model.quant needs model.attention='relu'"):
+        tiny_config(__import__("pathlib").Path("."), model__quant="true")
+
+
+def test_init_from_rejects_a_model_that_does_not_fit(tmp_path):
+    source = tiny_config(tmp_path / "a", train__steps=1)
+    train(source, progress=False)
+    other = tiny_config(tmp_path / "b", model__d_model=32, train__init_from=str(tmp_path / "a" / "run"))
+    with pytest.raises(CheckpointError, match="does not fit this config"):
+        train(other, progress=False)
+
+
+def test_quant_run_resumes_exactly(tmp_path):
+    """The calibrated exponents travel in the checkpoint, so a killed QAT run resumes exactly."""
+    opts = dict(model__attention="relu", model__quant="true")
+    straight, killed = tiny_config(tmp_path / "a", **opts), tiny_config(tmp_path / "b", **opts)
+    train(straight, progress=False)
+    train(killed, progress=False, stop_after=5)
+    train(killed, resume=True, progress=False)
+    a, b = (checkpoint.load(tmp_path / x / "run")["model"] for x in "ab")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.slow
+def test_quantisation_aware_training_keeps_in_context_learning(tmp_path):
+    """Float (softmax) -> relu attention -> Quant by fine-tuning, each from the last: the
+    fixed-point model still labels unseen classes from context far above chance (1/3), and its
+    integer path gives exactly its answers."""
+    pools = Pools(blob_pool(100, 0), blob_pool(20, 1), blob_pool(20, 2))
+    common = dict(train__lr=2e-3, train__batch_size=16, train__warmup_steps=20, model__d_model=32,
+                  model__depth=2, model__readout="tied", train__val_every=1000, train__checkpoint_every=1000)
+    stages = [("float", dict(train__steps=400)),
+              ("relu", dict(train__steps=100, model__attention="relu")),
+              ("quant", dict(train__steps=60, model__attention="relu", model__quant="true", train__lr=5e-4))]
+    previous = None
+    for name, opts in stages:
+        init = {"train__init_from": str(previous)} if previous else {}
+        cfg = tiny_config(tmp_path / name, **{**common, **opts, **init})
+        train(cfg, progress=False, pools=pools)
+        previous = tmp_path / name / "run"
+    model = build_model(cfg.model, pools.test.image_shape)
+    model.load_state_dict(checkpoint.load(previous)["model"])
+    acc = episode_accuracies(model, pools.test, 3, 1, 2, 200, seed=5).mean().item()
+    assert acc > 0.7, acc
+    from hebbformer.data import episode_generator, sample_episodes
+    ep = sample_episodes(pools.test, 3, 1, 2, 8, episode_generator(9, 0), cfg.model.max_ways)
+    assert_integer_path_equals_fake_quant(model, ep)
