@@ -31,7 +31,7 @@ from ..config import ModelConfig
 from ..errors import ConfigError
 from ..models.attention import context_mask
 from ..models.transformer import InContextLearner
-from .fixed_point import (BIAS_BITS, RECIPROCAL_BITS, SYNAPSE_RANGE, WEIGHT_BITS, exponent_for, int_range,
+from .fixed_point import (BIAS_BITS, RECIPROCAL_BITS, WEIGHT_BITS, exponent_for, int_range,
                           loihi_random, loihi_write, mantissa, quantise, reciprocals, weight_exponent)
 
 NORM_FRACTION_BITS = 7  # (x - mean) / std as an int16 mantissa with 7 fractional bits
