@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up .venv with hebbformer (editable) and its test tools.
+# Sets up .venv with hebbformer (editable), its test tools and lava-nc (the judge of the Loihi
+# emulator; HEBBFORMER_NO_LAVA=1 leaves it out, and the lava parity tests then skip).
 # torch is installed first, pinned: on the project's CPU machines torch==2.13.0 is a local CPU
 # wheel that installs in seconds, while an unpinned "torch" would make pip fetch a multi-GB CUDA
 # build. Elsewhere the pin is an ordinary PyPI install; set TORCH_SPEC to choose another build.
@@ -11,5 +12,9 @@ TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   .venv/bin/pip install -q "$TORCH_SPEC"
 fi
-.venv/bin/pip install -q -e ".[test]"
+if [ -n "${HEBBFORMER_NO_LAVA:-}" ]; then
+  .venv/bin/pip install -q -e ".[test]"
+else  # lava-nc 0.10.0 declares Python < 3.11; it works on 3.11 with hebbformer's small fix
+  .venv/bin/pip install -q --ignore-requires-python -e ".[test,lava]"
+fi
 .venv/bin/python -c "import hebbformer, torch; print('hebbformer', hebbformer.__version__, 'with torch', torch.__version__)"

@@ -22,6 +22,20 @@ def test_train_then_eval(tmp_path, capsys):
     assert json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 6
 
 
+def test_quant_run_evaluates_through_its_integer_path(tmp_path, capsys):
+    """Float -> Quant by init_from; eval on the integer backend and on the validation split gives
+    the same answers as the fake-quantised torch forward on the same episodes."""
+    fl, qu = tmp_path / "float", tmp_path / "quant"
+    assert main(["train", "--quiet", "--out", str(fl), *TINY, "model.attention=relu"]) == 0
+    assert main(["train", "--quiet", "--out", str(qu), *TINY, "model.attention=relu", "model.quant=true",
+                 f"train.init_from={fl}"]) == 0
+    for backend in ("torch", "integer"):
+        assert main(["eval", "--quiet", str(qu), "eval.split=val", f"eval.backend={backend}"]) == 0
+    assert "Quant, integer path" in capsys.readouterr().out
+    torch_run, int_run = (json.loads((qu / f"eval_val_{b}.json").read_text())["results"] for b in ("torch", "integer"))
+    assert [r["accuracy"] for r in torch_run] == [r["accuracy"] for r in int_run]
+
+
 def test_demo_runs_with_overrides(tmp_path, capsys):
     assert main(["demo", "--quiet", "--out", str(tmp_path / "demo"), *TINY]) == 0
     assert "demo finished" in capsys.readouterr().out
@@ -47,3 +61,6 @@ def test_bad_input_gives_one_clear_line(tmp_path, capsys):
     check_error(capsys, ["train", "--quiet", "--out", str(tmp_path / "r3"), *TINY, "episode.shots=3",
                          "episode.queries=4"], "3 shots + 4 queries per class need 7 drawings", "only 6")
     check_error(capsys, ["train", "--resume", "--out", str(tmp_path / "none")], "does not exist")
+    check_error(capsys, ["train", "model.quant=true"], "model.quant needs model.attention='relu'")
+    check_error(capsys, ["train", "eval.backend=integer"], "needs a Quant model")
+    check_error(capsys, ["train", "eval.split=training"], "eval.split='training' is not one of")

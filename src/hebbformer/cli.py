@@ -1,4 +1,4 @@
-"""The ``hebbformer`` command: train, eval, demo.
+"""The ``hebbformer`` command: train, eval, demo, loihi.
 
 Every command takes ``section.key=value`` overrides after its options (see ``hebbformer.config``).
 Bad input ends with one line naming the problem and exit status 2, never a traceback.
@@ -59,6 +59,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("overrides", nargs="*", metavar="section.key=value")
     p.set_defaults(func=cmd_demo)
 
+    p = sub.add_parser("loihi", help="the Loihi 2 emulator: run a scenario, or check it against lava")
+    loihi = p.add_subparsers(dest="loihi_command", required=True)
+    q = loihi.add_parser("parity", help="run SCENARIO.json on lava and on the emulator; exit 0 only if they agree")
+    q.add_argument("scenario", help="scenario file (README: 'Neuromorphic back-ends')")
+    q.set_defaults(func=cmd_loihi_parity)
+    q = loihi.add_parser("run", help="run SCENARIO.json on the emulator alone; save the recordings")
+    q.add_argument("scenario")
+    q.add_argument("--out", default="loihi_run.npz", help="where to save the recordings (npz)")
+    q.set_defaults(func=cmd_loihi_run)
+
     args = parser.parse_args(argv)
     try:
         return args.func(args)
@@ -94,23 +104,27 @@ def cmd_train(args) -> int:
 def run_eval(cfg: Config, state: dict, out_dir: Path | None, quiet: bool) -> dict:
     """Evaluate a checkpoint's model on the test pool (and all_runs for Omniglot); print and save."""
     set_threads(cfg)
-    pools = build_pools(cfg.data, ("test",))
+    split = cfg.eval.split
+    pool = getattr(build_pools(cfg.data, (split,)), split)
+    if pool is None:
+        raise DataError(f"eval.split={split!r}: this config has no {split} classes (data.val_fraction=0?)")
     device = cfg.train.device
-    model = build_model(cfg.model, pools.test.image_shape)
+    model = build_model(cfg.model, pool.image_shape)
     model.load_state_dict(state["model"])
     model.to(device)
     if cfg.eval.backend == "integer":
         model, device = IntegerForward(model.cpu()), "cpu"
     tic = time.perf_counter()
-    where = cfg.data.test_sets if cfg.data.name == "omniglot" else "test split"
+    where = ("validation classes" if split == "val" else
+             cfg.data.test_sets if cfg.data.name == "omniglot" else "test split")
     variant = "Quant, integer path" if cfg.eval.backend == "integer" else "Quant" if cfg.model.quant else "Float"
-    title = f"In-context accuracy on the {cfg.data.name} test classes ({where}; {cfg.model.attention} attention, {variant})"
+    title = f"In-context accuracy on unseen {cfg.data.name} classes ({where}; {cfg.model.attention} attention, {variant})"
     show = None if quiet else (lambda r: print(f"  {r.setting}: {100 * r.accuracy:.2f}% ± {100 * r.ci95:.2f}", flush=True))
-    results = evaluate_settings(model, pools.test, cfg.eval.settings, cfg.eval.episodes, cfg.eval.queries,
+    results = evaluate_settings(model, pool, cfg.eval.settings, cfg.eval.episodes, cfg.eval.queries,
                                 cfg.eval.seed, device=device, progress=show)
     print(format_results(results, title))
     report = {"results": [r.__dict__ for r in results]}
-    if cfg.data.name == "omniglot":
+    if cfg.data.name == "omniglot" and split == "test":
         try:
             runs = load_all_runs(data_root(cfg.data.root), cfg.data.image_size, cfg.data.download, cfg.eval.all_runs)
         except DataError as err:
@@ -124,7 +138,8 @@ def run_eval(cfg: Config, state: dict, out_dir: Path | None, quiet: bool) -> dic
             report["all_runs_per_run"] = errors
     report["seconds"] = time.perf_counter() - tic
     if out_dir is not None:
-        (out_dir / "eval.json").write_text(json.dumps(report, indent=2))
+        name = "eval.json" if split == "test" and cfg.eval.backend == "torch" else f"eval_{split}_{cfg.eval.backend}.json"
+        (out_dir / name).write_text(json.dumps(report, indent=2))
     return report
 
 
@@ -152,6 +167,34 @@ def cmd_demo(args) -> int:
     print(f"trained in {time.perf_counter() - tic:.0f} s; evaluating on unseen glyph classes ...", flush=True)
     run_eval(cfg, state, out, args.quiet)
     print(f"demo finished in {time.perf_counter() - tic:.0f} s (chance: 20% at 5-way, 5% at 20-way); run in {out}")
+    return 0
+
+
+def cmd_loihi_parity(args) -> int:
+    from .neuro.loihi import Scenario
+    from .neuro.loihi.lava_sim import lava_available
+    from .neuro.loihi.parity import format_parity, run_parity
+
+    scenario = Scenario.load(args.scenario)
+    if not lava_available():
+        raise HebbformerError("lava-nc is not importable here, so there is nothing to compare with; install "
+                              "it with: pip install --ignore-requires-python -e '.[lava]' (README)")
+    rows, times = run_parity(scenario)
+    print(format_parity(rows, scenario, times))
+    return 0 if all(r.ok for r in rows) else 1
+
+
+def cmd_loihi_run(args) -> int:
+    import numpy as np
+
+    from .neuro.loihi import Scenario, simulate
+
+    scenario = Scenario.load(args.scenario)
+    tic = time.perf_counter()
+    recordings = simulate(scenario)
+    np.savez(args.out, **recordings)
+    print(f"emulated {scenario.steps} steps in {time.perf_counter() - tic:.3f} s; "
+          f"recorded {', '.join(recordings)} -> {args.out}")
     return 0
 
 

@@ -23,6 +23,7 @@ from .errors import ConfigError
 DATASETS = ("glyphs", "omniglot", "cifar_fs")
 ATTENTION_KINDS = ("softmax", "linear", "relu")
 READOUTS = ("vocab", "tied")
+METHODS = ("icl", "protonet", "maml", "finetune")
 
 
 @dataclass
@@ -69,6 +70,16 @@ class ModelConfig:
     # The Quant variant: run in fixed point (hebbformer.quant), trained with quantisation in the
     # loop. Needs attention "relu" and readout "vocab"; best started from a Float run (init_from).
     quant: bool = False
+    # "icl": the in-context learner; or a baseline on the same episodes and encoder
+    # (hebbformer.baselines): "protonet", "maml", "finetune".
+    method: str = "icl"
+    maml_inner_steps: int = 1  # MAML: adaptation steps in meta-training
+    maml_eval_steps: int = 3  # ... and at test time
+    maml_inner_lr: float = 0.4
+    maml_first_order: bool = False  # first-order MAML (no gradient through the inner loop)
+    finetune_steps: int = 50  # finetune: gradient steps fitting the head on each support set
+    finetune_lr: float = 0.5
+    finetune_scale: float = 10.0  # logit scale of the cosine head
 
 
 @dataclass
@@ -104,6 +115,9 @@ class EvalConfig:
     # "torch": the model's own forward; "integer": a Quant model's integer-only path
     # (hebbformer.quant.integer), token by token in synaptic form, on the CPU.
     backend: str = "torch"
+    # "test": the test classes; "val": the held-out validation classes (for Omniglot unseen
+    # characters of the training alphabets, with all 20 drawings, where all_runs has only 2).
+    split: str = "test"
 
 
 @dataclass
@@ -175,6 +189,10 @@ class Config:
             if value < 1:
                 raise ConfigError(f"{name} must be at least 1, got {value}")
         _one_of("eval.backend", v.backend, ("torch", "integer"))
+        _one_of("model.method", m.method, METHODS)
+        if m.method != "icl" and m.quant:
+            raise ConfigError(f"model.quant applies to the in-context learner, not model.method={m.method!r}")
+        _one_of("eval.split", v.split, ("test", "val"))
         if m.quant:
             from .quant.model import check_quantisable
             check_quantisable(m)

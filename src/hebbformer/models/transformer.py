@@ -72,6 +72,9 @@ class InContextLearner(nn.Module):
 
 def build_model(cfg: ModelConfig, image_shape: tuple[int, int, int]) -> InContextLearner:
     channels, height, _ = image_shape
+    if cfg.method != "icl":
+        from ..baselines import BASELINES  # the comparison methods, same encoder and episodes
+        return BASELINES[cfg.method](cfg, channels, height)
     if cfg.quant:
         from ..quant.model import QuantLearner  # the fixed-point variant of this same model
         return QuantLearner(cfg, channels, height)

@@ -17,13 +17,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..neuro.loihi.emulator import ACC_HI, ACC_LO, conn_var_randoms, round_accumulator, weight_range
+
 WEIGHT_BITS = 8  # static weights: 8-bit signed mantissa, one shared exponent per tensor
 BIAS_BITS = 32  # biases live on the accumulator's grid
-SYNAPSE_RANGE = (-256, 255)  # Loihi 2 plastic weights, sign mode MIXED
+SYNAPSE_RANGE = weight_range("MIXED")  # Loihi 2 plastic weights: -256..255
 ACC_FRACTION_BITS = 7  # Loihi 2 learning accumulator: 16 bits, 7 of them fractional
-ACC_RANGE = (-32769, 32767)  # lava's accumulator clip (its lower bound is off by one, sic)
+ACC_RANGE = (ACC_LO, ACC_HI)  # lava's accumulator clip (its lower bound is off by one, sic)
 RECIPROCAL_BITS = 16  # 1/n for the relu slot normalisation, as a 16-bit fixed-point constant
-LOIHI_CONN_VAR_SEED = 2  # lava's weight-rounding stream ignores the rule's seed: always 2
 
 
 def int_range(bits: int, signed: bool = True) -> tuple[int, int]:
@@ -32,6 +33,8 @@ def int_range(bits: int, signed: bool = True) -> tuple[int, int]:
 
 def _round_ste(x: torch.Tensor) -> torch.Tensor:
     """floor(x + 1/2) forward, identity backward (the straight-through estimator)."""
+    if not (torch.is_grad_enabled() and x.requires_grad):  # inference: just the rounding
+        return torch.floor(x + 0.5)
     return x + (torch.floor(x + 0.5) - x).detach()
 
 
@@ -56,10 +59,8 @@ def weight_exponent(w: torch.Tensor) -> int:
     return exponent_for(w.detach().abs().max().item(), WEIGHT_BITS)
 
 
-def loihi_random(n: int) -> np.ndarray:
-    """The learning engine's rounding random numbers for epochs 0..n-1 (one per epoch, shared by
-    every synapse and every LearningDense)."""
-    return np.random.default_rng(LOIHI_CONN_VAR_SEED).random(n)
+# The rounding random numbers of the first n learning epochs: token t is written in epoch t + 1.
+loihi_random = conn_var_randoms
 
 
 def loihi_write(x: torch.Tensor, exp: int, r: torch.Tensor) -> torch.Tensor:
@@ -98,9 +99,7 @@ def loihi_round(acc_value: np.ndarray, value_exp: int, exp: int, r: float) -> np
     the grid 2**exp: the floor into the 7-fractional-bit accumulator, then stochastic rounding."""
     shift = exp - ACC_FRACTION_BITS - value_exp
     acc = acc_value >> shift if shift >= 0 else acc_value << -shift
-    acc = np.clip(acc, *ACC_RANGE)
-    m = (acc >> ACC_FRACTION_BITS) + ((acc & (2 ** ACC_FRACTION_BITS - 1)) > 2 ** ACC_FRACTION_BITS * r)
-    return np.clip(m, *SYNAPSE_RANGE)
+    return np.clip(round_accumulator(np.clip(acc, *ACC_RANGE), r, ACC_FRACTION_BITS), *SYNAPSE_RANGE)
 
 
 def int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:

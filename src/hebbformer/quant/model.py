@@ -223,10 +223,27 @@ class QuantLearner(InContextLearner):
         in_exp = 0
         for i in range(self.cfg.encoder_blocks):
             w, bias = self._real(self.conv_params(i, dtype), in_exp)
-            x = self.act(f"enc{i}", F.relu(F.conv2d(x, w, bias, padding=1)))
-            x = F.max_pool2d(x, 2)
+            if dtype == torch.float64 and not torch.is_grad_enabled() and self._observed is None:
+                x = self._exact_float32_conv(x, self.conv_params(i, dtype), in_exp)
+            else:
+                x = F.conv2d(x, w, bias, padding=1)
+            # pooling before requantising gives the same values (rounding and clamping are
+            # monotone, so they commute with max) on a quarter of the elements
+            x = self.act(f"enc{i}", F.max_pool2d(F.relu(x), 2))
             in_exp = self.exp(f"enc{i}")
         return x.flatten(1)
+
+    @staticmethod
+    def _exact_float32_conv(x, params, in_exp):
+        """The conv of integer mantissas in float32 (fast on CPU) where that is provably exact:
+        every partial sum of an output is bounded by max|x| * sum|w| + |b| < 2**24, below which
+        float32 holds integers exactly. Otherwise float64. Returns the real-valued accumulator."""
+        w_m, b_m, e_w = params
+        xm = x * 2.0 ** -in_exp
+        bound = xm.abs().max() * w_m.abs().flatten(1).sum(1).max() + b_m.abs().max()
+        conv_dtype = torch.float32 if bound < 2 ** 24 else torch.float64
+        acc = F.conv2d(xm.to(conv_dtype), w_m.to(conv_dtype), b_m.to(conv_dtype), padding=1)
+        return acc.to(torch.float64) * 2.0 ** (in_exp + e_w)
 
     def forward(self, support, support_labels, query, label_ids):
         dtype = torch.float32 if self.training else torch.float64

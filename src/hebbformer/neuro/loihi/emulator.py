@@ -1,0 +1,385 @@
+"""A vectorised emulation of Loihi 2's learning engine, Dense synapses and LIF neurons, as lava-nc
+0.10.0 simulates them: ``fixed_pt`` bit for bit (same integer arithmetic, same stochastic
+rounding, same numpy PCG64 random streams for the same seed) and ``floating_pt`` to the last
+float operation. Whole arrays per step, no per-neuron loops. The behaviour follows
+``../shared/reference/lava-learning-engine.md``; lava itself is the judge (``parity.py``).
+
+One time step, in lava's phase order: the synapses send last step's activation (one step of
+delay), take the presynaptic spikes, compute the next activation and update the presynaptic
+traces' spike times; the LIF neurons integrate and spike, and their spikes return as
+back-propagating action potentials (bAPs); at the end of each learning epoch (every ``t_epoch``
+steps) the traces are brought up to date and the sum-of-products rules update weights and tags.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .rules import WIDTH, MANT_BITS, Product
+from .scenario import Scenario
+
+TRACE_MAX = 127  # 7-bit traces
+ACC_BITS = 15  # W_ACCUMULATOR_U: the accumulator holds 16 signed bits
+ACC_LO, ACC_HI = -(2 ** ACC_BITS) - 1, 2 ** ACC_BITS - 1  # lava's lower bound is off by one (sic)
+SYN_SHIFT = {"weights": 7, "tag_2": 7, "tag_1": 7}  # W_ACCUMULATOR_S(16) - W_SYN_VAR_S(9)
+TAG_RANGE = {"tag_1": (-(2 ** 8) - 1, 2 ** 8 - 1), "tag_2": (0, 2 ** 8 - 1)}
+VAR_OF = {"w": "weights", "d": "tag_2", "t": "tag_1"}
+TRACE_ROW = {"x1": 0, "x2": 1, "y1": 0, "y2": 1, "y3": 2}
+
+
+def _clip(a, lo, hi):
+    """np.clip without its per-call overhead (it dominated the step time)."""
+    return np.minimum(np.maximum(a, lo), hi)
+
+
+def _wrap32(a: np.ndarray) -> np.ndarray:
+    """int64 -> int32 two's-complement wrap, as lava's in-place int32 products wrap."""
+    return ((a + 2 ** 31) & (2 ** 32 - 1)) - 2 ** 31
+
+
+def conn_var_randoms(epochs: int) -> np.ndarray:
+    """The learning engine's rounding random numbers r_c of epochs 1..epochs (index e - 1): lava's
+    ConnVarRandom, numpy PCG64 seeded 2 whatever the rule's seed, draws one number when it is
+    built and one before each epoch's update. Shared by every synapse and every LearningDense."""
+    return np.random.default_rng(2).random(epochs + 1)[1:]
+
+
+def round_accumulator(acc: np.ndarray, r_c: float, shift: int = 7) -> np.ndarray:
+    """A synaptic variable from its accumulator (``shift`` fractional bits), stochastically
+    rounded with the epoch's r_c: up where the fraction exceeds r_c."""
+    return (acc >> shift) + ((acc & (2 ** shift - 1)) > 2 ** shift * r_c)
+
+
+def weight_range(sign_mode: str) -> tuple[int, int]:
+    return {"MIXED": (-256, 255), "EXCITATORY": (0, 255), "INHIBITORY": (-255, 0)}[sign_mode]
+
+
+class LearningDense:
+    """lava's LearningDense (``PyLearningDenseModelBitApproximate`` / ``...Float``)."""
+
+    def __init__(self, s: Scenario):
+        self.s, self.fixed, self.rule = s, s.fixed, s.rule
+        self.T = s.rule.t_epoch
+        self.series = s.rule.series()
+        self.k_decimate = s.rule.decimate_exponent
+        n_post, n_pre = s.weights.shape
+        (x_imp, x_tau), (y_imp, y_tau) = s.rule.impulses_taus()
+        if s.graded_spike_cfg != "USE_REGULAR_IMPULSE":
+            x_imp = x_imp.copy()
+            x_imp[0] = 0  # lava zeroes x1_impulse for graded spikes (on the rule object itself)
+        self.x_tau, self.y_tau = x_tau, y_tau
+        if self.fixed:
+            w = np.trunc(s.weights).astype(np.int64)
+            nb = 8 - s.num_weight_bits + (s.sign_mode == "MIXED")  # the truncation at the first step
+            w = -((-w >> nb) << nb) if s.sign_mode == "INHIBITORY" else (w >> nb) << nb
+            self.weights = w
+            self.tag_1, self.tag_2 = np.zeros_like(w), np.zeros_like(w)
+            self.x, self.y = np.zeros((2, n_pre), np.int64), np.zeros((3, n_post), np.int64)
+            self.x_int, self.x_frac = self._split(x_imp)
+            self.y_int, self.y_frac = self._split(y_imp)
+            seed, draws = s.rule.rng_seed, 2 * s.steps + 1  # two advances per step, one at build
+            self.rx_dec = np.random.default_rng(seed).random(draws)
+            self.rx_imp = np.random.default_rng(seed + 1).integers(0, 2 ** 7, size=draws, dtype=int)
+            self.ry_dec = np.random.default_rng(seed + 2).random(draws)
+            self.ry_imp = np.random.default_rng(seed + 3).integers(0, 2 ** 7, size=draws, dtype=int)
+            self.rc = conn_var_randoms(s.steps // self.T)
+        else:
+            self.weights = s.weights.astype(np.float64).copy()
+            self.tag_1, self.tag_2 = np.zeros_like(self.weights), np.zeros_like(self.weights)
+            self.x, self.y = np.zeros((2, n_pre)), np.zeros((3, n_post))
+            self.x_imp, self.y_imp = x_imp.astype(np.float64), y_imp.astype(np.float64)
+        with np.errstate(divide="ignore"):  # tau = 0 rows are never decayed (forgotten at once)
+            self.x_decay = np.exp(-1 / x_tau[:, None])  # lava: np.exp(-t / taus) with t = 1
+            self.y_decay = np.exp(-1 / y_tau[:, None])
+        self.tx, self.ty = np.zeros(n_pre, np.int64), np.zeros(n_post, np.int64)
+        self.a_buff = np.zeros(n_post, np.int64 if self.fixed else np.float64)
+        self.epoch = 0
+
+    @staticmethod
+    def _split(impulses: np.ndarray):
+        whole = np.floor(impulses)
+        return whole.astype(np.int64), np.round((impulses - whole) * 2 ** 8).astype(np.int64)
+
+    def _within_epoch(self, t: int) -> int:
+        return t % self.T or self.T
+
+    # ------------------------------------------------------------ spike phase
+    def spike(self, t: int, s_in: np.ndarray) -> np.ndarray:
+        """Step t's presynaptic input; returns the activation sent this step (last step's)."""
+        a_out = self.a_buff
+        s = self.s
+        if s.num_message_bits == 0:  # lava's own expressions, for float sums in the same order
+            payload = s_in != 0
+            acc = self.weights[:, payload].sum(axis=1)
+        else:
+            payload = s_in.astype(np.int64 if self.fixed else np.float64)
+            acc = self.weights.dot(payload)
+        if self.fixed:
+            acc = acc << s.weight_exp if s.weight_exp > 0 else acc >> -s.weight_exp
+        self.a_buff = acc
+        (self._pre_fixed if self.fixed else self._pre_float)(t, payload)
+        return a_out
+
+    def _add_impulse(self, values, random, whole, frac):
+        return _clip(values + whole + (random < frac), 0, TRACE_MAX)
+
+    def _pre_fixed(self, t, s_in):
+        cfg = self.s.graded_spike_cfg
+        spiked = s_in.astype(bool)
+        multi = (self.tx > 0) & spiked
+        scaled = np.round(s_in / 2).astype(np.int64) & 0xFF  # lava: .astype(np.uint8)
+        update_t, x2_idx = spiked, multi
+        if cfg == "USE_REGULAR_IMPULSE":
+            self.x[0, multi] = self._add_impulse(self.x[0, multi], 0, self.x_int[0], self.x_frac[0])
+        elif cfg == "OVERWRITE":
+            self.x[0, spiked] = scaled[spiked]
+        else:
+            sums = (self.x[0] + scaled) & 0xFF
+            if cfg == "ADD_WITH_SATURATION":
+                self.x[0] = _clip(sums, 0, TRACE_MAX)
+            else:
+                overflow = sums > TRACE_MAX
+                update_t, x2_idx = update_t & overflow, x2_idx & overflow
+                self.x[0] = np.where(overflow, sums - TRACE_MAX, sums)
+        self.x[1, x2_idx] = self._add_impulse(self.x[1, x2_idx], 0, self.x_int[1], self.x_frac[1])
+        self.tx[update_t] = self._within_epoch(t)
+
+    def _pre_float(self, t, s_in):
+        cfg = self.s.graded_spike_cfg
+        spiked = s_in.astype(bool)
+        multi = (self.tx > 0) & spiked
+        if cfg == "USE_REGULAR_IMPULSE":
+            self.x[0, multi] += self.x_imp[0]
+        elif cfg == "OVERWRITE":
+            self.x[0, spiked] = (s_in / 2)[spiked]
+        else:
+            self.x[0] = self.x[0] + s_in / 2
+        self.x[1, multi] += self.x_imp[1]
+        self.tx[spiked] = self._within_epoch(t)
+
+    def post(self, t: int, bap: np.ndarray, third: tuple | None = None) -> None:
+        """Step t's back-propagating action potentials (and, for 3F, the received y1, y2, y3)."""
+        multi = (self.ty > 0) & bap
+        if self.fixed:  # the y side's impulse random after the step's first advance
+            self.y[:, multi] = self._add_impulse(self.y[:, multi], self.ry_imp[2 * t - 1],
+                                                 self.y_int[:, None], self.y_frac[:, None])
+        else:
+            self.y[:, multi] += self.y_imp[:, None]
+        self.ty[bap] = self._within_epoch(t)
+        if third is not None:
+            self.y[:] = np.stack(third)
+
+    # ------------------------------------------------------------ learning phase
+    def learns_at(self, t: int) -> bool:
+        return t % self.T == 0
+
+    def _history(self, stored, tau, decay, t_spike, r_dec, imp):
+        """Trace values at each within-epoch step 0..T [T+1, rows, n], decays and impulses."""
+        T, live = self.T, tau != 0
+        if self.fixed:
+            whole, frac, r_imp = imp
+            h = np.zeros((T + 1,) + stored.shape, np.int64)
+        else:
+            h = np.full((T + 1,) + stored.shape, np.nan)
+        h[0] = stored
+        for k in range(1, T + 1):
+            p = decay[live] * h[k - 1][live]
+            if self.fixed:
+                floor = np.floor(p)
+                h[k][live] = floor + (r_dec < p % 1)
+            else:
+                h[k][live] = p
+            spiking = t_spike == k
+            if spiking.any():
+                if self.fixed:
+                    h[k][:, spiking] = self._add_impulse(h[k][:, spiking], r_imp, whole[:, None], frac[:, None])
+                else:
+                    h[k][:, spiking] += imp[:, None]
+        return h
+
+    def learn(self, t: int) -> None:
+        self.epoch += 1
+        x0, y0 = self.tx > 0, self.ty > 0
+        if self.fixed:
+            i = 2 * t
+            hx = self._history(self.x, self.x_tau, self.x_decay, self.tx, self.rx_dec[i],
+                               (self.x_int, self.x_frac, self.rx_imp[i]))
+            hy = self._history(self.y, self.y_tau, self.y_decay, self.ty, self.ry_dec[i],
+                               (self.y_int, self.y_frac, self.ry_imp[i]))
+        else:
+            hx = self._history(self.x, self.x_tau, self.x_decay, self.tx, None, self.x_imp)
+            hy = self._history(self.y, self.y_tau, self.y_decay, self.ty, None, self.y_imp)
+        u = 0
+        if self.k_decimate is not None:
+            u = 1 if int(t / self.T) % 2 ** self.k_decimate == 0 else 0
+        env = _Env(hx, hy, self.tx, self.ty, x0, y0, u, self.T)
+        old = {"weights": self.weights, "tag_1": self.tag_1, "tag_2": self.tag_2}
+        new = {}
+        for target, series in self.series.items():
+            new[target] = self._apply(target, series.products, env, old)
+        for target, value in new.items():
+            setattr(self, target, value)
+        self.x = hx[-1]
+        if self.rule.type == "2F":
+            self.y = hy[-1]
+        self.tx[:], self.ty[:] = 0, 0
+
+    def _apply(self, target, products: tuple[Product, ...], env, old):
+        """The update of one synaptic variable. Every entry's new value depends on its own
+        synapse alone, so in fixed point it is computed only where it can change: the rows of
+        postsynaptic neurons that spiked (y0) and the columns of presynaptic ones (x0). The rest
+        keep their value, unless a u-product applies to all or old values lie outside the range.
+        Floating point computes every entry (lava's NaN traces reach even zero-dependency ones)."""
+        v = old[target]
+        n_post, n_pre = v.shape
+        lo, hi = weight_range(self.s.sign_mode) if target == "weights" else TAG_RANGE[target]
+        sparse = self.fixed and (all(p.dependency != "u" for p in products) or env.u == 0) and \
+            v.min() >= max(lo, -(2 ** 8)) and v.max() <= hi
+        if sparse:  # whole rows of spiking posts, and the spiking pres' columns of the other rows
+            rows, cols = np.flatnonzero(env.dep["y0"][:, 0]), np.flatnonzero(env.dep["x0"][0])
+            others = np.flatnonzero(~env.dep["y0"][:, 0])
+            r = np.concatenate([np.repeat(rows, n_pre), np.repeat(others, len(cols))])
+            c = np.concatenate([np.tile(np.arange(n_pre), len(rows)), np.tile(cols, len(others))])
+        else:
+            r, c = np.divmod(np.arange(n_post * n_pre), n_pre)
+        new = v.copy()
+        if len(r):
+            new[r, c] = self._update_entries(target, products, env, old, r, c)
+        return new
+
+    def _update_entries(self, target, products, env, old, r, c):
+        """New values of ``target`` at entries (r[i], c[i]): §3.2 (fixed) and §3.3 (float) of
+        the reference. All quantities are gathered as flat vectors over the entries."""
+        def take(a):  # a scalar, [n_post, 1], [1, n_pre] or [n_post, n_pre] array, at the entries
+            if np.ndim(a) == 0:
+                return a
+            return a[r if a.shape[0] > 1 else 0, c if a.shape[1] > 1 else 0]
+
+        fixed = self.fixed
+        acc = take(old[target]) << SYN_SHIFT[target] if fixed else None
+        total = None
+        for p in products:
+            dep = take(env.dep[p.dependency])
+            if fixed:
+                m = np.asarray(dep, dtype=np.int64)
+            else:
+                m = (p.s_mant * 2.0 ** p.s_exp) * dep
+            width = sum(WIDTH[f.var] for f in p.factors) + MANT_BITS
+            wraps = width > 30  # int32 products can only wrap with four or more wide factors
+            for f in p.factors:
+                if f.var in ("x0", "y0"):
+                    val = take(env.dep[f.var]).astype(np.int64) + f.const
+                elif f.var in TRACE_ROW:
+                    val = env.trace(f.var, p.dependency, r, c) + f.const
+                else:
+                    val = take(old[VAR_OF[f.var]]) + f.const
+                if f.sgn:
+                    val = np.sign(val)
+                if fixed:
+                    b = WIDTH[f.var]
+                    m = m * _clip(val, -(2 ** b), 2 ** b - 1)
+                    m = _wrap32(m) if wraps else m
+                else:
+                    m = m * val
+            if fixed:
+                m = (m * p.s_mant >> max(0, width - ACC_BITS)) << (p.s_exp + 7)
+                m = _wrap32(m) if wraps else m
+                acc = _clip(acc + _clip(m, ACC_LO, ACC_HI), ACC_LO, ACC_HI)
+            else:
+                total = m if total is None else total + m
+        value = acc if fixed else take(old[target]) + total
+        if target == "weights":
+            value = {"MIXED": value, "EXCITATORY": np.maximum(0, value), "INHIBITORY": np.minimum(0, value)}[self.s.sign_mode]
+        elif target == "tag_2":
+            value = np.maximum(0, value)
+        if not fixed:
+            return value
+        lo, hi = weight_range(self.s.sign_mode) if target == "weights" else TAG_RANGE[target]
+        return _clip(round_accumulator(value, self.rc[self.epoch - 1], SYN_SHIFT[target]), lo, hi)
+
+
+class _Env:
+    """The dependencies and the traces evaluated at each dependency's spike times (§2.4d)."""
+
+    def __init__(self, hx, hy, tx, ty, x0, y0, u, T):
+        self.hx, self.hy, self.tx, self.ty, self.u, self.T = hx, hy, tx, ty, u, T
+        self.dep = {"x0": x0[None, :], "y0": y0[:, None], "u": u}
+
+    def trace(self, var, dep, r, c):
+        """Trace ``var`` as a factor under dependency ``dep``, at synapses (r[i], c[i]): the x
+        (presynaptic) or y (postsynaptic) trace at the spike time of the dependency's neuron,
+        or at the end of the epoch for u."""
+        row = TRACE_ROW[var]
+        h, own = (self.hx[:, row], c) if var[0] == "x" else (self.hy[:, row], r)  # h: [T+1, n]
+        if dep == "u":
+            return h[-1][own]
+        when = self.tx[c] if dep == "x0" else self.ty[r]
+        return h[when, own]
+
+
+class Lif:
+    """lava's LIF (``PyLifModelBitAcc`` in fixed_pt, ``PyLifModelFloat`` in floating_pt)."""
+
+    def __init__(self, s: Scenario, n: int):
+        self.fixed, p = s.fixed, s.lif
+        if self.fixed:
+            self.u, self.v = np.zeros(n, np.int64), np.zeros(n, np.int64)
+            self.du, self.dv = int(p.du), int(p.dv)
+            self.vth = int(p.vth) << 6  # scaled once, at the first step
+            self.bias = int(p.bias_mant) << p.bias_exp if p.bias_exp >= 0 else int(p.bias_mant) >> -p.bias_exp
+        else:
+            self.u, self.v = np.zeros(n), np.zeros(n)
+            self.du, self.dv, self.vth, self.bias = p.du, p.dv, p.vth, p.bias_mant
+
+    def step(self, a_in: np.ndarray) -> np.ndarray:
+        if self.fixed:
+            u = self.u * (4096 - (self.du + 1))  # lava's ds_offset: du = 0 still decays by 1/4096
+            u = np.sign(u) * (np.abs(u) >> 12) + (a_in.astype(np.int64) << 6)
+            u = np.where(u > 2 ** 23, u - 2 ** 24, u)  # 24-bit wrap
+            self.u = np.where(u <= -(2 ** 23), u + 2 ** 24, u)
+            v = self.v * (4096 - self.dv)
+            v = np.sign(v) * (np.abs(v) >> 12) + self.u + self.bias
+            self.v = _clip(v, -(2 ** 23) + 1, 2 ** 23 - 1)
+        else:
+            self.u = self.u * (1 - self.du) + a_in
+            self.v = self.v * (1 - self.dv) + self.u + self.bias
+        spikes = self.v > self.vth
+        self.v = np.where(spikes, 0, self.v)
+        return spikes
+
+
+class Network:
+    """A scenario's network: spike source -> LearningDense -> LIF, spikes back as bAPs."""
+
+    def __init__(self, s: Scenario):
+        self.s, self.dense, self.lif = s, LearningDense(s), Lif(s, s.weights.shape[0])
+        self.spikes = np.zeros(s.weights.shape[0], bool)
+
+    def step(self, t: int) -> None:
+        s, dense = self.s, self.dense
+        self.spikes = self.lif.step(dense.spike(t, s.pre[:, t - 1]))
+        third = None
+        if s.rule.type == "3F":  # the neuron sends y1 = y3 = 0 and the reward as y2 (lava_sim.py)
+            zeros = np.zeros(len(self.spikes))
+            third = (zeros, s.reward[:, t - 1], zeros)
+        dense.post(t, self.spikes, third)
+        if dense.learns_at(t):
+            dense.learn(t)
+
+    def state(self, name: str) -> np.ndarray:
+        d = self.dense
+        values = {"weights": d.weights, "tag_1": d.tag_1, "tag_2": d.tag_2, "x1": d.x[0], "x2": d.x[1],
+                  "y1": d.y[0], "y2": d.y[1], "y3": d.y[2], "u": self.lif.u, "v": self.lif.v, "spikes": self.spikes}
+        return np.array(values[name], dtype=np.float64)
+
+
+def simulate(s: Scenario) -> dict[str, np.ndarray]:
+    """Run a scenario; returns each recorded variable at every step [steps, ...], as a monitor
+    reads it (after the step's learning)."""
+    net = Network(s)
+    out = {name: np.empty((s.steps,) + net.state(name).shape) for name in s.record}
+    for t in range(1, s.steps + 1):
+        net.step(t)
+        for name in s.record:
+            out[name][t - 1] = net.state(name)
+    return out

@@ -1,0 +1,85 @@
+import pytest
+import torch
+
+from hebbformer.config import ModelConfig
+from hebbformer.data import Pools
+from hebbformer.errors import ConfigError
+from hebbformer.evaluate import episode_accuracies
+from hebbformer.models import build_model
+from hebbformer.train import train
+
+from conftest import blob_pool, tiny_config
+from test_plastic import episodes
+
+
+def baseline(method, **kw):
+    torch.manual_seed(0)
+    cfg = ModelConfig(encoder_channels=8, encoder_blocks=2, max_ways=6, method=method, **kw)
+    return build_model(cfg, (1, 16, 16))
+
+
+def args_of(ep):
+    return ep.support, ep.support_labels, ep.query, ep.label_ids
+
+
+def test_protonet_logits_are_negative_squared_distances_to_class_means():
+    model = baseline("protonet").eval()
+    ep = episodes(ways=3, shots=2, queries=2, batch=2)
+    logits = model(*args_of(ep))
+    for b in range(2):
+        z = model.encoder(torch.cat([ep.support[b], ep.query[b]]))
+        zs, zq = z[: len(ep.support[b])], z[len(ep.support[b]):]
+        for n, token in enumerate(ep.label_ids[b]):
+            proto = zs[ep.support_labels[b] == token].mean(0)
+            torch.testing.assert_close(logits[b, :, n], -((zq - proto) ** 2).sum(-1), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("method", ["protonet", "maml", "finetune"])
+def test_baselines_answer_any_label_assignment_the_same_way(method):
+    """Relabelling an episode's classes with other tokens permutes nothing but the token names:
+    the answers (as class positions) stay the same."""
+    model = baseline(method).eval()
+    ep = episodes(ways=3, shots=1, queries=2, batch=2)
+    a = model(*args_of(ep))
+    remap = torch.tensor([5, 4, 3, 2, 1, 0])  # another token for every token
+    b = model(ep.support, remap[ep.support_labels], ep.query, remap[ep.label_ids])
+    assert a.shape == (2, 6, 3)
+    if method == "maml":  # the head's initial rows differ per token only after meta-training
+        torch.testing.assert_close(a, b)
+    assert torch.equal(a.argmax(-1), b.argmax(-1))
+
+
+def test_maml_second_order_differentiates_through_the_inner_loop():
+    """The meta-gradient of second-order MAML differs from the first-order approximation."""
+    ep = episodes(ways=3, shots=1, queries=2, batch=1)
+    grads = {}
+    for first_order in (False, True):
+        model = baseline("maml", maml_first_order=first_order, maml_inner_steps=2).train()
+        with torch.random.fork_rng():
+            torch.manual_seed(1)
+            with torch.no_grad():
+                model.net.head.weight.normal_()  # a non-zero head, so that both orders have work to do
+            logits = model(*args_of(ep))
+        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), ep.query_labels.flatten())
+        loss.backward()
+        grads[first_order] = model.net.encoder.net[0].weight.grad.clone()
+    assert not torch.allclose(grads[False], grads[True], rtol=1e-3, atol=1e-7)
+
+
+def test_method_errors_are_named(tmp_path):
+    with pytest.raises(ConfigError, match="model.method='mamll' is not one of"):
+        tiny_config(tmp_path, model__method="mamll")
+    with pytest.raises(ConfigError, match="model.quant applies to the in-context learner"):
+        tiny_config(tmp_path, model__method="protonet", model__quant="true", model__attention="relu")
+
+
+@pytest.mark.slow
+def test_protonet_meta_trains_through_the_common_loop(tmp_path):
+    cfg = tiny_config(tmp_path, model__method="protonet", train__steps=100, train__lr=2e-3, train__batch_size=8,
+                      train__val_every=1000, train__checkpoint_every=1000)
+    pools = Pools(blob_pool(100, 0), blob_pool(20, 1), blob_pool(20, 2))
+    train(cfg, progress=False, pools=pools)
+    model = build_model(cfg.model, pools.test.image_shape)
+    from hebbformer import checkpoint
+    model.load_state_dict(checkpoint.load(tmp_path / "run")["model"])
+    assert episode_accuracies(model, pools.test, 3, 1, 2, 100, seed=5).mean() > 0.8  # chance 1/3
