@@ -37,7 +37,7 @@ def main():
     ap.add_argument("--float", action="store_true", help="also floating_pt")
     args = ap.parse_args()
     if not lava_available():
-        raise SystemExit("lava-nc is not installed: pip install --ignore-requires-python -e '.[lava]'")
+        raise SystemExit("lava-nc is not installed: see the README, 'Neuromorphic back-ends'")
     for mode in ["fixed_pt"] + (["floating_pt"] if args.float else []):
         s = scenario(args.size, args.steps, mode)
         net = Network(s)

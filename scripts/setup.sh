@@ -14,7 +14,10 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
 fi
 if [ -n "${HEBBFORMER_NO_LAVA:-}" ]; then
   .venv/bin/pip install -q -e ".[test]"
-else  # lava-nc 0.10.0 declares Python < 3.11; it works on 3.11 with hebbformer's small fix
-  .venv/bin/pip install -q --ignore-requires-python -e ".[test,lava]"
+else
+  .venv/bin/pip install -q -e ".[test,lava]"
+  # lava-nc 0.10.0 declares Python < 3.11; on 3.11 it works with hebbformer's small fix
+  # (hebbformer.neuro.lava_compat). Its dependencies came with the [lava] extra just above.
+  .venv/bin/pip install -q --no-deps --ignore-requires-python lava-nc==0.10.0
 fi
 .venv/bin/python -c "import hebbformer, torch; print('hebbformer', hebbformer.__version__, 'with torch', torch.__version__)"

@@ -178,7 +178,7 @@ def cmd_loihi_parity(args) -> int:
     scenario = Scenario.load(args.scenario)
     if not lava_available():
         raise HebbformerError("lava-nc is not importable here, so there is nothing to compare with; install "
-                              "it with: pip install --ignore-requires-python -e '.[lava]' (README)")
+                              "it as the README says ('Neuromorphic back-ends'), or run bash scripts/setup.sh")
     rows, times = run_parity(scenario)
     print(format_parity(rows, scenario, times))
     return 0 if all(r.ok for r in rows) else 1
