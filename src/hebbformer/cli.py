@@ -117,8 +117,12 @@ def run_eval(cfg: Config, state: dict, out_dir: Path | None, quiet: bool) -> dic
     tic = time.perf_counter()
     where = ("validation classes" if split == "val" else
              cfg.data.test_sets if cfg.data.name == "omniglot" else "test split")
-    variant = "Quant, integer path" if cfg.eval.backend == "integer" else "Quant" if cfg.model.quant else "Float"
-    title = f"In-context accuracy on unseen {cfg.data.name} classes ({where}; {cfg.model.attention} attention, {variant})"
+    if cfg.model.method != "icl":
+        variant = f"baseline {cfg.model.method}"
+    else:
+        variant = {"integer": "Quant, integer path"}.get(cfg.eval.backend, "Quant" if cfg.model.quant else "Float")
+        variant = f"{cfg.model.attention} attention, {variant}"
+    title = f"Few-shot accuracy on unseen {cfg.data.name} classes ({where}; {variant})"
     show = None if quiet else (lambda r: print(f"  {r.setting}: {100 * r.accuracy:.2f}% ± {100 * r.ci95:.2f}", flush=True))
     results = evaluate_settings(model, pool, cfg.eval.settings, cfg.eval.episodes, cfg.eval.queries,
                                 cfg.eval.seed, device=device, progress=show)

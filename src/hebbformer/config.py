@@ -68,7 +68,7 @@ class ModelConfig:
     # 89% vs 84% after 1,800 steps); on tiny models "tied" leaves the initial plateau sooner.
     readout: str = "vocab"
     # The Quant variant: run in fixed point (hebbformer.quant), trained with quantisation in the
-    # loop. Needs attention "relu" and readout "vocab"; best started from a Float run (init_from).
+    # loop. Needs attention "relu"; best started from a Float run (train.init_from).
     quant: bool = False
     # "icl": the in-context learner; or a baseline on the same episodes and encoder
     # (hebbformer.baselines): "protonet", "maml", "finetune".

@@ -170,10 +170,11 @@ class QuantLearner(InContextLearner):
         normed = torch.clamp(torch.floor(centred * 2 ** NORM_FRACTION_BITS / std), *int_range(RESIDUAL_BITS))
         smooth = F.layer_norm(x, ln.normalized_shape, eps=ln.eps)  # the gradient's path
         normed = smooth + (normed * 2.0 ** -NORM_FRACTION_BITS - smooth).detach()
-        return self.act(name, self._linear_diag(normed, self.norm_params(ln, x.dtype)))
+        return self.act(name, self._affine(normed, self.norm_params(ln, x.dtype)))
 
     @staticmethod
-    def _linear_diag(x, params):
+    def _affine(x, params):
+        """Layer norm's elementwise gain and bias on the normalised values (exact accumulator)."""
         g_m, b_m, e_g = params
         return x * g_m * 2.0 ** e_g + b_m * 2.0 ** (e_g - NORM_FRACTION_BITS)
 
@@ -222,11 +223,11 @@ class QuantLearner(InContextLearner):
         x = images.to(dtype) if images.dtype == torch.uint8 else mantissa(images.to(dtype) * 255, 0, 0, 255)
         in_exp = 0
         for i in range(self.cfg.encoder_blocks):
-            w, bias = self._real(self.conv_params(i, dtype), in_exp)
+            params = self.conv_params(i, dtype)
             if dtype == torch.float64 and not torch.is_grad_enabled() and self._observed is None:
-                x = self._exact_float32_conv(x, self.conv_params(i, dtype), in_exp)
+                x = self._exact_float32_conv(x, params, in_exp)
             else:
-                x = F.conv2d(x, w, bias, padding=1)
+                x = F.conv2d(x, *self._real(params, in_exp), padding=1)
             # pooling before requantising gives the same values (rounding and clamping are
             # monotone, so they commute with max) on a quarter of the elements
             x = self.act(f"enc{i}", F.max_pool2d(F.relu(x), 2))

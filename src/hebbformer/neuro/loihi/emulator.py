@@ -178,17 +178,17 @@ class LearningDense:
         T, live = self.T, tau != 0
         if self.fixed:
             whole, frac, r_imp = imp
-            h = np.zeros((T + 1,) + stored.shape, np.int64)
+            h = np.empty((T + 1,) + stored.shape, np.int64)
         else:
             h = np.full((T + 1,) + stored.shape, np.nan)
         h[0] = stored
         for k in range(1, T + 1):
-            p = decay[live] * h[k - 1][live]
-            if self.fixed:
+            if self.fixed:  # rows with tau = 0 have decay exp(-inf) = 0: forgotten at once, as in lava
+                p = decay * h[k - 1]
                 floor = np.floor(p)
-                h[k][live] = floor + (r_dec < p % 1)
-            else:
-                h[k][live] = p
+                h[k] = floor + (r_dec < p - floor)
+            else:  # lava's float histories leave tau = 0 rows NaN
+                h[k][live] = decay[live] * h[k - 1][live]
             spiking = t_spike == k
             if spiking.any():
                 if self.fixed:
