@@ -7,9 +7,25 @@ on its two sides (two-factor) and, optionally, a third, modulating signal that g
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
+
+
+@dataclass(frozen=True)
+class Precision:
+    """How a rule's writes are stored. ``synapse_bits`` None: floating point. Otherwise signed
+    synapses of that many bits, each update landing in an accumulator with ``fraction_bits``
+    fractional bits and rounded to the synapse grid (``rounding``)."""
+    synapse_bits: int | None = None
+    fraction_bits: int = 0
+    rounding: str = "none"
+
+
+FLOAT = Precision()
+# Loihi 2's learning engine (lava-nc fixed_pt, sign mode MIXED): 9-bit synapses, a 16-bit
+# accumulator with 7 fractional bits, stochastic rounding with one random number per epoch.
+LOIHI = Precision(synapse_bits=9, fraction_bits=7, rounding="stochastic")
 
 
 @dataclass(frozen=True)
@@ -19,6 +35,7 @@ class HebbianRule:
     post: str  # the postsynaptic signal
     third: str | None = None  # the modulating signal; None: a two-factor rule
     lr: float = 1.0
+    precision: Precision = FLOAT
 
     @property
     def factors(self) -> int:
@@ -45,3 +62,8 @@ VALUE_WRITE = HebbianRule("value_write", pre="slot recruitment", post="output ne
 # normaliser neuron with constant activity learns the running sum of the key features.
 OUTER_PRODUCT_WRITE = HebbianRule("outer_product_write", pre="key features", post="value")
 NORMALISER_WRITE = HebbianRule("normaliser_write", pre="key features", post="normaliser neuron")
+
+# The Quant variant's writes: the same rules, stored as Loihi 2's learning engine stores them
+# (hebbformer.quant executes them; hebbformer.neuro.loihi emulates the engine itself).
+QUANT_KEY_WRITE = replace(KEY_WRITE, precision=LOIHI)
+QUANT_VALUE_WRITE = replace(VALUE_WRITE, precision=LOIHI)

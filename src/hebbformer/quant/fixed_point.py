@@ -17,12 +17,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..plasticity.rules import LOIHI
 from ..neuro.loihi.emulator import ACC_HI, ACC_LO, conn_var_randoms, round_accumulator, weight_range
 
 WEIGHT_BITS = 8  # static weights: 8-bit signed mantissa, one shared exponent per tensor
 BIAS_BITS = 32  # biases live on the accumulator's grid
 SYNAPSE_RANGE = weight_range("MIXED")  # Loihi 2 plastic weights: -256..255
-ACC_FRACTION_BITS = 7  # Loihi 2 learning accumulator: 16 bits, 7 of them fractional
+ACC_FRACTION_BITS = LOIHI.fraction_bits  # Loihi 2 learning accumulator: 16 bits, 7 of them fractional
 ACC_RANGE = (ACC_LO, ACC_HI)  # lava's accumulator clip (its lower bound is off by one, sic)
 RECIPROCAL_BITS = 16  # 1/n for the relu slot normalisation, as a 16-bit fixed-point constant
 

@@ -31,13 +31,15 @@ from ..config import ModelConfig
 from ..errors import ConfigError
 from ..models.attention import context_mask
 from ..models.transformer import InContextLearner
+from ..plasticity.rules import QUANT_KEY_WRITE, QUANT_VALUE_WRITE
 from .fixed_point import (BIAS_BITS, RECIPROCAL_BITS, WEIGHT_BITS, exponent_for, int_range,
                           loihi_random, loihi_write, mantissa, quantise, reciprocals, weight_exponent)
 
 NORM_FRACTION_BITS = 7  # (x - mean) / std as an int16 mantissa with 7 fractional bits
 RESIDUAL_BITS = 16
 ACT_BITS = 8
-SYNAPSE_BITS = 9  # Loihi 2's plastic weights: 8-bit magnitude and a sign
+SYNAPSE_BITS = QUANT_KEY_WRITE.precision.synapse_bits  # Loihi 2's plastic weights: keys...
+VALUE_SYNAPSE_BITS = QUANT_VALUE_WRITE.precision.synapse_bits  # ... and values
 
 
 def activation_points(cfg: ModelConfig) -> dict[str, tuple[int, bool]]:
@@ -46,7 +48,7 @@ def activation_points(cfg: ModelConfig) -> dict[str, tuple[int, bool]]:
     points["res"] = (RESIDUAL_BITS, True)
     for l in range(cfg.depth):
         points.update({f"b{l}.ln1": (ACT_BITS, True), f"b{l}.q": (ACT_BITS, True),
-                       f"b{l}.k": (SYNAPSE_BITS, True), f"b{l}.v": (SYNAPSE_BITS, True),
+                       f"b{l}.k": (SYNAPSE_BITS, True), f"b{l}.v": (VALUE_SYNAPSE_BITS, True),
                        f"b{l}.rate": (ACT_BITS, False), f"b{l}.y": (ACT_BITS, True),
                        f"b{l}.ln2": (ACT_BITS, True), f"b{l}.m1": (ACT_BITS, True),
                        f"b{l}.gelu": (ACT_BITS, True)})
@@ -179,7 +181,8 @@ class QuantLearner(InContextLearner):
         return x * g_m * 2.0 ** e_g + b_m * 2.0 ** (e_g - NORM_FRACTION_BITS)
 
     def _write(self, name: str, x, r):
-        """Keys or values into the plastic synapses, rounded like Loihi's learning engine."""
+        """Keys or values into the plastic synapses, stored at the precision of
+        ``QUANT_KEY_WRITE`` / ``QUANT_VALUE_WRITE``: rounded like Loihi's learning engine."""
         if self._observed is not None:
             return self.act(name, x)
         return loihi_write(x, self.exp(name), r)
