@@ -83,3 +83,33 @@ def test_protonet_meta_trains_through_the_common_loop(tmp_path):
     from hebbformer import checkpoint
     model.load_state_dict(checkpoint.load(tmp_path / "run")["model"])
     assert episode_accuracies(model, pools.test, 3, 1, 2, 100, seed=5).mean() > 0.8  # chance 1/3
+
+
+def test_an_encoder_trained_by_one_method_starts_another(tmp_path):
+    from hebbformer import checkpoint
+    from hebbformer.errors import CheckpointError
+    from hebbformer.train import init_encoder
+
+    source = tiny_config(tmp_path / "p", model__method="protonet", train__steps=1)
+    train(source, progress=False)
+    learner = build_model(tiny_config(tmp_path / "i").model, (1, 16, 16))
+    init_encoder(learner, str(tmp_path / "p" / "run"))
+    trained = checkpoint.load(tmp_path / "p" / "run")["model"]
+    assert all(torch.equal(v, trained[f"encoder.{k}"]) for k, v in learner.encoder.state_dict().items())
+    wider = build_model(tiny_config(tmp_path / "w", model__encoder_channels=16).model, (1, 16, 16))
+    with pytest.raises(CheckpointError, match="its encoder does not fit"):
+        init_encoder(wider, str(tmp_path / "p" / "run"))
+
+
+def test_a_frozen_encoder_stays_as_it_started(tmp_path):
+    from hebbformer import checkpoint
+
+    source = tiny_config(tmp_path / "p", model__method="protonet", train__steps=2)
+    train(source, progress=False)
+    cfg = tiny_config(tmp_path / "i", train__init_encoder_from=str(tmp_path / "p" / "run"),
+                      train__freeze_encoder="true")
+    train(cfg, progress=False)
+    before, after = (checkpoint.load(tmp_path / x / "run")["model"] for x in "pi")
+    encoder = [k for k in after if k.startswith("encoder.") and "num_batches_tracked" not in k]  # a mere count
+    assert encoder and all(torch.equal(after[k], before[k]) for k in encoder)  # weights and BN statistics
+    assert not torch.equal(after["embed.weight"], build_model(cfg.model, (1, 16, 16)).embed.weight)

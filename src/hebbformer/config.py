@@ -101,6 +101,10 @@ class TrainConfig:
     # A run folder or checkpoint whose model weights start this run (not its optimiser or step):
     # fine-tuning, e.g. quantisation-aware training of a Float model.
     init_from: str = ""
+    # A run folder or checkpoint whose image encoder alone starts this run's encoder (e.g. one
+    # meta-trained as a Prototypical Network); applied after init_from.
+    init_encoder_from: str = ""
+    freeze_encoder: bool = False  # keep the image encoder as it starts (weights and BN statistics)
 
 
 @dataclass

@@ -94,6 +94,27 @@ def init_weights(model, source: str) -> None:
     model.load_state_dict(state, strict=False)
 
 
+def init_encoder(model, source: str) -> None:
+    """Start the image encoder from another run's, whatever method trained it."""
+    state = checkpoint.load(source)["model"]
+    encoder = {k.split("encoder.", 1)[1]: v for k, v in state.items() if "encoder." in k}
+    try:
+        model.encoder.load_state_dict(encoder)
+    except RuntimeError as err:
+        raise CheckpointError(f"train.init_encoder_from={source}: its encoder does not fit this config "
+                              f"({str(err).splitlines()[0]})") from None
+
+
+def freeze(module: torch.nn.Module) -> None:
+    """No gradient for its weights, and batch norm's running statistics left as they are
+    (momentum 0); in training mode batch norm still normalises with the batch's statistics,
+    as it did when the module was trained."""
+    module.requires_grad_(False)
+    for m in module.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.momentum = 0.0
+
+
 def calibration_batches(pool, cfg: Config, n: int = 4):
     """A few un-augmented training batches that no training step draws (negative indices)."""
     device = cfg.train.device
@@ -136,8 +157,12 @@ def train(cfg: Config, resume: bool = False, progress: bool = True, pools: Pools
     else:
         if t.init_from:
             init_weights(model, t.init_from)
+        if t.init_encoder_from:
+            init_encoder(model, t.init_encoder_from)
         if hasattr(model, "calibrate"):  # the Quant variant: fix its activation grids first
             model.calibrate(calibration_batches(pools.train, cfg))
+    if t.freeze_encoder:
+        freeze(model.encoder)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     metrics_path = out / "metrics.jsonl"
