@@ -190,3 +190,20 @@ def test_random_scenarios_match_lava(d):
     s = Scenario.from_dict(d)
     rows, _ = run_parity(s)
     assert all(r.ok for r in rows), [(r.name, r.max_abs) for r in rows if not r.ok]
+
+
+@settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(scenarios())
+def test_sparse_updates_equal_updating_every_synapse(d):
+    """Computing the learning rule only where neurons spiked changes nothing (no lava needed)."""
+    from hebbformer.neuro.loihi.emulator import LearningDense
+
+    s = Scenario.from_dict(d)
+    sparse = simulate(s)
+    LearningDense.sparse_updates = False
+    try:
+        dense = simulate(s)
+    finally:
+        LearningDense.sparse_updates = True
+    for k in sparse:
+        np.testing.assert_array_equal(sparse[k], dense[k], err_msg=k)

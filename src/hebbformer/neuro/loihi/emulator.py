@@ -32,11 +32,6 @@ def _clip(a, lo, hi):
     return np.minimum(np.maximum(a, lo), hi)
 
 
-def _wrap32(a: np.ndarray) -> np.ndarray:
-    """int64 -> int32 two's-complement wrap, as lava's in-place int32 products wrap."""
-    return ((a + 2 ** 31) & (2 ** 32 - 1)) - 2 ** 31
-
-
 def conn_var_randoms(epochs: int) -> np.ndarray:
     """The learning engine's rounding random numbers r_c of epochs 1..epochs (index e - 1): lava's
     ConnVarRandom, numpy PCG64 seeded 2 whatever the rule's seed, draws one number when it is
@@ -56,6 +51,8 @@ def weight_range(sign_mode: str) -> tuple[int, int]:
 
 class LearningDense:
     """lava's LearningDense (``PyLearningDenseModelBitApproximate`` / ``...Float``)."""
+
+    sparse_updates = True  # update only synapses whose neurons spiked (False: all; same result)
 
     def __init__(self, s: Scenario):
         self.s, self.fixed, self.rule = s, s.fixed, s.rule
@@ -231,41 +228,48 @@ class LearningDense:
         keep their value, unless a u-product applies to all or old values lie outside the range.
         Floating point computes every entry (lava's NaN traces reach even zero-dependency ones)."""
         v = old[target]
-        n_post, n_pre = v.shape
         lo, hi = weight_range(self.s.sign_mode) if target == "weights" else TAG_RANGE[target]
-        sparse = self.fixed and (all(p.dependency != "u" for p in products) or env.u == 0) and \
+        sparse = self.sparse_updates and self.fixed and (all(p.dependency != "u" for p in products) or env.u == 0) and \
             v.min() >= max(lo, -(2 ** 8)) and v.max() <= hi
-        if sparse:  # whole rows of spiking posts, and the spiking pres' columns of the other rows
-            rows, cols = np.flatnonzero(env.dep["y0"][:, 0]), np.flatnonzero(env.dep["x0"][0])
-            others = np.flatnonzero(~env.dep["y0"][:, 0])
-            r = np.concatenate([np.repeat(rows, n_pre), np.repeat(others, len(cols))])
-            c = np.concatenate([np.tile(np.arange(n_pre), len(rows)), np.tile(cols, len(others))])
-        else:
-            r, c = np.divmod(np.arange(n_post * n_pre), n_pre)
+        if not sparse:
+            return np.array(self._update_entries(target, products, env, old, slice(None), slice(None)))
+        # whole rows of spiking posts, and the spiking pres' columns of the other rows
+        rows, cols = np.flatnonzero(env.dep["y0"][:, 0]), np.flatnonzero(env.dep["x0"][0])
+        others = np.flatnonzero(~env.dep["y0"][:, 0])
         new = v.copy()
-        if len(r):
-            new[r, c] = self._update_entries(target, products, env, old, r, c)
+        if len(rows):
+            new[rows] = self._update_entries(target, products, env, old, rows, slice(None))
+        if len(others) and len(cols):
+            new[np.ix_(others, cols)] = self._update_entries(target, products, env, old, others, cols)
         return new
 
     def _update_entries(self, target, products, env, old, r, c):
-        """New values of ``target`` at entries (r[i], c[i]): §3.2 (fixed) and §3.3 (float) of
-        the reference. All quantities are gathered as flat vectors over the entries."""
-        def take(a):  # a scalar, [n_post, 1], [1, n_pre] or [n_post, n_pre] array, at the entries
+        """New values of ``target`` on the block of rows r and columns c (index arrays or
+        slices): §3.2 (fixed) and §3.3 (float) of the reference, broadcasting per-neuron vectors
+        against each other rather than gathering matrices."""
+        n_post, n_pre = old[target].shape
+        shape = (n_post if isinstance(r, slice) else len(r), n_pre if isinstance(c, slice) else len(c))
+
+        def take(a):  # a scalar, [n_post, 1], [1, n_pre] or [n_post, n_pre] array, on the block
             if np.ndim(a) == 0:
                 return a
-            return a[r if a.shape[0] > 1 else 0, c if a.shape[1] > 1 else 0]
+            rr = r if a.shape[0] == n_post else slice(None)  # a size-1 axis is broadcast, not indexed
+            cc = c if a.shape[1] == n_pre else slice(None)
+            if isinstance(rr, slice) or isinstance(cc, slice):
+                return a[rr][:, cc]
+            return a[np.ix_(rr, cc)]
 
         fixed = self.fixed
-        acc = take(old[target]) << SYN_SHIFT[target] if fixed else None
+        # fixed point computes in int32, as lava does: its products wrap the way lava's do
+        acc = take(old[target]).astype(np.int32) << SYN_SHIFT[target] if fixed else None
         total = None
         for p in products:
             dep = take(env.dep[p.dependency])
             if fixed:
-                m = np.asarray(dep, dtype=np.int64)
+                m = np.asarray(dep, dtype=np.int32)
             else:
                 m = (p.s_mant * 2.0 ** p.s_exp) * dep
             width = sum(WIDTH[f.var] for f in p.factors) + MANT_BITS
-            wraps = width > 30  # int32 products can only wrap with four or more wide factors
             for f in p.factors:
                 if f.var in ("x0", "y0"):
                     val = take(env.dep[f.var]).astype(np.int64) + f.const
@@ -277,13 +281,11 @@ class LearningDense:
                     val = np.sign(val)
                 if fixed:
                     b = WIDTH[f.var]
-                    m = m * _clip(val, -(2 ** b), 2 ** b - 1)
-                    m = _wrap32(m) if wraps else m
+                    m = m * _clip(val, -(2 ** b), 2 ** b - 1).astype(np.int32)
                 else:
                     m = m * val
             if fixed:
-                m = (m * p.s_mant >> max(0, width - ACC_BITS)) << (p.s_exp + 7)
-                m = _wrap32(m) if wraps else m
+                m = (m * np.int32(p.s_mant) >> max(0, width - ACC_BITS)) << (p.s_exp + 7)
                 acc = _clip(acc + _clip(m, ACC_LO, ACC_HI), ACC_LO, ACC_HI)
             else:
                 total = m if total is None else total + m
@@ -293,9 +295,9 @@ class LearningDense:
         elif target == "tag_2":
             value = np.maximum(0, value)
         if not fixed:
-            return value
+            return np.broadcast_to(value, shape)
         lo, hi = weight_range(self.s.sign_mode) if target == "weights" else TAG_RANGE[target]
-        return _clip(round_accumulator(value, self.rc[self.epoch - 1], SYN_SHIFT[target]), lo, hi)
+        return np.broadcast_to(_clip(round_accumulator(value, self.rc[self.epoch - 1], SYN_SHIFT[target]), lo, hi), shape)
 
 
 class _Env:
@@ -306,15 +308,33 @@ class _Env:
         self.dep = {"x0": x0[None, :], "y0": y0[:, None], "u": u}
 
     def trace(self, var, dep, r, c):
-        """Trace ``var`` as a factor under dependency ``dep``, at synapses (r[i], c[i]): the x
-        (presynaptic) or y (postsynaptic) trace at the spike time of the dependency's neuron,
-        or at the end of the epoch for u."""
-        row = TRACE_ROW[var]
-        h, own = (self.hx[:, row], c) if var[0] == "x" else (self.hy[:, row], r)  # h: [T+1, n]
-        if dep == "u":
-            return h[-1][own]
-        when = self.tx[c] if dep == "x0" else self.ty[r]
-        return h[when, own]
+        """Trace ``var`` as a factor under dependency ``dep`` on the block of rows r and columns
+        c: the x (presynaptic) or y (postsynaptic) trace at the spike time of the dependency's
+        neuron, or at the end of the epoch for u; a [1, n_c] or [n_r, 1] vector wherever it can be."""
+        row, x_side = TRACE_ROW[var], var[0] == "x"
+        if dep == "u":  # at the end of the epoch
+            return self.hx[-1, row, c][None, :] if x_side else self.hy[-1, row, r][:, None]
+        cs = np.arange(len(self.tx))[c]
+        rs = np.arange(len(self.ty))[r]
+        if dep == "x0":  # at each presynaptic neuron's last spike time
+            if x_side:
+                return self.hx[self.tx[cs], row, cs][None, :]
+            k = self._common_time(self.tx[cs])
+            return self.hy[k, row, rs][:, None] if k is not None else self.hy[self.tx[cs], row][:, rs].T
+        if not x_side:  # y0: at each postsynaptic neuron's last spike time
+            return self.hy[self.ty[rs], row, rs][:, None]
+        k = self._common_time(self.ty[rs])
+        return self.hx[k, row, cs][None, :] if k is not None else self.hx[self.ty[rs], row][:, cs]
+
+    @staticmethod
+    def _common_time(times):
+        """The one spike time shared by every neuron that spiked (always so when t_epoch is 1),
+        else None. Then the other side's trace at that time is a vector, not a gathered matrix:
+        entries of neurons that did not spike are multiplied by their zero dependency anyway."""
+        spiked = times[times > 0]
+        if spiked.size == 0:
+            return 0
+        return int(spiked[0]) if (spiked == spiked[0]).all() else None
 
 
 class Lif:
