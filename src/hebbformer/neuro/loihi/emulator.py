@@ -221,6 +221,10 @@ class LearningDense:
             self.y = hy[-1]
         self.tx[:], self.ty[:] = 0, 0
 
+    def _range(self, target: str) -> tuple[int, int]:
+        """The integer range a synaptic variable is saturated to after learning (§3.1)."""
+        return weight_range(self.s.sign_mode) if target == "weights" else TAG_RANGE[target]
+
     def _apply(self, target, products: tuple[Product, ...], env, old):
         """The update of one synaptic variable. Every entry's new value depends on its own
         synapse alone, so in fixed point it is computed only where it can change: the rows of
@@ -228,7 +232,7 @@ class LearningDense:
         keep their value, unless a u-product applies to all or old values lie outside the range.
         Floating point computes every entry (lava's NaN traces reach even zero-dependency ones)."""
         v = old[target]
-        lo, hi = weight_range(self.s.sign_mode) if target == "weights" else TAG_RANGE[target]
+        lo, hi = self._range(target)
         sparse = self.sparse_updates and self.fixed and (all(p.dependency != "u" for p in products) or env.u == 0) and \
             v.min() >= max(lo, -(2 ** 8)) and v.max() <= hi
         if not sparse:
@@ -296,7 +300,7 @@ class LearningDense:
             value = np.maximum(0, value)
         if not fixed:
             return np.broadcast_to(value, shape)
-        lo, hi = weight_range(self.s.sign_mode) if target == "weights" else TAG_RANGE[target]
+        lo, hi = self._range(target)
         return np.broadcast_to(_clip(round_accumulator(value, self.rc[self.epoch - 1], SYN_SHIFT[target]), lo, hi), shape)
 
 
@@ -386,20 +390,22 @@ class Network:
         if dense.learns_at(t):
             dense.learn(t)
 
-    def state(self, name: str) -> np.ndarray:
+    def state(self) -> dict[str, np.ndarray]:
+        """Every recordable quantity now (views, not copies)."""
         d = self.dense
-        values = {"weights": d.weights, "tag_1": d.tag_1, "tag_2": d.tag_2, "x1": d.x[0], "x2": d.x[1],
-                  "y1": d.y[0], "y2": d.y[1], "y3": d.y[2], "u": self.lif.u, "v": self.lif.v, "spikes": self.spikes}
-        return np.array(values[name], dtype=np.float64)
+        return {"weights": d.weights, "tag_1": d.tag_1, "tag_2": d.tag_2, "x1": d.x[0], "x2": d.x[1],
+                "y1": d.y[0], "y2": d.y[1], "y3": d.y[2], "u": self.lif.u, "v": self.lif.v, "spikes": self.spikes}
 
 
 def simulate(s: Scenario) -> dict[str, np.ndarray]:
     """Run a scenario; returns each recorded variable at every step [steps, ...], as a monitor
     reads it (after the step's learning)."""
     net = Network(s)
-    out = {name: np.empty((s.steps,) + net.state(name).shape) for name in s.record}
+    shapes = {name: np.shape(value) for name, value in net.state().items()}
+    out = {name: np.empty((s.steps,) + shapes[name]) for name in s.record}
     for t in range(1, s.steps + 1):
         net.step(t)
+        state = net.state()
         for name in s.record:
-            out[name][t - 1] = net.state(name)
+            out[name][t - 1] = state[name]
     return out
