@@ -66,11 +66,41 @@ def test_maml_second_order_differentiates_through_the_inner_loop():
     assert not torch.allclose(grads[False], grads[True], rtol=1e-3, atol=1e-7)
 
 
+@pytest.mark.parametrize("training", [True, False])
+def test_maml_adapts_each_episode_of_a_batch_on_its_own(training):
+    """The vmapped inner loop gives each episode exactly what a batch of that episode alone gets:
+    adaptation and batch-norm statistics never mix episodes."""
+    model = baseline("maml", maml_inner_steps=2).train(training)
+    with torch.no_grad():
+        model.net.head.weight.normal_()
+    ep = episodes(ways=3, shots=2, queries=2, batch=3)
+    together = model(*args_of(ep))
+    for b in range(3):
+        alone = model(*(x[b:b + 1] for x in args_of(ep)))
+        torch.testing.assert_close(together[b:b + 1], alone, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_meta_trained_maml_labels_unseen_classes_in_eval_mode(tmp_path):
+    """Meta-trained, then evaluated as `hebbformer eval` does (eval mode, no_grad outside, batch
+    statistics, as many inner steps as in meta-training): far above chance."""
+    cfg = tiny_config(tmp_path, model__method="maml", train__steps=60, train__batch_size=8, train__lr=2e-3,
+                      train__val_every=1000, train__checkpoint_every=1000)
+    pools = Pools(blob_pool(100, 0), blob_pool(20, 1), blob_pool(20, 2))
+    train(cfg, progress=False, pools=pools)
+    from hebbformer import checkpoint
+    model = build_model(cfg.model, pools.test.image_shape)
+    model.load_state_dict(checkpoint.load(tmp_path / "run")["model"])
+    assert episode_accuracies(model, pools.test, 3, 1, 2, 100, seed=5).mean() > 0.7  # chance 1/3
+
+
 def test_method_errors_are_named(tmp_path):
     with pytest.raises(ConfigError, match="model.method='mamll' is not one of"):
         tiny_config(tmp_path, model__method="mamll")
     with pytest.raises(ConfigError, match="model.quant applies to the in-context learner"):
         tiny_config(tmp_path, model__method="protonet", model__quant="true", model__attention="relu")
+    with pytest.raises(ConfigError, match="model.maml_inner_lr positive"):
+        tiny_config(tmp_path, model__method="maml", model__maml_inner_lr="-0.1")
 
 
 @pytest.mark.slow

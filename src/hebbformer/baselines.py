@@ -8,9 +8,12 @@ all_runs) serve them unchanged; ``model.method`` picks one:
 - ``protonet``: Prototypical Networks (Snell et al., 2017): a class's prototype is the mean
   embedding of its supports; logits are negative squared distances to the prototypes.
 - ``maml``: MAML (Finn et al., 2017) over the encoder and a linear head, with the inner loop in
-  ``torch.func`` (``functional_call`` + ``grad``): second order by default, first order with
-  ``model.maml_first_order``. Batch norm follows the module's mode: batch statistics in
-  meta-training, running statistics at test time (not transductive).
+  ``torch.func`` (``grad`` of a ``functional_call``, ``vmap``-ped over the batch of episodes):
+  second order by default, first order with ``model.maml_first_order``. Batch norm normalises
+  with the statistics of the images it is given, at test time too, as in Finn et al.'s reference
+  code: the support set during adaptation, the query set when labelling it (transductive over
+  an episode's queries; running statistics of an initialisation that each episode moves away
+  from fit neither).
 - ``finetune``: a pretrained encoder, frozen, and a new linear head fitted on each episode's
   support set by a few steps of gradient descent (the "baseline" of Chen et al., 2019). The
   encoder is pretrained with any method (``train.init_from`` of a protonet run, say) or trained
@@ -22,7 +25,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call, grad
+from torch.func import functional_call, grad, vmap
 
 from .config import ModelConfig
 from .models.encoder import ConvEncoder
@@ -62,14 +65,15 @@ class _MamlNet(nn.Module):
 
     def __init__(self, cfg: ModelConfig, in_channels: int, image_size: int):
         super().__init__()
-        self.encoder = ConvEncoder(in_channels, cfg.encoder_channels, cfg.encoder_blocks, image_size)
+        self.encoder = ConvEncoder(in_channels, cfg.encoder_channels, cfg.encoder_blocks, image_size,
+                                   running_stats=False, channels_last=False)
         self.head = nn.Linear(self.encoder.out_dim, cfg.max_ways)
         nn.init.zeros_(self.head.weight)  # every token starts equal: labels are assigned per episode
         nn.init.zeros_(self.head.bias)
 
     def forward(self, images, label_ids):
         """images [n, C, H, W], the episode's label tokens [N] -> logits [n, N]."""
-        return self.head(self.encoder(images))[:, label_ids]
+        return self.head(self.encoder(images)).index_select(1, label_ids)
 
 
 class Maml(nn.Module):
@@ -79,25 +83,25 @@ class Maml(nn.Module):
         self.net = _MamlNet(cfg, in_channels, image_size)
 
     def forward(self, support, support_labels, query, label_ids):
-        targets = episode_targets(support_labels, label_ids)
-        return torch.stack([self._adapt_and_predict(*episode) for episode in zip(support, targets, query, label_ids)])
+        params = dict(self.net.named_parameters())
+        adapt = vmap(self._adapt_and_predict, in_dims=(None, 0, 0, 0, 0), randomness="different")
+        return adapt(params, support, episode_targets(support_labels, label_ids), query, label_ids)
 
-    def _adapt_and_predict(self, support, target, query, label_ids):
+    def _adapt_and_predict(self, params, support, target, query, label_ids):
         """One episode: a few gradient steps on its support set from the meta-learned
-        initialisation, in torch.func; then the adapted parameters label the queries."""
+        initialisation; then the adapted parameters label the queries."""
         cfg, net = self.cfg, self.net
-        buffers = dict(net.named_buffers())
-        params = dict(net.named_parameters())
 
-        def support_loss(p, b):  # the buffers are inputs too: batch norm updates its statistics
-            return F.cross_entropy(functional_call(net, {**p, **b}, (support, label_ids)), target)
+        def support_loss(p):
+            return F.cross_entropy(functional_call(net, p, (support, label_ids)), target)
 
+        steps = cfg.maml_inner_steps if self.training or not cfg.maml_eval_steps else cfg.maml_eval_steps
         first_order = cfg.maml_first_order or not self.training
-        for _ in range(cfg.maml_inner_steps if self.training else cfg.maml_eval_steps):
+        for _ in range(steps):
             # torch.func.grad composes with autograd: second order differentiates through it
-            g = grad(support_loss)({k: v.detach() for k, v in params.items()} if first_order else params, buffers)
+            g = grad(support_loss)({k: v.detach() for k, v in params.items()} if first_order else params)
             params = {k: v - cfg.maml_inner_lr * g[k] for k, v in params.items()}
-        return functional_call(net, {**params, **buffers}, (query, label_ids))
+        return functional_call(net, params, (query, label_ids))
 
 
 class FineTune(_EmbeddingBaseline):

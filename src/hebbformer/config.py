@@ -74,7 +74,9 @@ class ModelConfig:
     # (hebbformer.baselines): "protonet", "maml", "finetune".
     method: str = "icl"
     maml_inner_steps: int = 1  # MAML: adaptation steps in meta-training
-    maml_eval_steps: int = 3  # ... and at test time
+    # ... and at test time; 0: as many as in meta-training. More steps than the initialisation
+    # was meta-trained for can diverge at maml_inner_lr (seen: 3 steps of 0.4 after training with 1).
+    maml_eval_steps: int = 0
     maml_inner_lr: float = 0.4
     maml_first_order: bool = False  # first-order MAML (no gradient through the inner loop)
     finetune_steps: int = 50  # finetune: gradient steps fitting the head on each support set
@@ -216,6 +218,10 @@ class Config:
             raise ConfigError("train.warmup_steps and train.threads must not be negative")
         if not 0 <= t.min_lr_ratio <= 1:
             raise ConfigError(f"train.min_lr_ratio must lie in [0, 1], got {t.min_lr_ratio}")
+        if m.maml_inner_steps < 1 or m.maml_eval_steps < 0 or not m.maml_inner_lr > 0:
+            raise ConfigError(
+                f"model.maml_inner_steps must be at least 1 (got {m.maml_inner_steps}), model.maml_eval_steps "
+                f"at least 0 (got {m.maml_eval_steps}), model.maml_inner_lr positive (got {m.maml_inner_lr})")
         if not t.grad_clip > 0:
             raise ConfigError(f"train.grad_clip must be positive, got {t.grad_clip}")
         if not 0 <= e.same_alphabet <= 1:

@@ -7,15 +7,22 @@ from torch import nn
 
 
 class ConvEncoder(nn.Module):
-    def __init__(self, in_channels: int, channels: int, blocks: int, image_size: int):
+    def __init__(self, in_channels: int, channels: int, blocks: int, image_size: int,
+                 running_stats: bool = True, channels_last: bool = True):
+        """``running_stats=False``: batch norm always normalises with the statistics of the batch
+        it is given, in training and at test time (MAML's episode-wise adaptation).
+        ``channels_last=False`` for use under ``torch.func.vmap``, which cannot batch that layout."""
         super().__init__()
         layers, c = [], in_channels
         for _ in range(blocks):
-            layers += [nn.Conv2d(c, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
+            layers += [nn.Conv2d(c, channels, 3, padding=1, bias=False),
+                       nn.BatchNorm2d(channels, track_running_stats=running_stats),
                        nn.ReLU(inplace=True), nn.MaxPool2d(2)]
             c = channels
         # channels_last is ~1.5x faster for these small convs on CPU (oneDNN) and no slower on GPU.
-        self.net = nn.Sequential(*layers).to(memory_format=torch.channels_last)
+        self.net = nn.Sequential(*layers)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.net.to(memory_format=self.memory_format)
         side = image_size
         for _ in range(blocks):
             side //= 2
@@ -25,4 +32,4 @@ class ConvEncoder(nn.Module):
         """uint8 or float images [n, C, H, W] -> features [n, out_dim]."""
         if images.dtype == torch.uint8:
             images = images.to(self.net[0].weight.dtype) / 255
-        return self.net(images.contiguous(memory_format=torch.channels_last)).flatten(1)
+        return self.net(images.contiguous(memory_format=self.memory_format)).flatten(1)
