@@ -1,0 +1,69 @@
+"""A decoder-only transformer over vector tokens whose token mixer is a fast-weight module.
+
+The study of ``hebbformer.experiments.study`` runs every task through this one model and varies
+only the mixer (``hebbformer.plasticity.fast_weights``): pre-norm blocks of mixer then MLP, an
+input projection and an output head. Like the mixers it has a whole-sequence form (``forward``)
+and a token-by-token form (``forward_token_by_token``) that agree.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..plasticity.fast_weights import build_mixer
+
+
+class FastWeightBlock(nn.Module):
+    def __init__(self, kind: str, d: int, heads: int, mlp_ratio: int):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(d)
+        self.mixer = build_mixer(kind, d, heads)
+        self.ln2 = nn.LayerNorm(d)
+        self.mlp = nn.Sequential(nn.Linear(d, mlp_ratio * d), nn.GELU(), nn.Linear(mlp_ratio * d, d))
+
+    def forward(self, x):
+        x = x + self.mixer(self.ln1(x))
+        return x + self.mlp(self.ln2(x))
+
+    def step(self, x, state):
+        y, state = self.mixer.step(self.ln1(x), state)
+        x = x + y
+        return x + self.mlp(self.ln2(x)), state
+
+
+class SequenceModel(nn.Module):
+    def __init__(self, kind: str, d_in: int, d_out: int, d_model: int = 64, depth: int = 2, heads: int = 4,
+                 mlp_ratio: int = 2, encoder: nn.Module | None = None):
+        """``encoder``, if given, first turns each raw input (an image, say) into the d_in vector."""
+        super().__init__()
+        self.kind = kind
+        self.encoder = encoder
+        self.embed = nn.Linear(d_in, d_model)
+        self.blocks = nn.ModuleList(FastWeightBlock(kind, d_model, heads, mlp_ratio) for _ in range(depth))
+        self.norm = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, d_out)
+
+    def _embed(self, x):
+        if self.encoder is not None:
+            x = self.encoder(x.flatten(0, 1)).unflatten(0, x.shape[:2])
+        return self.embed(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Tokens [B, T, ...] -> outputs [B, T, d_out] (output t sees tokens 0..t)."""
+        h = self._embed(x)
+        for block in self.blocks:
+            h = block(h)
+        return self.head(self.norm(h))
+
+    def forward_token_by_token(self, x: torch.Tensor) -> torch.Tensor:
+        """The same outputs, one token at a time through each mixer's recurrent state."""
+        h = self._embed(x)
+        states = [block.mixer.init_state(h.shape[0], h) for block in self.blocks]
+        outputs = []
+        for t in range(h.shape[1]):
+            z = h[:, t]
+            for i, block in enumerate(self.blocks):
+                z, states[i] = block.step(z, states[i])
+            outputs.append(self.head(self.norm(z)))
+        return torch.stack(outputs, 1)

@@ -1,0 +1,239 @@
+"""Fast-weight modules: token mixers whose weights change within a sequence.
+
+Each module replaces self-attention in a transformer block (``hebbformer.models.sequence``) and
+has two forms with identical results (``tests/test_fast_weights.py``):
+
+- ``forward(x)``: a whole sequence ``[B, T, D]`` at once, for training;
+- ``init_state(batch, like)`` and ``step(x_t, state) -> (y_t, state)``: one token ``[B, D]`` at a
+  time, for inference, with a state whose size does not grow with the sequence (except the
+  attention reference, whose state is its KV cache).
+
+The modules, by what their memory is:
+
+- ``static``: no plasticity, the control. Memory is a vector of activations, a leaky average
+  ``h_t = a * h_{t-1} + (1 - a) * v_t`` per channel with learned retention ``a`` (a diagonal linear
+  recurrence, the transformer analogue of Duan et al.'s non-plastic RNN).
+- ``hebbian``: neuromodulated Hebbian fast weights ``F_t = lam * F_{t-1} + (1 - lam) * m_t v_t k_t^T``
+  per head, read as ``alpha * F_t q_t``. The neuromodulator ``m_t`` in (-1, 1) is computed by the
+  network from its own input (it can gate writes off, or make them anti-Hebbian); retention
+  ``lam`` and plastic gain ``alpha`` are learned per head. With ``k, v`` in (-1, 1) every fast
+  weight stays in [-1, 1]: each step is a convex combination of the old weight and a product of
+  three numbers of size at most 1.
+- ``gradient``: gradient-based plasticity after Duan et al. (ICLR 2023): the fast weights take a
+  gradient step on a loss the network computes itself, ``L_t = |tanh(W k_t) - u_t|^2 / 2`` with a
+  self-determined target ``u_t``: ``W_t = lam * W_{t-1} - eta_t * dL_t/dW``, with a learned
+  retention and a step size ``eta_t`` that the network sets per token. The gradient is taken by
+  ``torch.func.grad``, so any other inner loss drops in (:attr:`GradientFastWeights.inner_loss`);
+  the network is meta-trained through it (second order).
+- ``delta``: the delta rule (linear transformers as fast-weight programmers, Schlag et al., 2021):
+  ``W_t = W_{t-1} + beta_t (v_t - W_{t-1} k_t) k_t^T``, with unit keys and a per-token write
+  strength ``beta_t``; its sequence form solves one triangular system (Yang et al., 2024).
+- ``attention``: causal softmax attention, the reference; its state is the KV cache.
+
+Whole-sequence forms are parallel where the rule allows (static, hebbian, delta, attention are
+closed forms over the sequence); the gradient rule's update is nonlinear in ``W``, so its
+sequence form runs the same step over time.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import grad, vmap
+
+from .rules import HebbianRule
+
+# The Hebbian module's write as an explicit three-factor rule: pre = key, post = value, gated by
+# the network's neuromodulator (and scaled by 1 - lam, the complement of the retention).
+NEUROMODULATED_WRITE = HebbianRule("neuromodulated_write", pre="key", post="value", third="neuromodulator")
+
+
+def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+    """[..., H * d] -> [..., H, d]."""
+    return x.unflatten(-1, (heads, x.shape[-1] // heads))
+
+
+def _decay_matrix(log_retention: torch.Tensor, t: int) -> torch.Tensor:
+    """retention ** (i - j) for j <= i, else 0: [..., T, T] for a log retention [...]."""
+    i = torch.arange(t, device=log_retention.device)
+    gap = (i[:, None] - i[None, :]).to(log_retention.dtype)
+    causal = gap >= 0
+    return torch.exp(log_retention[..., None, None] * gap.clamp(min=0)) * causal
+
+
+class StaticMixer(nn.Module):
+    kind = "static"
+
+    def __init__(self, d_model: int, heads: int):
+        super().__init__()
+        self.value = nn.Linear(d_model, d_model)
+        self.retention_logit = nn.Parameter(torch.linspace(-2, 4, d_model))  # a spread of memory spans
+        self.proj = nn.Linear(d_model, d_model)
+
+    def forward(self, x):
+        a = torch.sigmoid(self.retention_logit)
+        decay = _decay_matrix(torch.log(a), x.shape[1])  # [D, T, T]
+        h = torch.einsum("dts,bsd->btd", decay, (1 - a) * self.value(x))
+        return self.proj(h)
+
+    def init_state(self, batch, like):
+        return like.new_zeros(batch, self.value.out_features)
+
+    def step(self, x, h):
+        a = torch.sigmoid(self.retention_logit)
+        h = a * h + (1 - a) * self.value(x)
+        return self.proj(h), h
+
+
+class HebbianFastWeights(nn.Module):
+    kind = "hebbian"
+
+    def __init__(self, d_model: int, heads: int):
+        super().__init__()
+        self.heads, self.d_head = heads, d_model // heads
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.neuromodulator = nn.Linear(d_model, heads)
+        self.retention_logit = nn.Parameter(torch.full((heads,), 2.0))  # lam = sigmoid: 0.88 at start
+        self.gain = nn.Parameter(torch.ones(heads))  # alpha, the plastic gain of the read
+        self.proj = nn.Linear(d_model, d_model)
+
+    def _signals(self, x):
+        q, k, v = self.qkv(x).chunk(3, -1)
+        m = torch.tanh(self.neuromodulator(x))
+        return _heads(q, self.heads) / math.sqrt(self.d_head), torch.tanh(_heads(k, self.heads)), \
+            torch.tanh(_heads(v, self.heads)), m
+
+    def forward(self, x):
+        q, k, v, m = self._signals(x)  # [B, T, H, d], m [B, T, H]
+        lam = torch.sigmoid(self.retention_logit)
+        decay = _decay_matrix(torch.log(lam), x.shape[1])  # [H, T, T]
+        # y_t = alpha * sum_{s<=t} lam^(t-s) (1 - lam) m_s (k_s . q_t) v_s: the unrolled write
+        scores = torch.einsum("bthd,bshd->bhts", q, k) * decay * m.transpose(1, 2)[:, :, None, :]
+        y = torch.einsum("bhts,bshd->bthd", scores, v) * (self.gain * (1 - lam))[:, None]
+        return self.proj(y.flatten(2))
+
+    def init_state(self, batch, like):
+        return like.new_zeros(batch, self.heads, self.d_head, self.d_head)
+
+    def step(self, x, fast):
+        q, k, v, m = self._signals(x)  # [B, H, d], m [B, H]
+        lam = torch.sigmoid(self.retention_logit)[:, None, None]
+        write = NEUROMODULATED_WRITE.delta(pre=k, post=torch.ones_like(v), third=v * m[..., None])
+        fast = lam * fast + (1 - lam) * write
+        y = self.gain[:, None] * (fast @ q[..., None])[..., 0]
+        return self.proj(y.flatten(1)), fast
+
+
+def squared_error_through_tanh(w: torch.Tensor, k: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The gradient module's inner loss for one head: how far the fast layer's own answer to the
+    key, tanh(W k), is from the target the network set for it."""
+    return 0.5 * ((torch.tanh(w @ k) - target) ** 2).sum()
+
+
+class GradientFastWeights(nn.Module):
+    kind = "gradient"
+    inner_loss = staticmethod(squared_error_through_tanh)
+
+    def __init__(self, d_model: int, heads: int):
+        super().__init__()
+        self.heads, self.d_head = heads, d_model // heads
+        self.qkt = nn.Linear(d_model, 3 * d_model)  # query, key, self-determined target
+        self.step_size = nn.Linear(d_model, heads)  # eta_t, per token and head
+        nn.init.constant_(self.step_size.bias, -1.0)
+        self.retention_logit = nn.Parameter(torch.full((heads,), 3.0))
+        self.proj = nn.Linear(d_model, d_model)
+        # dL/dW for every head of every sequence at once
+        self._inner_grad = vmap(vmap(grad(self.inner_loss)))
+
+    def forward(self, x):
+        state, ys = self.init_state(x.shape[0], x), []
+        for t in range(x.shape[1]):
+            y, state = self.step(x[:, t], state)
+            ys.append(y)
+        return torch.stack(ys, 1)
+
+    def init_state(self, batch, like):
+        return like.new_zeros(batch, self.heads, self.d_head, self.d_head)
+
+    def step(self, x, w):
+        q, k, target = (_heads(p, self.heads) for p in self.qkt(x).chunk(3, -1))
+        k, target = F.normalize(k, dim=-1), torch.tanh(target)
+        eta = torch.sigmoid(self.step_size(x))[..., None, None]  # [B, H, 1, 1]
+        lam = torch.sigmoid(self.retention_logit)[:, None, None]
+        w = lam * w - eta * self._inner_grad(w, k, target)
+        y = (w @ q[..., None])[..., 0] / math.sqrt(self.d_head)
+        return self.proj(y.flatten(1)), w
+
+
+class DeltaRule(nn.Module):
+    kind = "delta"
+
+    def __init__(self, d_model: int, heads: int):
+        super().__init__()
+        self.heads, self.d_head = heads, d_model // heads
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.strength = nn.Linear(d_model, heads)  # beta_t
+        self.proj = nn.Linear(d_model, d_model)
+
+    def _signals(self, x):
+        q, k, v = (_heads(p, self.heads) for p in self.qkv(x).chunk(3, -1))
+        return F.normalize(q, dim=-1), F.normalize(k, dim=-1), v, torch.sigmoid(self.strength(x))
+
+    def forward(self, x):
+        q, k, v, beta = (s.transpose(1, 2) for s in self._signals(x))  # [B, H, T, d], beta [B, H, T]
+        # With W_0 = 0, W_t = sum_{s<=t} u_s k_s^T where u_t = beta_t (v_t - W_{t-1} k_t), so
+        # u_t + beta_t sum_{s<t} (k_t . k_s) u_s = beta_t v_t: one lower-triangular system.
+        t = x.shape[1]
+        eye = torch.eye(t, dtype=x.dtype, device=x.device)
+        system = eye + beta[..., None] * torch.tril(k @ k.transpose(-1, -2), -1)
+        u = torch.linalg.solve_triangular(system, beta[..., None] * v, upper=False)
+        y = torch.tril(q @ k.transpose(-1, -2)) @ u  # y_t = W_t q_t
+        return self.proj(y.transpose(1, 2).flatten(2))
+
+    def init_state(self, batch, like):
+        return like.new_zeros(batch, self.heads, self.d_head, self.d_head)
+
+    def step(self, x, w):
+        q, k, v, beta = self._signals(x)
+        error = v - (w @ k[..., None])[..., 0]
+        w = w + beta[..., None, None] * error[..., :, None] * k[..., None, :]
+        return self.proj((w @ q[..., None])[..., 0].flatten(1)), w
+
+
+class CausalAttention(nn.Module):
+    kind = "attention"
+
+    def __init__(self, d_model: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.proj = nn.Linear(d_model, d_model)
+
+    def forward(self, x):
+        q, k, v = (_heads(p, self.heads).transpose(1, 2) for p in self.qkv(x).chunk(3, -1))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.proj(y.transpose(1, 2).flatten(2))
+
+    def init_state(self, batch, like):
+        return None  # the KV cache, grown by step
+
+    def step(self, x, cache):
+        q, k, v = (_heads(p, self.heads)[:, :, None] for p in self.qkv(x).chunk(3, -1))  # [B, H, 1, d]
+        if cache is not None:
+            k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
+        y = F.scaled_dot_product_attention(q, k, v)[:, :, 0]
+        return self.proj(y.flatten(1)), (k, v)
+
+
+FAST_WEIGHTS = {m.kind: m for m in (StaticMixer, HebbianFastWeights, GradientFastWeights, DeltaRule, CausalAttention)}
+
+
+def build_mixer(kind: str, d_model: int, heads: int) -> nn.Module:
+    if kind not in FAST_WEIGHTS:
+        raise ValueError(f"unknown fast-weight module {kind!r}; known: {', '.join(FAST_WEIGHTS)}")
+    if d_model % heads:
+        raise ValueError(f"d_model={d_model} is not divisible by heads={heads}")
+    return FAST_WEIGHTS[kind](d_model, heads)

@@ -1,0 +1,100 @@
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from hebbformer.models.sequence import SequenceModel
+from hebbformer.plasticity.fast_weights import FAST_WEIGHTS, HebbianFastWeights, build_mixer
+
+KINDS = list(FAST_WEIGHTS)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("heads", [1, 4])
+def test_sequence_form_equals_token_by_token(kind, heads):
+    torch.manual_seed(0)
+    mixer = build_mixer(kind, 16, heads).double()
+    x = torch.randn(3, 11, 16, dtype=torch.float64)
+    state, steps = mixer.init_state(3, x), []
+    for t in range(11):
+        y, state = mixer.step(x[:, t], state)
+        steps.append(y)
+    torch.testing.assert_close(mixer(x), torch.stack(steps, 1), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_whole_model_token_by_token_equals_sequence(kind):
+    torch.manual_seed(1)
+    model = SequenceModel(kind, d_in=5, d_out=3, d_model=16, depth=2, heads=2).double()
+    x = torch.randn(2, 9, 5, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), model.forward_token_by_token(x), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_outputs_are_causal(kind):
+    """Changing a later token changes nothing before it."""
+    torch.manual_seed(2)
+    model = SequenceModel(kind, d_in=4, d_out=2, d_model=8, depth=2, heads=2)
+    x = torch.randn(1, 8, 4)
+    later = x.clone()
+    later[:, 5:] = torch.randn(1, 3, 4)
+    torch.testing.assert_close(model(x)[:, :5], model(later)[:, :5])
+    assert not torch.allclose(model(x)[:, 5:], model(later)[:, 5:])
+
+
+@settings(max_examples=25, deadline=None)
+@given(retention=st.floats(-8, 8), scale=st.floats(0.1, 100), seed=st.integers(0, 2 ** 16))
+def test_hebbian_fast_weights_stay_bounded(retention, scale, seed):
+    """|F| <= 1 whatever the inputs and the learned retention."""
+    torch.manual_seed(seed)
+    mixer = HebbianFastWeights(8, 2)
+    with torch.no_grad():
+        mixer.retention_logit.fill_(retention)
+    x = scale * torch.randn(2, 40, 8)
+    fast = mixer.init_state(2, x)
+    for t in range(40):
+        _, fast = mixer.step(x[:, t], fast)
+        assert fast.abs().max() <= 1 + 1e-6
+
+
+def test_neuromodulator_gates_the_hebbian_write():
+    """With the neuromodulator silenced (m = 0) nothing is written and the module reads zeros."""
+    mixer = HebbianFastWeights(8, 2)
+    with torch.no_grad():
+        mixer.neuromodulator.weight.zero_()
+        mixer.neuromodulator.bias.zero_()
+    x = torch.randn(2, 6, 8)
+    torch.testing.assert_close(mixer(x), mixer.proj.bias.expand(2, 6, 8))
+
+
+def test_delta_rule_recalls_what_it_stored_exactly():
+    """beta = 1 and orthonormal keys: after writing (k1, v1), (k2, v2) and (k1, v1) again,
+    W k1 = v1 and W k2 = v2. A Hebbian sum would hold 2 v1 for k1; the delta rule writes only
+    the error, which is zero for a pair it already knows."""
+    mixer = build_mixer("delta", 4, 1).double()
+    values = torch.randn(4, 4, dtype=torch.float64)
+    with torch.no_grad():  # q = k = the input, v = values @ input, beta = sigmoid(60) = 1
+        mixer.qkv.weight.copy_(torch.cat([torch.eye(4), torch.eye(4), values]))
+        mixer.qkv.bias.zero_()
+        mixer.strength.weight.zero_()
+        mixer.strength.bias.fill_(60.0)
+    k1, k2 = torch.eye(4, dtype=torch.float64)[:2, None]
+    w = mixer.init_state(1, k1)
+    for x in (k1, k2, k1):
+        _, w = mixer.step(x, w)
+    torch.testing.assert_close((w[0, 0] @ k1[0]), values @ k1[0])
+    torch.testing.assert_close((w[0, 0] @ k2[0]), values @ k2[0])
+
+
+def test_gradient_module_meta_learns_through_its_inner_gradient():
+    """The outer gradient reaches the parameters that set the inner target (second order)."""
+    torch.manual_seed(3)
+    mixer = build_mixer("gradient", 8, 2)
+    mixer(torch.randn(2, 5, 8)).square().sum().backward()
+    target_rows = mixer.qkt.weight.grad[16:]  # the self-determined target's projection
+    assert target_rows.abs().sum() > 0 and mixer.step_size.weight.grad.abs().sum() > 0
+
+
+def test_unknown_module_is_named():
+    with pytest.raises(ValueError, match="unknown fast-weight module 'hebian'"):
+        build_mixer("hebian", 8, 2)
