@@ -95,6 +95,29 @@ def test_gradient_module_meta_learns_through_its_inner_gradient():
     assert target_rows.abs().sum() > 0 and mixer.step_size.weight.grad.abs().sum() > 0
 
 
+def test_gradient_module_closed_form_equals_autodiff_of_its_inner_loss():
+    from torch.func import grad
+    from hebbformer.plasticity.fast_weights import squared_error_through_tanh
+    mixer = build_mixer("gradient", 8, 2).double()
+    w, k, target = (torch.randn(3, 2, 4, 4, dtype=torch.float64), torch.randn(3, 2, 4, dtype=torch.float64),
+                    torch.randn(3, 2, 4, dtype=torch.float64))
+    torch.testing.assert_close(mixer.inner_gradient(w, k, target), grad(squared_error_through_tanh)(w, k, target))
+
+
+def test_gradient_module_takes_any_inner_loss():
+    """Another inner loss drops in; its gradient comes from torch.func.grad."""
+    from hebbformer.plasticity.fast_weights import GradientFastWeights
+
+    class Linear(GradientFastWeights):
+        inner_loss = staticmethod(lambda w, k, target: 0.5 * (((w @ k[..., None])[..., 0] - target) ** 2).sum())
+
+    mixer = Linear(8, 2).double()
+    w, k, target = torch.randn(1, 2, 4, 4, dtype=torch.float64), torch.randn(1, 2, 4, dtype=torch.float64), \
+        torch.randn(1, 2, 4, dtype=torch.float64)
+    expected = ((w @ k[..., None])[..., 0] - target)[..., :, None] * k[..., None, :]  # the delta rule's error term
+    torch.testing.assert_close(mixer.inner_gradient(w, k, target), expected)
+
+
 def test_unknown_module_is_named():
     with pytest.raises(ValueError, match="unknown fast-weight module 'hebian'"):
         build_mixer("hebian", 8, 2)

@@ -1,4 +1,4 @@
-"""The ``hebbformer`` command: train, eval, demo, loihi.
+"""The ``hebbformer`` command: train, eval, demo, study, loihi.
 
 Every command takes ``section.key=value`` overrides after its options (see ``hebbformer.config``).
 Bad input ends with one line naming the problem and exit status 2, never a traceback.
@@ -17,7 +17,7 @@ from . import checkpoint
 from .config import Config, load_config
 from .data import build_pools, load_all_runs
 from .data.files import data_root
-from .errors import DataError, HebbformerError
+from .errors import ConfigError, DataError, HebbformerError
 from .evaluate import all_runs_errors, evaluate_settings, format_all_runs, format_results
 from .models import build_model
 from .quant.integer import IntegerForward
@@ -58,6 +58,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quiet", action="store_true")
     p.add_argument("overrides", nargs="*", metavar="section.key=value")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("study", help="fast-weight modules x tasks x seeds: table, CSV and plots (resumes)")
+    p.add_argument("--out", default="runs/study", help="study folder; finished runs in it are kept (default runs/study)")
+    p.add_argument("--modules", help="comma-separated, default all: static,hebbian,gradient,delta,attention")
+    p.add_argument("--tasks", help="comma-separated, default all: copy,regression_linear,regression_sine,association,fewshot")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--steps", type=int, default=400, help="training steps per run")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--budget", type=int, default=25_000, help="parameters per model, image encoder aside")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0: torch's default")
+    p.add_argument("overrides", nargs="*", metavar="data.key=value",
+                   help="the few-shot task's data set, e.g. data.name=omniglot data.root=PATH (default glyphs)")
+    p.set_defaults(func=cmd_study)
 
     p = sub.add_parser("loihi", help="the Loihi 2 emulator: run a scenario, or check it against lava")
     loihi = p.add_subparsers(dest="loihi_command", required=True)
@@ -171,6 +184,32 @@ def cmd_demo(args) -> int:
     print(f"trained in {time.perf_counter() - tic:.0f} s; evaluating on unseen glyph classes ...", flush=True)
     run_eval(cfg, state, out, args.quiet)
     print(f"demo finished in {time.perf_counter() - tic:.0f} s (chance: 20% at 5-way, 5% at 20-way); run in {out}")
+    return 0
+
+
+def cmd_study(args) -> int:
+    from .experiments.study import StudyConfig, run_study, summarise
+
+    cfg = StudyConfig(seeds=args.seeds, steps=args.steps, batch_size=args.batch_size, budget=args.budget)
+    if args.modules:
+        cfg.modules = [m.strip() for m in args.modules.split(",")]
+    if args.tasks:
+        cfg.tasks = [t.strip() for t in args.tasks.split(",")]
+    if args.overrides:
+        if any(not o.startswith("data.") for o in args.overrides):
+            raise ConfigError("study overrides set the few-shot data set only: data.key=value")
+        data_cfg = Config()
+        data_cfg.override(["data.glyph_classes=400", "data.glyph_drawings=10", "data.image_size=20", *args.overrides])
+        cfg.data = data_cfg.validate().data
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    tic = time.perf_counter()
+    results = run_study(cfg.validate(), out)
+    print(summarise(results, out))
+    print(f"study of {len(results)} runs in {time.perf_counter() - tic:.0f} s: {out}/summary.md, results.csv, "
+          "levels.png, loss_curves.png")
     return 0
 
 

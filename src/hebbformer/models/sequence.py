@@ -35,30 +35,31 @@ class FastWeightBlock(nn.Module):
 class SequenceModel(nn.Module):
     def __init__(self, kind: str, d_in: int, d_out: int, d_model: int = 64, depth: int = 2, heads: int = 4,
                  mlp_ratio: int = 2, encoder: nn.Module | None = None):
-        """``encoder``, if given, first turns each raw input (an image, say) into the d_in vector."""
+        """``encoder``, if given, turns each token's image into features that join its d_in vector."""
         super().__init__()
         self.kind = kind
         self.encoder = encoder
-        self.embed = nn.Linear(d_in, d_model)
+        self.embed = nn.Linear(d_in + (encoder.out_dim if encoder is not None else 0), d_model)
         self.blocks = nn.ModuleList(FastWeightBlock(kind, d_model, heads, mlp_ratio) for _ in range(depth))
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, d_out)
 
-    def _embed(self, x):
+    def _embed(self, x, images):
         if self.encoder is not None:
-            x = self.encoder(x.flatten(0, 1)).unflatten(0, x.shape[:2])
+            x = torch.cat([self.encoder(images.flatten(0, 1)).unflatten(0, images.shape[:2]), x], -1)
         return self.embed(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Tokens [B, T, ...] -> outputs [B, T, d_out] (output t sees tokens 0..t)."""
-        h = self._embed(x)
+    def forward(self, x: torch.Tensor, images: torch.Tensor | None = None) -> torch.Tensor:
+        """Tokens [B, T, d_in] (and their images [B, T, C, H, W]) -> outputs [B, T, d_out];
+        output t sees tokens 0..t."""
+        h = self._embed(x, images)
         for block in self.blocks:
             h = block(h)
         return self.head(self.norm(h))
 
-    def forward_token_by_token(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_token_by_token(self, x: torch.Tensor, images: torch.Tensor | None = None) -> torch.Tensor:
         """The same outputs, one token at a time through each mixer's recurrent state."""
-        h = self._embed(x)
+        h = self._embed(x, images)
         states = [block.mixer.init_state(h.shape[0], h) for block in self.blocks]
         outputs = []
         for t in range(h.shape[1]):

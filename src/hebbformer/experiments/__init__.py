@@ -1,0 +1,1 @@
+"""Experiments that span many runs: the fast-weight study."""

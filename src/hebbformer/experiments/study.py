@@ -1,0 +1,264 @@
+"""The fast-weight study: every module on every task over several seeds, at one parameter budget.
+
+Each (task, module, seed) run trains a :class:`~hebbformer.models.sequence.SequenceModel` whose
+token mixer is that module, with a width chosen so that its parameters (the image encoder, shared
+by all, aside) come closest to the budget; then scores it at every level of the task (delay,
+pairs, shots) on sequences it never saw. A run's result is written atomically to
+``OUT/runs/TASK__MODULE__sSEED.json`` and a rerun skips finished runs, so a killed study resumes.
+:func:`summarise` turns the results into ``results.csv``, ``summary.md`` and figures.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..config import DataConfig
+from ..errors import ConfigError
+from ..models.encoder import ConvEncoder
+from ..models.sequence import SequenceModel
+from ..plasticity.fast_weights import FAST_WEIGHTS
+from ..tasks import TASKS, Task, build_task
+
+# Two-sided 95% Student-t quantiles by degrees of freedom: a CI over a handful of seeds.
+_T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23}
+
+
+@dataclass
+class StudyConfig:
+    modules: list[str] = field(default_factory=lambda: list(FAST_WEIGHTS))
+    tasks: list[str] = field(default_factory=lambda: list(TASKS))
+    seeds: int = 3
+    steps: int = 400
+    batch_size: int = 32
+    lr: float = 2e-3
+    budget: int = 25_000  # parameters per model, the few-shot image encoder excepted
+    depth: int = 2
+    heads: int = 4
+    eval_batches: int = 8  # of batch_size sequences per level
+    data: DataConfig | None = None  # the few-shot data set; None: generated glyphs
+
+    def validate(self) -> "StudyConfig":
+        for m in self.modules:
+            if m not in FAST_WEIGHTS:
+                raise ConfigError(f"unknown module {m!r}; known: {', '.join(FAST_WEIGHTS)}")
+        for t in self.tasks:
+            if t not in TASKS:
+                raise ConfigError(f"unknown task {t!r}; known: {', '.join(TASKS)}")
+        for name in ("seeds", "steps", "batch_size", "budget", "depth", "heads", "eval_batches"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"study {name} must be at least 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ConfigError(f"study lr must be positive, got {self.lr}")
+        return self
+
+
+def image_encoder(task: Task) -> ConvEncoder | None:
+    shape = task.image_shape()
+    return None if shape is None else ConvEncoder(shape[0], 16, 3, shape[1])
+
+
+def build(kind: str, task: Task, d_model: int, cfg: StudyConfig) -> SequenceModel:
+    return SequenceModel(kind, task.d_in, task.d_out, d_model, cfg.depth, cfg.heads, encoder=image_encoder(task))
+
+
+def plastic_parameters(model: SequenceModel) -> int:
+    """Parameters outside the image encoder: what the budget counts."""
+    skip = {id(p) for p in model.encoder.parameters()} if model.encoder is not None else set()
+    return sum(p.numel() for p in model.parameters() if id(p) not in skip)
+
+
+def width_for_budget(kind: str, task: Task, cfg: StudyConfig) -> int:
+    """The d_model (a multiple of heads) whose model comes closest to the parameter budget.
+    Parameters grow with the width, so the search stops at the first width over the budget."""
+    best, best_gap = cfg.heads, math.inf
+    for d in range(cfg.heads, 4096, cfg.heads):
+        n = plastic_parameters(build(kind, task, d, cfg))
+        if abs(n - cfg.budget) < best_gap:
+            best, best_gap = d, abs(n - cfg.budget)
+        if n > cfg.budget:
+            return best
+    return best
+
+
+def _generator(seed: int, stream: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 1_000_003 + stream)
+
+
+def _forward(model, b):
+    return model(b.x, b.images)
+
+
+def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig) -> dict:
+    torch.manual_seed(seed)
+    d = width_for_budget(kind, task, cfg)
+    model = build(kind, task, d, cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.steps, pct_start=0.05)
+    g = _generator(seed, 0)
+    curve, tic = [], time.perf_counter()
+    model.train()
+    for step in range(cfg.steps):
+        level = task.levels[int(torch.randint(len(task.levels), (1,), generator=g))]
+        b = task.sample(cfg.batch_size, level, g)
+        loss = task.loss(_forward(model, b), b)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if step % 10 == 0 or step == cfg.steps - 1:
+            curve.append([step + 1, loss.item()])
+    train_s = time.perf_counter() - tic
+    return {"task": task.name, "module": kind, "seed": seed, "d_model": d,
+            "parameters": plastic_parameters(model), "train_s": train_s, "loss_curve": curve,
+            "metric": task.metric, "level_name": task.level_name, "levels": score(model, task, seed, cfg)}
+
+
+@torch.no_grad()
+def score(model, task: Task, seed: int, cfg: StudyConfig) -> dict[str, list[float]]:
+    """Per level, the metric of every held-out evaluation sequence."""
+    model.eval()
+    out = {}
+    for level in task.levels:
+        g = _generator(seed, 1 + level)  # sequences no training batch drew
+        values = [task.per_sequence_metric(_forward(model, b), b)
+                  for b in (task.sample(cfg.batch_size, level, g, split="test") for _ in range(cfg.eval_batches))]
+        out[str(level)] = torch.cat(values).tolist()
+    return out
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+def run_study(cfg: StudyConfig, out: Path, log=print) -> list[dict]:
+    cfg.validate()
+    runs = out / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    (out / "study.json").write_text(json.dumps(asdict(cfg), indent=2))
+    results = []
+    for task_name in cfg.tasks:
+        task = build_task(task_name, cfg.data)
+        for kind in cfg.modules:
+            for seed in range(cfg.seeds):
+                path = runs / f"{task.name}__{kind}__s{seed}.json"
+                if path.exists():
+                    results.append(json.loads(path.read_text()))
+                    continue
+                r = train_one(kind, task, seed, cfg)
+                _write_json_atomic(path, r)
+                results.append(r)
+                overall = sum(sum(v) / len(v) for v in r["levels"].values()) / len(r["levels"])
+                log(f"{task.name:18s} {kind:9s} seed {seed}: {r['metric']} {overall:.3f} "
+                    f"({r['parameters']} parameters, d_model {r['d_model']}, {r['train_s']:.0f} s)")
+    return results
+
+
+def mean_ci(values: list[float]) -> tuple[float, float]:
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return mean, float("nan")
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    return mean, _T95.get(n - 1, 1.96) * sd / math.sqrt(n)
+
+
+def summarise(results: list[dict], out: Path) -> str:
+    """Table over seeds (each seed's mean over its evaluation sequences is one sample), as CSV,
+    Markdown and figures; returns the Markdown."""
+    by = {}
+    for r in results:
+        by.setdefault((r["task"], r["module"]), []).append(r)
+    rows = []
+    for (task, module), rs in by.items():
+        levels = list(rs[0]["levels"])
+        per_seed_overall = []
+        for level in levels:
+            per_seed = [sum(r["levels"][level]) / len(r["levels"][level]) for r in rs]
+            m, ci = mean_ci(per_seed)
+            rows.append({"task": task, "module": module, "parameters": rs[0]["parameters"],
+                         "metric": rs[0]["metric"], "level_name": rs[0]["level_name"], "level": level,
+                         "mean": m, "ci95": ci, "seeds": len(rs)})
+        for r in rs:
+            per_seed_overall.append(sum(sum(v) / len(v) for v in r["levels"].values()) / len(levels))
+        m, ci = mean_ci(per_seed_overall)
+        rows.append({"task": task, "module": module, "parameters": rs[0]["parameters"], "metric": rs[0]["metric"],
+                     "level_name": rs[0]["level_name"], "level": "all", "mean": m, "ci95": ci, "seeds": len(rs)})
+    with open(out / "results.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    md = _markdown(rows)
+    (out / "summary.md").write_text(md)
+    _plots(results, rows, out)
+    return md
+
+
+def _markdown(rows: list[dict]) -> str:
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    modules = list(dict.fromkeys(r["module"] for r in rows))
+    lines = ["| task (metric, level) | " + " | ".join(modules) + " |", "|---" * (len(modules) + 1) + "|"]
+    for task in tasks:
+        task_rows = [r for r in rows if r["task"] == task]
+        metric, level_name = task_rows[0]["metric"], task_rows[0]["level_name"]
+        for level in dict.fromkeys(r["level"] for r in task_rows):
+            cells = []
+            for m in modules:
+                hit = [r for r in task_rows if r["module"] == m and r["level"] == level]
+                cells.append(f"{hit[0]['mean']:.3f} ± {hit[0]['ci95']:.3f}" if hit else "")
+            label = "all levels" if level == "all" else f"{level_name}={level}"
+            lines.append(f"| {task} ({metric}, {label}) | " + " | ".join(cells) + " |")
+    params = {m: sorted({r["parameters"] for r in rows if r["module"] == m}) for m in modules}
+    lines.append("")
+    lines.append("Parameters per model (by task): " + "; ".join(f"{m} {'/'.join(map(str, p))}" for m, p in params.items()))
+    return "\n".join(lines) + "\n"
+
+
+def _plots(results: list[dict], rows: list[dict], out: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    modules = list(dict.fromkeys(r["module"] for r in rows))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.4), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        for m in modules:
+            pts = [r for r in rows if r["task"] == task and r["module"] == m and r["level"] != "all"]
+            if pts:
+                ax.errorbar([int(p["level"]) for p in pts], [p["mean"] for p in pts],
+                            yerr=[0 if math.isnan(p["ci95"]) else p["ci95"] for p in pts], label=m, marker="o", capsize=2)
+        ax.set_title(task)
+        ax.set_xlabel(pts[0]["level_name"] if pts else "")
+        ax.set_ylabel(pts[0]["metric"] if pts else "")
+        if pts and pts[0]["metric"] == "mse":
+            ax.set_yscale("log")
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "levels.png", dpi=110)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.4), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        for i, m in enumerate(modules):
+            for j, r in enumerate(r for r in results if r["task"] == task and r["module"] == m):
+                steps, losses = zip(*r["loss_curve"])
+                ax.plot(steps, losses, color=f"C{i}", alpha=0.7, label=m if j == 0 else None)
+        ax.set_title(task)
+        ax.set_xlabel("step")
+        ax.set_ylabel("training loss")
+        ax.set_yscale("log")
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "loss_curves.png", dpi=110)
+    plt.close(fig)

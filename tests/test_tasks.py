@@ -1,0 +1,106 @@
+import json
+
+import pytest
+import torch
+
+from hebbformer.errors import ConfigError
+from hebbformer.experiments.study import StudyConfig, run_study, summarise, train_one
+from hebbformer.tasks import Association, Copy, FewShot, Regression, build_task
+from hebbformer.config import DataConfig
+
+
+def g(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_copy_recall_targets_are_the_symbols_written_at_the_cued_positions():
+    task = Copy(length=5, vocab=7)
+    b = task.sample(4, 3, g())
+    n, v = 5, 7
+    written = b.x[:, :n, :v].argmax(-1)
+    cues = b.x[:, n + 3:, v:v + n].argmax(-1)
+    assert b.x.shape == (4, 2 * n + 3, task.d_in)
+    assert torch.equal(b.target[:, n + 3:], written.gather(1, cues))
+    assert b.mask.sum(1).tolist() == [n] * 4 and not b.mask[:, : n + 3].any()
+    assert (b.x[:, n:n + 3, : v + n] == 0).all()  # the delay carries nothing
+
+
+def test_association_answer_is_the_value_paired_with_the_asked_key():
+    task = Association(keys=10, values=5)
+    b = task.sample(16, 4, g())
+    keys, values = b.x[:, :4, :10].argmax(-1), b.x[:, :4, 10:15].argmax(-1)
+    asked = b.x[:, 4, :10].argmax(-1)
+    assert all(len(set(k.tolist())) == 4 for k in keys)  # distinct keys per sequence
+    where = (keys == asked[:, None]).float().argmax(1)
+    assert torch.equal(b.target[:, 4], values.gather(1, where[:, None])[:, 0])
+    with pytest.raises(ValueError, match="need as many distinct keys"):
+        Association(keys=4, pairs=(8,))
+
+
+@pytest.mark.parametrize("family", ["linear", "sine"])
+def test_regression_targets_are_the_y_that_follows_each_x(family):
+    task = Regression(family)
+    b = task.sample(3, 6, g())
+    d = task.dim
+    assert b.x.shape == (3, 13, task.d_in)
+    assert (b.x[:, 0::2, d + 1] == 1).all() and (b.x[:, 1::2, d + 2] == 1).all()
+    torch.testing.assert_close(b.target[:, 0:-1:2], b.x[:, 1::2, d])  # each y token holds the x token's answer
+    assert b.score[:, -1].all() and b.score.sum() == 3
+    if family == "linear":  # one w per sequence explains every pair
+        xs, ys = b.x[:, 0:-1:2, :d], b.x[:, 1::2, d]
+        w = torch.linalg.lstsq(xs, ys[..., None]).solution
+        torch.testing.assert_close((xs @ w)[..., 0], ys, atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="unknown regression family 'cubic'"):
+        Regression("cubic")
+
+
+def test_fewshot_sequences_carry_permuted_labels_and_score_every_query():
+    task = FewShot(DataConfig(name="glyphs", glyph_classes=30, glyph_drawings=6, image_size=16), ways=3, queries=2)
+    b = task.sample(4, 2, g())
+    support_labels = b.x[:, :6, :3].argmax(-1)
+    assert all(sorted(s.tolist()) == [0, 0, 1, 1, 2, 2] for s in support_labels)
+    assert (b.x[:, 6:, 3] == 1).all() and b.mask[:, 6:].all() and not b.mask[:, :6].any()
+    assert b.images.shape == (4, 12, 1, 16, 16)
+    assert set(b.target[:, 6:].flatten().tolist()) <= {0, 1, 2}
+
+
+def test_unknown_task_is_named():
+    with pytest.raises(ValueError, match="unknown task 'coppy'"):
+        build_task("coppy")
+    with pytest.raises(ConfigError, match="unknown module 'hebb'"):
+        StudyConfig(modules=["hebb"]).validate()
+
+
+def test_static_weights_suffice_for_one_association_but_plastic_ones_bind_several():
+    """The boundary condition: with one pair the answer is a linear read-out of a summed memory,
+    which the static module learns; with two pairs the key must be bound to its value, which
+    attention's written memory does and far above chance (1/8)."""
+    cfg = StudyConfig(steps=150, batch_size=32, budget=8000, eval_batches=4, depth=2, heads=2)
+    one = Association(pairs=(1,))
+    two = Association(pairs=(2,))
+    static = train_one("static", one, 0, cfg)
+    bound = train_one("attention", two, 0, cfg)
+    mean = lambda r, level: sum(r["levels"][level]) / len(r["levels"][level])  # noqa: E731
+    assert mean(static, "1") > 0.95
+    assert mean(bound, "2") > 0.5
+
+
+def test_study_writes_table_and_figures_and_resumes(tmp_path):
+    cfg = StudyConfig(modules=["static", "delta"], tasks=["association"], seeds=2, steps=3, batch_size=4,
+                      budget=3000, eval_batches=1)
+    results = run_study(cfg, tmp_path, log=lambda s: None)
+    assert len(results) == 4 and len(list((tmp_path / "runs").glob("*.json"))) == 4
+    md = summarise(results, tmp_path)
+    assert "| association (accuracy, pairs=8) |" in md and "delta" in md
+    assert all((tmp_path / f).stat().st_size > 0 for f in ("results.csv", "levels.png", "loss_curves.png"))
+    def finished():  # run results, less their wall-clock time
+        return {p.name: {k: v for k, v in json.loads(p.read_text()).items() if k != "train_s"}
+                for p in (tmp_path / "runs").glob("*.json")}
+
+    before = finished()
+    (tmp_path / "runs" / "association__delta__s1.json").unlink()  # as if killed before the last run ended
+    again = run_study(cfg, tmp_path, log=lambda s: None)
+    assert finished() == before  # finished runs kept, the missing one redone identically
+    assert [r["levels"] for r in again] == [before[n]["levels"] for n in
+                                            ("association__static__s0.json", "association__static__s1.json",
+                                             "association__delta__s0.json", "association__delta__s1.json")]
