@@ -64,3 +64,36 @@ def test_bad_input_gives_one_clear_line(tmp_path, capsys):
     check_error(capsys, ["train", "model.quant=true"], "model.quant needs model.attention='relu'")
     check_error(capsys, ["train", "eval.backend=integer"], "needs a Quant model")
     check_error(capsys, ["train", "eval.split=training"], "eval.split='training' is not one of")
+
+
+def test_report_collects_runs_studies_and_benchmarks(tmp_path, capsys):
+    import csv
+
+    from hebbformer.experiments.study import StudyConfig, run_study
+
+    runs = tmp_path / "runs"
+    assert main(["train", "--quiet", "--out", str(runs / "icl"), *TINY]) == 0
+    assert main(["eval", "--quiet", str(runs / "icl")]) == 0
+    assert main(["train", "--quiet", "--out", str(runs / "proto"), *TINY, "model.method=protonet"]) == 0
+    assert main(["eval", "--quiet", str(runs / "proto"), "eval.split=val"]) == 0
+    assert main(["train", "--quiet", "--out", str(runs / "pending"), *TINY]) == 0
+    run_study(StudyConfig(modules=["static"], tasks=["association"], seeds=1, steps=2, batch_size=2, budget=2000,
+                          eval_batches=1), runs / "study", log=lambda s: None)
+    (runs / "bench").mkdir()
+    (runs / "bench" / "token_cost.csv").write_text("kind,context,us_per_token\nsoftmax,16,1.0\n")
+    capsys.readouterr()
+
+    assert main(["report", str(runs), "--out", str(tmp_path / "report")]) == 0
+    md = (tmp_path / "report" / "report.md").read_text()
+    acc = json.loads((runs / "icl" / "eval.json").read_text())["results"][0]
+    assert f"| runs/icl | ICL softmax, Float | glyphs | test | {100 * acc['accuracy']:.2f} ± {100 * acc['ci95']:.2f}" in md
+    assert "| runs/proto | ProtoNet | glyphs | val |" in md
+    assert "Not evaluated yet (`hebbformer eval RUN`): runs/pending" in md
+    assert "| association (accuracy, pairs=1) |" in md and "token_cost_0.csv" in md
+    rows = list(csv.DictReader(open(tmp_path / "report" / "methods.csv")))
+    assert {(r["run"], r["setting"]) for r in rows} >= {("runs/icl", "3w1s"), ("runs/proto", "3w1s")}
+    for figure in ("accuracy_by_setting.png", "learning_curves.png", "study_study/levels.png"):
+        assert (tmp_path / "report" / figure).stat().st_size > 0
+    check_error(capsys, ["report", str(tmp_path / "nowhere")], "nowhere does not exist")
+    (tmp_path / "empty").mkdir()
+    check_error(capsys, ["report", str(tmp_path / "empty")], "no runs, studies or benchmarks")

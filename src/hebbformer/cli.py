@@ -1,4 +1,4 @@
-"""The ``hebbformer`` command: train, eval, demo, study, loihi.
+"""The ``hebbformer`` command: train, eval, demo, study, report, loihi.
 
 Every command takes ``section.key=value`` overrides after its options (see ``hebbformer.config``).
 Bad input ends with one line naming the problem and exit status 2, never a traceback.
@@ -64,13 +64,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--modules", help="comma-separated, default all: static,hebbian,gradient,delta,attention")
     p.add_argument("--tasks", help="comma-separated, default all: copy,regression_linear,regression_sine,association,fewshot")
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--steps", type=int, default=400, help="training steps per run")
+    p.add_argument("--steps", type=int, default=1000, help="training steps per run")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--budget", type=int, default=25_000, help="parameters per model, image encoder aside")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0: torch's default")
     p.add_argument("overrides", nargs="*", metavar="data.key=value",
                    help="the few-shot task's data set, e.g. data.name=omniglot data.root=PATH (default glyphs)")
     p.set_defaults(func=cmd_study)
+
+    p = sub.add_parser("report", help="one Markdown report with figures and CSV from the runs, studies and benchmarks found")
+    p.add_argument("roots", nargs="*", default=["runs"], help="folders to search (default: runs)")
+    p.add_argument("--out", default="report", help="report folder (default: report)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("loihi", help="the Loihi 2 emulator: run a scenario, or check it against lava")
     loihi = p.add_subparsers(dest="loihi_command", required=True)
@@ -210,6 +215,14 @@ def cmd_study(args) -> int:
     print(summarise(results, out))
     print(f"study of {len(results)} runs in {time.perf_counter() - tic:.0f} s: {out}/summary.md, results.csv, "
           "levels.png, loss_curves.png")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .experiments.report import build_report
+
+    path = build_report([Path(r) for r in args.roots], Path(args.out))
+    print(f"wrote {path} (figures and CSV beside it)")
     return 0
 
 

@@ -36,7 +36,7 @@ class StudyConfig:
     modules: list[str] = field(default_factory=lambda: list(FAST_WEIGHTS))
     tasks: list[str] = field(default_factory=lambda: list(TASKS))
     seeds: int = 3
-    steps: int = 400
+    steps: int = 1000
     batch_size: int = 32
     lr: float = 2e-3
     budget: int = 25_000  # parameters per model, the few-shot image encoder excepted
@@ -204,9 +204,17 @@ def summarise(results: list[dict], out: Path) -> str:
     return md
 
 
+def _in_order(rows: list[dict]) -> tuple[list[str], list[str]]:
+    """The tasks and modules present, in the order of TASKS and FAST_WEIGHTS (control first)."""
+    def rank(name, known):
+        return next((i for i, k in enumerate(known) if name == k or name.startswith(k)), len(known))
+    tasks = sorted(dict.fromkeys(r["task"] for r in rows), key=lambda t: rank(t, TASKS))
+    modules = sorted(dict.fromkeys(r["module"] for r in rows), key=lambda m: rank(m, list(FAST_WEIGHTS)))
+    return tasks, modules
+
+
 def _markdown(rows: list[dict]) -> str:
-    tasks = list(dict.fromkeys(r["task"] for r in rows))
-    modules = list(dict.fromkeys(r["module"] for r in rows))
+    tasks, modules = _in_order(rows)
     lines = ["| task (metric, level) | " + " | ".join(modules) + " |", "|---" * (len(modules) + 1) + "|"]
     for task in tasks:
         task_rows = [r for r in rows if r["task"] == task]
@@ -229,16 +237,19 @@ def _plots(results: list[dict], rows: list[dict], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    tasks = list(dict.fromkeys(r["task"] for r in rows))
-    modules = list(dict.fromkeys(r["module"] for r in rows))
+    tasks, modules = _in_order(rows)
+    color = {m: f"C{i}" for i, m in enumerate(FAST_WEIGHTS)}
     fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.4), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         for m in modules:
             pts = [r for r in rows if r["task"] == task and r["module"] == m and r["level"] != "all"]
             if pts:
                 ax.errorbar([int(p["level"]) for p in pts], [p["mean"] for p in pts],
-                            yerr=[0 if math.isnan(p["ci95"]) else p["ci95"] for p in pts], label=m, marker="o", capsize=2)
+                            yerr=[0 if math.isnan(p["ci95"]) else p["ci95"] for p in pts], label=m, marker="o",
+                            capsize=2, color=color[m])
         ax.set_title(task)
+        if pts and min(int(p["level"]) for p in pts) >= 1:
+            ax.set_xscale("log", base=2)
         ax.set_xlabel(pts[0]["level_name"] if pts else "")
         ax.set_ylabel(pts[0]["metric"] if pts else "")
         if pts and pts[0]["metric"] == "mse":
@@ -250,10 +261,10 @@ def _plots(results: list[dict], rows: list[dict], out: Path) -> None:
 
     fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.4), squeeze=False)
     for ax, task in zip(axes[0], tasks):
-        for i, m in enumerate(modules):
+        for m in modules:
             for j, r in enumerate(r for r in results if r["task"] == task and r["module"] == m):
                 steps, losses = zip(*r["loss_curve"])
-                ax.plot(steps, losses, color=f"C{i}", alpha=0.7, label=m if j == 0 else None)
+                ax.plot(steps, losses, color=color[m], alpha=0.7, label=m if j == 0 else None)
         ax.set_title(task)
         ax.set_xlabel("step")
         ax.set_ylabel("training loss")
