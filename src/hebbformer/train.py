@@ -8,6 +8,7 @@ the optimiser and the full config. Every batch of episodes is drawn from a gener
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -19,7 +20,8 @@ from tqdm import tqdm
 
 from . import checkpoint
 from .config import Config
-from .data import Pools, build_pools, check_fits, episode_generator, sample_episodes
+from . import distributed
+from .data import Episodes, Pools, build_pools, check_fits, episode_generator, sample_episodes
 from .data.augment import random_affine
 from .errors import CheckpointError
 from .evaluate import episode_accuracies
@@ -51,25 +53,30 @@ def set_threads(cfg: Config) -> None:
         torch.set_num_threads(cfg.train.threads)
 
 
-def training_batch(pool, cfg: Config, step: int):
+def training_batch(pool, cfg: Config, step: int, part: slice = slice(None)):
     """The batch of episodes that ``step`` stands for, on the training device and augmented if
-    asked: (support images, query images, episodes)."""
+    asked: (support images, query images, episodes). ``part``: this process's share of it under
+    torchrun; the whole batch is drawn (and augmented) all the same, so the shares of all
+    processes together are exactly the single-process batch."""
     t, e = cfg.train, cfg.episode
     g = episode_generator(t.seed, step)
     ep = sample_episodes(pool, e.ways, e.shots, e.queries, t.batch_size, g, cfg.model.max_ways, e.same_alphabet)
     support, query = ep.support.to(t.device), ep.query.to(t.device)
     if t.augment:
         support, query = random_affine(support, g), random_affine(query, g)
-    return support, query, ep
+    if part != slice(None):
+        ep = Episodes(*(x[part] for x in (ep.support, ep.support_labels, ep.query, ep.query_labels, ep.classes,
+                                          ep.label_ids)))
+    return support[part], query[part], ep
 
 
-def training_step(model, opt, pool, cfg: Config, step: int, lr: float):
-    """One optimiser step on the batch of episodes that ``step`` stands for.
-    Returns (loss, logits, target, gradient norm before clipping)."""
+def training_step(model, opt, pool, cfg: Config, step: int, lr: float, part: slice = slice(None)):
+    """One optimiser step on the batch of episodes that ``step`` stands for (this process's
+    ``part`` of it under torchrun). Returns (loss, logits, target, gradient norm before clipping)."""
     t = cfg.train
     for group in opt.param_groups:
         group["lr"] = lr
-    support, query, ep = training_batch(pool, cfg, step)
+    support, query, ep = training_batch(pool, cfg, step, part)
     logits = model(support, ep.support_labels.to(t.device), query, ep.label_ids.to(t.device))
     target = ep.query_labels.to(t.device)
     loss = F.cross_entropy(logits.flatten(0, 1), target.flatten())
@@ -131,10 +138,22 @@ def val_queries(pool, cfg: Config) -> int:
 def train(cfg: Config, resume: bool = False, progress: bool = True, pools: Pools | None = None,
           stop_after: int | None = None) -> dict:
     """Meta-train per ``cfg``; returns the last metrics. ``stop_after`` ends the loop early after
-    that many steps of this call, as a kill would (the tests use it)."""
+    that many steps of this call, as a kill would (the tests use it). Under ``torchrun`` the
+    processes share each step's batch (hebbformer.distributed); process 0 alone validates, logs
+    and writes checkpoints."""
+    rank, size = distributed.setup(cfg.train.device)
+    try:
+        return _train(cfg, resume, progress, pools, stop_after, rank, size)
+    finally:
+        distributed.teardown()
+
+
+def _train(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
     out = Path(cfg.out_dir)
     ckpt_path = out / "checkpoint.pt"
     t, e = cfg.train, cfg.episode
+    main = rank == 0
+    part = distributed.shard(t.batch_size, size, rank)
     set_threads(cfg)
     pools = pools or build_pools(cfg.data, ("train", "val"))
     check_fits(pools.train, e.ways, e.shots, e.queries, "meta-train")
@@ -163,10 +182,12 @@ def train(cfg: Config, resume: bool = False, progress: bool = True, pools: Pools
             model.calibrate(calibration_batches(pools.train, cfg))
     if t.freeze_encoder:
         freeze(model.encoder)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    net = distributed.wrap(model, size)  # the model itself, or its DDP wrapper under torchrun
     metrics_path = out / "metrics.jsonl"
-    _truncate_metrics(metrics_path, start)
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        _truncate_metrics(metrics_path, start)
 
     def save(step):
         checkpoint.save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
@@ -174,23 +195,25 @@ def train(cfg: Config, resume: bool = False, progress: bool = True, pools: Pools
 
     model.train()
     last = {"step": start}
-    bar = tqdm(range(start, t.steps), initial=start, total=t.steps, disable=not progress,
+    bar = tqdm(range(start, t.steps), initial=start, total=t.steps, disable=not (progress and main),
                desc="meta-train", dynamic_ncols=True)
     ema_loss = ema_acc = None
     tic, episodes_done = time.perf_counter(), 0
-    with open(metrics_path, "a") as log:
+    with open(metrics_path, "a") if main else contextlib.nullcontext() as log:
         for step in bar:
             if stop_after is not None and step - start >= stop_after:
                 break
             lr = lr_at(step, t)
-            loss, logits, target, grad_norm = training_step(model, opt, pools.train, cfg, step, lr)
-            acc = (logits.argmax(-1) == target).float().mean().item()
-            loss_v = loss.item()
+            loss, logits, target, grad_norm = training_step(net, opt, pools.train, cfg, step, lr, part)
+            acc = distributed.global_mean((logits.argmax(-1) == target).float().mean()).item()
+            loss_v = distributed.global_mean(loss).item()  # over the whole batch, as one process sees it
             ema_loss = loss_v if ema_loss is None else 0.95 * ema_loss + 0.05 * loss_v
             ema_acc = acc if ema_acc is None else 0.95 * ema_acc + 0.05 * acc
             episodes_done += t.batch_size
             bar.set_postfix(loss=f"{ema_loss:.3f}", acc=f"{100 * ema_acc:.1f}%", lr=f"{lr:.1e}")
             last = {"step": step + 1, "loss": loss_v, "acc": acc, "lr": lr, "grad_norm": grad_norm.item()}
+            if not main:
+                continue
 
             done = step + 1 == t.steps
             if pools.val is not None and ((step + 1) % t.val_every == 0 or done):

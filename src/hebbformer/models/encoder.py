@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..distributed import GlobalBatchNorm2d
+
 
 class ConvEncoder(nn.Module):
     def __init__(self, in_channels: int, channels: int, blocks: int, image_size: int,
@@ -15,8 +17,9 @@ class ConvEncoder(nn.Module):
         super().__init__()
         layers, c = [], in_channels
         for _ in range(blocks):
-            layers += [nn.Conv2d(c, channels, 3, padding=1, bias=False),
-                       nn.BatchNorm2d(channels, track_running_stats=running_stats),
+            # with running statistics, batch norm covers the global batch under torchrun
+            norm = GlobalBatchNorm2d(channels) if running_stats else nn.BatchNorm2d(channels, track_running_stats=False)
+            layers += [nn.Conv2d(c, channels, 3, padding=1, bias=False), norm,
                        nn.ReLU(inplace=True), nn.MaxPool2d(2)]
             c = channels
         # channels_last is ~1.5x faster for these small convs on CPU (oneDNN) and no slower on GPU.

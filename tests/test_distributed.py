@@ -1,0 +1,49 @@
+"""Data-parallel training under torchrun (two CPU processes, gloo) equals one process on the same
+global batch."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from hebbformer import checkpoint
+from hebbformer.cli import main
+from hebbformer.errors import ConfigError
+from hebbformer.distributed import shard
+
+from test_cli import TINY
+
+# validating every step logs every step's loss
+DDP = [*TINY, "train.steps=4", "train.batch_size=4", "train.checkpoint_every=4", "train.val_every=1",
+       "train.threads=1"]
+
+
+def losses(run):
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in lines] == [1, 2, 3, 4]
+    return [m["loss"] for m in lines]
+
+
+@pytest.mark.parametrize("extra", [[], ["train.augment=true"], ["model.method=protonet"]])
+def test_two_processes_match_one(tmp_path, extra):
+    single, double = tmp_path / "one", tmp_path / "two"
+    assert main(["train", "--quiet", "--out", str(single), *DDP, *extra]) == 0
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           "-m", "hebbformer.cli", "train", "--quiet", "--out", str(double), *DDP, *extra],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    # equal to rounding: the global batch-norm statistics are summed in another order
+    torch.testing.assert_close(losses(double), losses(single), rtol=1e-4, atol=1e-6)
+    a, b = checkpoint.load(single)["model"], checkpoint.load(double)["model"]
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=1e-4, atol=1e-5, msg=k)
+
+
+def test_global_batch_must_split_evenly():
+    assert shard(8, 2, 1) == slice(4, 8) and shard(8, 1, 0) == slice(None)
+    with pytest.raises(ConfigError, match="train.batch_size=5 does not split evenly over 2 processes"):
+        shard(5, 2, 0)
