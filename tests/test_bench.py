@@ -1,0 +1,25 @@
+import sys
+from pathlib import Path
+
+import torch
+
+from hebbformer.models import build_model
+
+from test_plastic import episodes
+from conftest import tiny_config
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from throughput import ReferenceLearner  # noqa: E402
+
+
+def test_throughput_reference_is_the_same_model(tmp_path):
+    """The benchmark's stock-PyTorch reference, given the learner's weights, gives its logits:
+    the speed comparison is between two implementations of one model."""
+    cfg = tiny_config(tmp_path, model__depth=2, model__max_ways=6).model
+    torch.manual_seed(0)
+    ours = build_model(cfg, (1, 16, 16)).eval()
+    ref = ReferenceLearner(cfg, 1, 16).copy_from(ours).eval()
+    ep = episodes(ways=3, shots=2, queries=2, batch=2)
+    args = (ep.support, ep.support_labels, ep.query, ep.label_ids)
+    with torch.no_grad():
+        torch.testing.assert_close(ref(*args), ours(*args), rtol=1e-4, atol=1e-5)
