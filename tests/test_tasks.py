@@ -104,3 +104,6 @@ def test_study_writes_table_and_figures_and_resumes(tmp_path):
     assert [r["levels"] for r in again] == [before[n]["levels"] for n in
                                             ("association__static__s0.json", "association__static__s1.json",
                                              "association__delta__s0.json", "association__delta__s1.json")]
+    cfg.steps = 4  # finished runs were trained for 3: they cannot join a 4-step study
+    with pytest.raises(ConfigError, match=r"holds a study trained with other settings \(steps 3 -> 4\)"):
+        run_study(cfg, tmp_path, log=lambda s: None)

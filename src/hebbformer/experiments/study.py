@@ -20,12 +20,13 @@ from pathlib import Path
 
 import torch
 
-from ..config import DataConfig
+from ..config import DataConfig, TrainConfig
 from ..errors import ConfigError
 from ..models.encoder import ConvEncoder
 from ..models.sequence import SequenceModel
 from ..plasticity.fast_weights import FAST_WEIGHTS
 from ..tasks import TASKS, Task, build_task
+from ..train import lr_at
 
 # Two-sided 95% Student-t quantiles by degrees of freedom: a CI over a handful of seeds.
 _T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23}
@@ -101,7 +102,7 @@ def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig) -> dict:
     d = width_for_budget(kind, task, cfg)
     model = build(kind, task, d, cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.steps, pct_start=0.05)
+    schedule = TrainConfig(steps=cfg.steps, lr=cfg.lr, warmup_steps=cfg.steps // 20)  # meta-training's schedule
     g = _generator(seed, 0)
     curve, tic = [], time.perf_counter()
     model.train()
@@ -109,11 +110,12 @@ def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig) -> dict:
         level = task.levels[int(torch.randint(len(task.levels), (1,), generator=g))]
         b = task.sample(cfg.batch_size, level, g)
         loss = task.loss(_forward(model, b), b)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, schedule)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        sched.step()
         if step % 10 == 0 or step == cfg.steps - 1:
             curve.append([step + 1, loss.item()])
     train_s = time.perf_counter() - tic
@@ -141,10 +143,26 @@ def _write_json_atomic(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+# Settings every run of one study must share; modules, tasks and seeds may grow between calls.
+_SHARED = ("steps", "batch_size", "lr", "budget", "depth", "heads", "eval_batches", "data")
+
+
+def _check_same_training(cfg: StudyConfig, path: Path) -> None:
+    """A study folder resumes only with the settings its finished runs were trained with."""
+    if not path.exists():
+        return
+    before, now = json.loads(path.read_text()), json.loads(json.dumps(asdict(cfg)))
+    changed = [f"{k} {before.get(k)} -> {now[k]}" for k in _SHARED if before.get(k) != now[k]]
+    if changed:
+        raise ConfigError(f"{path.parent} holds a study trained with other settings ({'; '.join(changed)}); "
+                          "use another --out, or the same settings to resume it")
+
+
 def run_study(cfg: StudyConfig, out: Path, log=print) -> list[dict]:
     cfg.validate()
     runs = out / "runs"
     runs.mkdir(parents=True, exist_ok=True)
+    _check_same_training(cfg, out / "study.json")
     (out / "study.json").write_text(json.dumps(asdict(cfg), indent=2))
     results = []
     for task_name in cfg.tasks:
