@@ -22,9 +22,11 @@ def test_sequence_form_equals_token_by_token(kind, heads):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_whole_model_token_by_token_equals_sequence(kind):
+@pytest.mark.parametrize("beside_attention", [False, True])
+def test_whole_model_token_by_token_equals_sequence(kind, beside_attention):
     torch.manual_seed(1)
-    model = SequenceModel(kind, d_in=5, d_out=3, d_model=16, depth=2, heads=2).double()
+    model = SequenceModel(kind, d_in=5, d_out=3, d_model=16, depth=2, heads=2, beside_attention=beside_attention)
+    model = model.double()
     x = torch.randn(2, 9, 5, dtype=torch.float64)
     with torch.no_grad():
         torch.testing.assert_close(model(x), model.forward_token_by_token(x), rtol=1e-9, atol=1e-9)

@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=1000, help="training steps per run")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--budget", type=int, default=25_000, help="parameters per model, image encoder aside")
+    p.add_argument("--beside-attention", action="store_true",
+                   help="keep causal softmax attention in every block and add the module beside it (default: instead)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0: torch's default")
     p.add_argument("overrides", nargs="*", metavar="data.key=value",
                    help="the few-shot task's data set, e.g. data.name=omniglot data.root=PATH (default glyphs)")
@@ -195,7 +197,8 @@ def cmd_demo(args) -> int:
 def cmd_study(args) -> int:
     from .experiments.study import StudyConfig, run_study, summarise
 
-    cfg = StudyConfig(seeds=args.seeds, steps=args.steps, batch_size=args.batch_size, budget=args.budget)
+    cfg = StudyConfig(seeds=args.seeds, steps=args.steps, batch_size=args.batch_size, budget=args.budget,
+                      beside_attention=args.beside_attention)
     if args.modules:
         cfg.modules = [m.strip() for m in args.modules.split(",")]
     if args.tasks:

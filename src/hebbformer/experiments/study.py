@@ -44,6 +44,7 @@ class StudyConfig:
     depth: int = 2
     heads: int = 4
     eval_batches: int = 8  # of batch_size sequences per level
+    beside_attention: bool = False  # each block keeps causal softmax attention, the module beside it
     data: DataConfig | None = None  # the few-shot data set; None: generated glyphs
 
     def validate(self) -> "StudyConfig":
@@ -67,7 +68,8 @@ def image_encoder(task: Task) -> ConvEncoder | None:
 
 
 def build(kind: str, task: Task, d_model: int, cfg: StudyConfig) -> SequenceModel:
-    return SequenceModel(kind, task.d_in, task.d_out, d_model, cfg.depth, cfg.heads, encoder=image_encoder(task))
+    return SequenceModel(kind, task.d_in, task.d_out, d_model, cfg.depth, cfg.heads, encoder=image_encoder(task),
+                         beside_attention=cfg.beside_attention)
 
 
 def plastic_parameters(model: SequenceModel) -> int:
@@ -144,15 +146,16 @@ def _write_json_atomic(path: Path, data: dict) -> None:
 
 
 # Settings every run of one study must share; modules, tasks and seeds may grow between calls.
-_SHARED = ("steps", "batch_size", "lr", "budget", "depth", "heads", "eval_batches", "data")
+_SHARED = ("steps", "batch_size", "lr", "budget", "depth", "heads", "eval_batches", "data", "beside_attention")
 
 
 def _check_same_training(cfg: StudyConfig, path: Path) -> None:
     """A study folder resumes only with the settings its finished runs were trained with."""
     if not path.exists():
         return
-    before, now = json.loads(path.read_text()), json.loads(json.dumps(asdict(cfg)))
-    changed = [f"{k} {before.get(k)} -> {now[k]}" for k in _SHARED if before.get(k) != now[k]]
+    before = {**asdict(StudyConfig()), **json.loads(path.read_text())}  # defaults for settings added since
+    now = json.loads(json.dumps(asdict(cfg)))
+    changed = [f"{k} {before[k]} -> {now[k]}" for k in _SHARED if before[k] != now[k]]
     if changed:
         raise ConfigError(f"{path.parent} holds a study trained with other settings ({'; '.join(changed)}); "
                           "use another --out, or the same settings to resume it")
