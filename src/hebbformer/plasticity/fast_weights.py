@@ -122,7 +122,7 @@ class HebbianFastWeights(nn.Module):
     def step(self, x, fast):
         q, k, v, m = self._signals(x)  # [B, H, d], m [B, H]
         lam = torch.sigmoid(self.retention_logit)[:, None, None]
-        write = NEUROMODULATED_WRITE.delta(pre=k, post=torch.ones_like(v), third=v * m[..., None])
+        write = NEUROMODULATED_WRITE.delta(pre=k, post=v, third=m[..., None].expand_as(v))  # m v k^T
         fast = lam * fast + (1 - lam) * write
         y = self.gain[:, None] * (fast @ q[..., None])[..., 0]
         return self.proj(y.flatten(1)), fast
