@@ -97,3 +97,27 @@ def test_learns_a_trivial_episode_set_in_context(tmp_path):
     model.load_state_dict(weights(tmp_path / "run"))
     acc = episode_accuracies(model, pools.test, 3, 1, 2, 200, seed=5).mean().item()
     assert acc > 0.7, acc  # chance is 1/3
+
+
+def _losses(run):
+    return [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("option, tolerance", [("train.precision=bf16", 2e-2), ("train.compile=true", 1e-4)])
+def test_mixed_precision_and_compile_train_the_same_model(tmp_path, option, tolerance):
+    """bf16 autocast and torch.compile change how the step runs, not what it computes: the losses
+    follow the float32 eager run's (bf16 to its ~3 significant digits)."""
+    from torch._dynamo.utils import counters
+
+    key, value = option.split("=")
+    counters.clear()
+    runs = {}
+    for name, extra in (("eager", {}), ("other", {key.replace(".", "__"): value})):
+        cfg = tiny_config(tmp_path / name, train__steps=3, train__val_every=1, **extra)
+        train(cfg, progress=False)
+        runs[name] = _losses(tmp_path / name / "run")
+    torch.testing.assert_close(runs["other"], runs["eager"], rtol=tolerance, atol=0)
+    if key == "train.precision":
+        assert runs["other"] != runs["eager"]  # it did run in bf16
+    else:
+        assert counters["frames"]["ok"] > 0  # and this through the compiler

@@ -100,6 +100,10 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0  # torch CPU threads; 0: leave torch's default
     device: str = "cpu"
+    # Mixed precision of the training step: "fp32" (none) or "bf16" (autocast to bfloat16: matmuls
+    # and convs in bf16, weights, optimiser and loss in float32; no loss scaling needed).
+    precision: str = "fp32"
+    compile: bool = False  # torch.compile the model for training (slow first steps, then faster on GPUs)
     # A run folder or checkpoint whose model weights start this run (not its optimiser or step):
     # fine-tuning, e.g. quantisation-aware training of a Float model.
     init_from: str = ""
@@ -195,6 +199,7 @@ class Config:
             if value < 1:
                 raise ConfigError(f"{name} must be at least 1, got {value}")
         _one_of("eval.backend", v.backend, ("torch", "integer"))
+        _one_of("train.precision", t.precision, ("fp32", "bf16"))
         _one_of("model.method", m.method, METHODS)
         if m.method != "icl" and m.quant:
             raise ConfigError(f"model.quant applies to the in-context learner, not model.method={m.method!r}")

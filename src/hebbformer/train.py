@@ -77,14 +77,21 @@ def training_step(model, opt, pool, cfg: Config, step: int, lr: float, part: sli
     for group in opt.param_groups:
         group["lr"] = lr
     support, query, ep = training_batch(pool, cfg, step, part)
-    logits = model(support, ep.support_labels.to(t.device), query, ep.label_ids.to(t.device))
+    with autocast(t):
+        logits = model(support, ep.support_labels.to(t.device), query, ep.label_ids.to(t.device))
     target = ep.query_labels.to(t.device)
-    loss = F.cross_entropy(logits.flatten(0, 1), target.flatten())
+    loss = F.cross_entropy(logits.float().flatten(0, 1), target.flatten())
     opt.zero_grad(set_to_none=True)
     loss.backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
     opt.step()
     return loss, logits, target, grad_norm
+
+
+def autocast(t):
+    """The training step's mixed precision (train.precision)."""
+    device_type = torch.device(t.device).type
+    return torch.autocast(device_type, dtype=torch.bfloat16, enabled=t.precision == "bf16")
 
 
 def init_weights(model, source: str) -> None:
@@ -183,6 +190,8 @@ def _train(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
     if t.freeze_encoder:
         freeze(model.encoder)
     net = distributed.wrap(model, size)  # the model itself, or its DDP wrapper under torchrun
+    if t.compile:
+        net = torch.compile(net)  # the training step only; validation and checkpoints use the model itself
     metrics_path = out / "metrics.jsonl"
     if main:
         out.mkdir(parents=True, exist_ok=True)
