@@ -285,10 +285,13 @@ def _plots(results: list[dict], rows: list[dict], out: Path) -> None:
         for m in modules:
             for j, r in enumerate(r for r in results if r["task"] == task and r["module"] == m):
                 steps, losses = zip(*r["loss_curve"])
-                ax.plot(steps, losses, color=color[m], alpha=0.7, label=m if j == 0 else None)
+                # a moving average over 9 points (90 steps): each point is one batch at a random level
+                smooth = torch.tensor(losses)[None, None].log()
+                smooth = torch.nn.functional.avg_pool1d(smooth, 9, 1, 4, count_include_pad=False)[0, 0].exp()
+                ax.plot(steps, smooth.tolist(), color=color[m], alpha=0.7, label=m if j == 0 else None)
         ax.set_title(task)
         ax.set_xlabel("step")
-        ax.set_ylabel("training loss")
+        ax.set_ylabel("training loss (moving average)")
         ax.set_yscale("log")
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
