@@ -57,8 +57,10 @@ def test_seeded_and_reproducible():
     a = sample_episodes(pool, 4, 2, 3, 3, episode_generator(7, 11), 6)
     b = sample_episodes(pool, 4, 2, 3, 3, episode_generator(7, 11), 6)
     c = sample_episodes(pool, 4, 2, 3, 3, episode_generator(7, 12), 6)
+    d = sample_episodes(pool, 4, 2, 3, 3, episode_generator(8, 11), 6)
     assert all(torch.equal(x, y) for x, y in zip(vars(a).values(), vars(b).values()))
     assert not torch.equal(a.classes, c.classes)
+    assert not torch.equal(a.classes, d.classes)  # the seed matters too (it once did not: torch keeps 32 bits)
 
 
 def test_too_many_ways_or_drawings_is_named():

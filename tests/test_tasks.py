@@ -62,6 +62,11 @@ def test_fewshot_sequences_carry_permuted_labels_and_score_every_query():
     assert (b.x[:, 6:, 3] == 1).all() and b.mask[:, 6:].all() and not b.mask[:, :6].any()
     assert b.images.shape == (4, 12, 1, 16, 16)
     assert set(b.target[:, 6:].flatten().tolist()) <= {0, 1, 2}
+    again = task.sample(4, 2, g(0))
+    gen = g(0)
+    first, second = task.sample(4, 2, gen), task.sample(4, 2, gen)
+    assert torch.equal(again.images, first.images)  # seeded
+    assert not torch.equal(first.images, second.images)  # and every batch new (once every batch was the same)
 
 
 def test_unknown_task_is_named():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ..errors import ConfigError
@@ -77,7 +78,10 @@ def check_fits(pool: ClassPool, ways: int, shots: int, queries: int, split: str)
 def episode_generator(seed: int, index: int) -> torch.Generator:
     """The random stream of one batch: a function of (seed, index) alone, so a resumed run
     draws exactly the batches an uninterrupted one would."""
-    return torch.Generator().manual_seed((seed & 0xFFFFFFFF) << 32 | (index & 0xFFFFFFFF))
+    # torch's CPU generator keeps only the low 32 bits of a seed, so (seed, index) are hashed
+    # into 32 well-mixed bits: packing them as seed << 32 | index made every seed draw the same.
+    mixed = np.random.SeedSequence([seed & 0xFFFFFFFF, index & 0xFFFFFFFF]).generate_state(1)[0]
+    return torch.Generator().manual_seed(int(mixed))
 
 
 def sample_episodes(pool: ClassPool, ways: int, shots: int, queries: int, batch: int,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from ..config import DataConfig
-from ..data import build_pools, episode_generator, sample_episodes
+from ..data import build_pools, sample_episodes
 from .base import Batch, Task, one_hot
 
 
@@ -30,8 +30,7 @@ class FewShot(Task):
 
     def sample(self, batch, level, g, split="train"):
         pool = self.pools.train if split == "train" else self.pools.test
-        seed = int(torch.randint(2 ** 31, (1,), generator=g))
-        ep = sample_episodes(pool, self.ways, level, self.queries, batch, episode_generator(seed, 0))
+        ep = sample_episodes(pool, self.ways, level, self.queries, batch, g)
         n_s, n_q = ep.support_labels.shape[1], ep.query_labels.shape[1]
         # label tokens are drawn from range(ways): they are the episode's labels, permuted per episode
         x = torch.cat([torch.cat([one_hot(ep.support_labels, self.ways), torch.zeros(batch, n_s, 1)], -1),
