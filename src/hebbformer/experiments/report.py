@@ -50,7 +50,8 @@ def variant_of(cfg: dict, backend: str) -> str:
         return {"protonet": "ProtoNet", "maml": "MAML", "finetune": "fine-tune"}[m["method"]]
     if backend == "integer":
         return f"ICL {m['attention']}, Quant (integer path)"
-    return f"ICL {m['attention']}, {'Quant' if m.get('quant') else 'Float'}"
+    trained = ", bf16 training" if cfg["train"].get("precision") == "bf16" else ""
+    return f"ICL {m['attention']}, {'Quant' if m.get('quant') else 'Float'}{trained}"
 
 
 def _load_json(path: Path):
