@@ -38,9 +38,11 @@ def test_two_processes_match_one(tmp_path, extra):
     assert done.returncode == 0, done.stderr[-3000:]
     # equal to rounding: the global batch-norm statistics are summed in another order
     torch.testing.assert_close(losses(double), losses(single), rtol=1e-4, atol=1e-6)
+    # Adam moves a weight whose gradient is at rounding level by up to lr (1e-3) a step, whatever
+    # the sign of that noise: the weights agree to a few steps' worth, the losses above to 1e-4.
     a, b = checkpoint.load(single)["model"], checkpoint.load(double)["model"]
     for k in a:
-        torch.testing.assert_close(b[k], a[k], rtol=1e-4, atol=1e-5, msg=k)
+        torch.testing.assert_close(b[k], a[k], rtol=1e-3, atol=5e-3, msg=k)
 
 
 def test_global_batch_must_split_evenly():
