@@ -112,3 +112,16 @@ def test_study_writes_table_and_figures_and_resumes(tmp_path):
     cfg.steps = 4  # finished runs were trained for 3: they cannot join a 4-step study
     with pytest.raises(ConfigError, match=r"holds a study trained with other settings \(steps 3 -> 4\)"):
         run_study(cfg, tmp_path, log=lambda s: None)
+
+
+def test_fewshot_runs_on_cifar_fs_too(tmp_path):
+    """The study's few-shot task takes any of the core data sets: here the CIFAR-FS fixture
+    (colour images, the standard 64/16/20 class split), trained and scored through the study."""
+    from test_data import write_cifar
+
+    write_cifar(tmp_path)
+    task = FewShot(DataConfig(name="cifar_fs", root=str(tmp_path), image_size=32), ways=3, shots=(1, 2), queries=2)
+    b = task.sample(2, 2, g())
+    assert b.images.shape == (2, 12, 3, 32, 32) and task.name == "fewshot_cifar_fs"
+    r = train_one("delta", task, 0, StudyConfig(steps=2, batch_size=2, budget=3000, eval_batches=1))
+    assert set(r["levels"]) == {"1", "2"} and all(0 <= a <= 1 for v in r["levels"].values() for a in v)
