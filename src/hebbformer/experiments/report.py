@@ -8,7 +8,8 @@ It reads what the other commands leave behind and computes nothing new:
   ``metrics.jsonl`` gives its learning curves;
 - a fast-weight study (``study.json`` and ``runs/*.json`` from ``hebbformer study``): its table and
   figures;
-- a token-cost benchmark (``token_cost.csv`` and ``.png`` from ``bench/token_cost.py``).
+- per-token cost benchmarks (``token_cost.csv`` / ``fast_weight_cost.csv`` and their ``.png``
+  from ``bench/token_cost.py`` and ``bench/fast_weight_cost.py``).
 
 Runs whose evaluation is missing are listed with the command that would evaluate them.
 """
@@ -85,7 +86,7 @@ def find(roots: list[Path]) -> Found:
                 found.curves[name] = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()
                                       if line.strip()]
         found.studies += sorted(p.parent for p in root.rglob("study.json"))
-        found.token_costs += sorted(root.rglob("token_cost.csv"))
+        found.token_costs += sorted(root.rglob("*_cost.csv"))  # bench/token_cost.py, bench/fast_weight_cost.py
     return found
 
 
@@ -190,7 +191,7 @@ def build_report(roots: list[Path], out: Path) -> Path:
                table, f"![levels]({target.name}/levels.png)", "", f"![loss curves]({target.name}/loss_curves.png)", ""]
     for i, csv_path in enumerate(found.token_costs):
         png = csv_path.with_suffix(".png")
-        md += [f"## Cost per token: {csv_path.parent}", ""]
+        md += [f"## Cost per token: {csv_path}", ""]
         if png.is_file():
             shutil.copy(png, out / f"token_cost_{i}.png")
             md += [f"![token cost](token_cost_{i}.png)", ""]
