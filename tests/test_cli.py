@@ -95,5 +95,7 @@ def test_report_collects_runs_studies_and_benchmarks(tmp_path, capsys):
     for figure in ("accuracy_by_setting.png", "learning_curves.png", "study_study/levels.png"):
         assert (tmp_path / "report" / figure).stat().st_size > 0
     check_error(capsys, ["report", str(tmp_path / "nowhere")], "nowhere does not exist")
+    (runs / "proto" / "eval_val_torch.json").write_text('{"accuracy": 1}')
+    check_error(capsys, ["report", str(runs)], "eval_val_torch.json is not an evaluation written by hebbformer eval")
     (tmp_path / "empty").mkdir()
     check_error(capsys, ["report", str(tmp_path / "empty")], "no runs, studies or benchmarks")

@@ -48,7 +48,7 @@ class Found:
 def variant_of(cfg: dict, backend: str) -> str:
     m = cfg["model"]
     if m.get("method", "icl") != "icl":
-        return {"protonet": "ProtoNet", "maml": "MAML", "finetune": "fine-tune"}[m["method"]]
+        return {"protonet": "ProtoNet", "maml": "MAML", "finetune": "fine-tune"}.get(m["method"], m["method"])
     if backend == "integer":
         return f"ICL {m['attention']}, Quant (integer path)"
     trained = ", bf16 training" if cfg["train"].get("precision") == "bf16" else ""
@@ -62,6 +62,17 @@ def _load_json(path: Path):
         raise DataError(f"{path} is unreadable or not JSON ({err})") from None
 
 
+def _metric_lines(path: Path) -> list[dict]:
+    """A run's metrics; a line cut short by a kill mid-write is left out."""
+    lines = []
+    for line in path.read_text().splitlines():
+        try:
+            lines.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return lines
+
+
 def find(roots: list[Path]) -> Found:
     found = Found()
     for root in roots:
@@ -71,6 +82,8 @@ def find(roots: list[Path]) -> Found:
             run = config_path.parent
             name = str(run.relative_to(root.parent) if run != root else run.name)
             cfg = _load_json(config_path)
+            if not isinstance(cfg, dict) or not {"model", "data", "train"} <= cfg.keys():
+                continue  # some other tool's config.json, not a hebbformer run
             evals = sorted(run.glob("eval*.json"))
             if not evals:
                 found.unevaluated.append(name)
@@ -78,13 +91,14 @@ def find(roots: list[Path]) -> Found:
                 rep = _load_json(path)
                 # eval.json is the test split on the model's own forward; eval_SPLIT_BACKEND.json others
                 split, backend = ("test", "torch") if path.stem == "eval" else path.stem.split("_")[1:3]
+                if not isinstance(rep, dict) or "results" not in rep:
+                    raise DataError(f"{path} is not an evaluation written by hebbformer eval (no 'results')")
                 results = {r["setting"]: (r["accuracy"], r["ci95"], r["episodes"])
                            for r in rep["results"] if r["accuracy"] is not None}
                 found.evaluations.append(Evaluation(name, variant_of(cfg, backend), cfg["data"]["name"], split,
                                                     results, rep.get("all_runs_error")))
             if (run / "metrics.jsonl").is_file():
-                found.curves[name] = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()
-                                      if line.strip()]
+                found.curves[name] = _metric_lines(run / "metrics.jsonl")
         found.studies += sorted(p.parent for p in root.rglob("study.json"))
         found.token_costs += sorted(root.rglob("*_cost.csv"))  # bench/token_cost.py, bench/fast_weight_cost.py
     return found
