@@ -18,6 +18,20 @@ def baseline(method, **kw):
     return build_model(cfg, (1, 16, 16))
 
 
+def blob_accuracy_after_training(tmp_path, method, steps):
+    """Meta-train ``method`` on blob classes through the common loop, reload its checkpoint and
+    return its mean 3-way 1-shot accuracy on 100 episodes of unseen blob classes (eval mode)."""
+    from hebbformer import checkpoint
+
+    cfg = tiny_config(tmp_path, model__method=method, train__steps=steps, train__lr=2e-3, train__batch_size=8,
+                      train__val_every=1000, train__checkpoint_every=1000)
+    pools = Pools(blob_pool(100, 0), blob_pool(20, 1), blob_pool(20, 2))
+    train(cfg, progress=False, pools=pools)
+    model = build_model(cfg.model, pools.test.image_shape)
+    model.load_state_dict(checkpoint.load(tmp_path / "run")["model"])
+    return episode_accuracies(model, pools.test, 3, 1, 2, 100, seed=5).mean()
+
+
 def args_of(ep):
     return ep.support, ep.support_labels, ep.query, ep.label_ids
 
@@ -84,14 +98,7 @@ def test_maml_adapts_each_episode_of_a_batch_on_its_own(training):
 def test_meta_trained_maml_labels_unseen_classes_in_eval_mode(tmp_path):
     """Meta-trained, then evaluated as `hebbformer eval` does (eval mode, no_grad outside, batch
     statistics, as many inner steps as in meta-training): far above chance."""
-    cfg = tiny_config(tmp_path, model__method="maml", train__steps=60, train__batch_size=8, train__lr=2e-3,
-                      train__val_every=1000, train__checkpoint_every=1000)
-    pools = Pools(blob_pool(100, 0), blob_pool(20, 1), blob_pool(20, 2))
-    train(cfg, progress=False, pools=pools)
-    from hebbformer import checkpoint
-    model = build_model(cfg.model, pools.test.image_shape)
-    model.load_state_dict(checkpoint.load(tmp_path / "run")["model"])
-    assert episode_accuracies(model, pools.test, 3, 1, 2, 100, seed=5).mean() > 0.7  # chance 1/3
+    assert blob_accuracy_after_training(tmp_path, "maml", steps=60) > 0.7  # chance 1/3
 
 
 def test_method_errors_are_named(tmp_path):
@@ -105,14 +112,7 @@ def test_method_errors_are_named(tmp_path):
 
 @pytest.mark.slow
 def test_protonet_meta_trains_through_the_common_loop(tmp_path):
-    cfg = tiny_config(tmp_path, model__method="protonet", train__steps=100, train__lr=2e-3, train__batch_size=8,
-                      train__val_every=1000, train__checkpoint_every=1000)
-    pools = Pools(blob_pool(100, 0), blob_pool(20, 1), blob_pool(20, 2))
-    train(cfg, progress=False, pools=pools)
-    model = build_model(cfg.model, pools.test.image_shape)
-    from hebbformer import checkpoint
-    model.load_state_dict(checkpoint.load(tmp_path / "run")["model"])
-    assert episode_accuracies(model, pools.test, 3, 1, 2, 100, seed=5).mean() > 0.8  # chance 1/3
+    assert blob_accuracy_after_training(tmp_path, "protonet", steps=100) > 0.8  # chance 1/3
 
 
 def test_an_encoder_trained_by_one_method_starts_another(tmp_path):

@@ -196,6 +196,7 @@ def cmd_demo(args) -> int:
 
 def cmd_study(args) -> int:
     from .experiments.study import StudyConfig, run_study, summarise
+    from .tasks.fewshot import default_data
 
     cfg = StudyConfig(seeds=args.seeds, steps=args.steps, batch_size=args.batch_size, budget=args.budget,
                       beside_attention=args.beside_attention)
@@ -206,8 +207,8 @@ def cmd_study(args) -> int:
     if args.overrides:
         if any(not o.startswith("data.") for o in args.overrides):
             raise ConfigError("study overrides set the few-shot data set only: data.key=value")
-        data_cfg = Config()
-        data_cfg.override(["data.glyph_classes=400", "data.glyph_drawings=10", "data.image_size=20", *args.overrides])
+        data_cfg = Config(data=default_data())
+        data_cfg.override(args.overrides)
         cfg.data = data_cfg.validate().data
     if args.threads:
         import torch

@@ -12,13 +12,19 @@ from ..data import build_pools, sample_episodes
 from .base import Batch, Task, one_hot
 
 
+def default_data() -> DataConfig:
+    """The study's few-shot data when none is given: generated glyphs, small enough for the CPU.
+    ``data.`` overrides on the command line start from it."""
+    return DataConfig(name="glyphs", glyph_classes=400, glyph_drawings=10, image_size=20)
+
+
 class FewShot(Task):
     objective = "classify"
     level_name = "shots"
 
     def __init__(self, data: DataConfig | None = None, ways: int = 5, shots: tuple[int, ...] = (1, 2, 5),
                  queries: int = 2):
-        self.data = data or DataConfig(name="glyphs", glyph_classes=400, glyph_drawings=10, image_size=20)
+        self.data = data or default_data()
         self.name = f"fewshot_{self.data.name}"
         self.ways, self.levels, self.queries = ways, tuple(shots), queries
         self.pools = build_pools(self.data, ("train", "test"))
