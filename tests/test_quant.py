@@ -12,7 +12,7 @@ from hebbformer.data import Pools
 from hebbformer.errors import CheckpointError, ConfigError
 from hebbformer.evaluate import episode_accuracies
 from hebbformer.models import build_model
-from hebbformer.quant.fixed_point import int_matmul, isqrt, loihi_round, loihi_write, requantise, shift_round
+from hebbformer.quant.fixed_point import int_matmul, isqrt, requantise, shift_round, synapse_round, synapse_write
 from hebbformer.quant.integer import IntegerLearner
 from hebbformer.train import train
 
@@ -22,24 +22,18 @@ from test_plastic import episodes
 
 # ------------------------------------------------------------------ fixed-point primitives
 
-def test_loihi_rounding_known_answers():
-    """1.5 on the unit grid: accumulator 192 = 1 + 64/128; rounds up when 64 > 128 r."""
-    one_and_a_half = np.array([3])  # 3 * 2**-1
-    assert loihi_round(one_and_a_half, -1, 0, r=0.3)[0] == 2
-    assert loihi_round(one_and_a_half, -1, 0, r=0.6)[0] == 1
-    assert loihi_round(np.array([-3]), -1, 0, r=0.6)[0] == -2  # -1.5 = -2 + 64/128
-    assert loihi_round(np.array([-3]), -1, 0, r=0.3)[0] == -1
-    assert loihi_round(np.array([10_000]), 0, 0, r=0.0)[0] == 255  # clipped to the 9-bit synapse
-    assert loihi_round(np.array([-10_000]), 0, 0, r=0.0)[0] == -256
+def test_synapse_write_known_answers():
+    """A write stores the mantissa on the synapse grid, rounded half up, within -127..127."""
+    assert synapse_round(np.array([3, -3, 5]), -1, 0).tolist() == [2, -1, 3]  # 1.5, -1.5, 2.5
+    assert synapse_round(np.array([10_000, -10_000]), 0, 0).tolist() == [127, -127]  # one 7-bit trace per sign
 
 
-@given(st.lists(st.integers(-2 ** 20, 2 ** 20), min_size=1, max_size=20), st.integers(-6, 6),
-       st.integers(-4, 4), st.floats(0, 1, exclude_max=True))
-def test_loihi_write_twins_agree(mantissas, value_exp, exp, r):
-    """The float fake-quantised write and the integer rounding are the same function."""
+@given(st.lists(st.integers(-2 ** 20, 2 ** 20), min_size=1, max_size=20), st.integers(-6, 6), st.integers(-4, 4))
+def test_synapse_write_twins_agree(mantissas, value_exp, exp):
+    """The float fake-quantised write and the integer one are the same function."""
     acc = np.array(mantissas, dtype=np.int64)
-    fake = loihi_write(torch.tensor(acc, dtype=torch.float64) * 2.0 ** value_exp, exp, torch.tensor(r, dtype=torch.float64))
-    assert np.array_equal((fake * 2.0 ** -exp).numpy().astype(np.int64), loihi_round(acc, value_exp, exp, r))
+    fake = synapse_write(torch.tensor(acc, dtype=torch.float64) * 2.0 ** value_exp, exp)
+    assert np.array_equal((fake * 2.0 ** -exp).numpy().astype(np.int64), synapse_round(acc, value_exp, exp))
 
 
 @given(st.lists(st.integers(-2 ** 40, 2 ** 40), min_size=1, max_size=20), st.integers(-8, 20))

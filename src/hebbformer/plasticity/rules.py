@@ -23,9 +23,10 @@ class Precision:
 
 
 FLOAT = Precision()
-# Loihi 2's learning engine (lava-nc fixed_pt, sign mode MIXED): 9-bit synapses, a 16-bit
-# accumulator with 7 fractional bits, stochastic rounding with one random number per epoch.
-LOIHI = Precision(synapse_bits=9, fraction_bits=7, rounding="stochastic")
+# Loihi 2's learning engine as the compiled network drives it (hebbformer.neuro.plastic_attention):
+# each sign of a key or value arrives in a 7-bit trace and is copied into the synapse exactly,
+# so a write stores a signed mantissa -127..127, with no fractional bits and no rounding.
+LOIHI = Precision(synapse_bits=8, fraction_bits=0, rounding="nearest")
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,10 @@ is half-up (``floor(v + 1/2)``): an integer path computes it with one add and an
 shift, and in floating point it is exact whenever the value is, which is what makes the float64
 fake-quantised forward equal the integer path bit for bit.
 
-Plastic writes are rounded the way Loihi 2's learning engine rounds a weight update (lava-nc
-0.10.0, ``LearningRuleApplierBitApprox``; ``../shared/reference/lava-learning-engine.md`` §3.2):
-the update lands in a 16-bit accumulator with 7 fractional bits (a floor), and the new weight is
-``(acc >> 7) + ((acc & 127) > 128 * r)``, with one random number ``r`` per learning epoch drawn
-from numpy's PCG64 seeded 2, then clipped to the 9-bit signed weight grid of sign mode MIXED.
+Plastic writes store a key or value as Loihi 2's learning engine receives it in the compiled
+network (``hebbformer.neuro.plastic_attention``): a signed mantissa of at most 7 bits per sign,
+-127..127, since each sign travels in a 7-bit trace (x1 of a graded spike, y1/y2 of a third
+factor). The engine then copies it into the synapse exactly.
 """
 
 from __future__ import annotations
@@ -17,14 +16,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..plasticity.rules import LOIHI
-from ..neuro.loihi.emulator import ACC_HI, ACC_LO, conn_var_randoms, round_accumulator, weight_range
-
 WEIGHT_BITS = 8  # static weights: 8-bit signed mantissa, one shared exponent per tensor
 BIAS_BITS = 32  # biases live on the accumulator's grid
-SYNAPSE_RANGE = weight_range("MIXED")  # Loihi 2 plastic weights: -256..255
-ACC_FRACTION_BITS = LOIHI.fraction_bits  # Loihi 2 learning accumulator: 16 bits, 7 of them fractional
-ACC_RANGE = (ACC_LO, ACC_HI)  # lava's accumulator clip (its lower bound is off by one, sic)
+SYNAPSE_RANGE = (-127, 127)  # a written key or value: one 7-bit trace per sign
 RECIPROCAL_BITS = 16  # 1/n for the relu slot normalisation, as a 16-bit fixed-point constant
 
 
@@ -60,18 +54,10 @@ def weight_exponent(w: torch.Tensor) -> int:
     return exponent_for(w.detach().abs().max().item(), WEIGHT_BITS)
 
 
-# The rounding random numbers of the first n learning epochs: token t is written in epoch t + 1.
-loihi_random = conn_var_randoms
-
-
-def loihi_write(x: torch.Tensor, exp: int, r: torch.Tensor) -> torch.Tensor:
-    """Fake-quantised plastic write: x into a zero synapse on the grid 2**exp, rounded like the
-    learning engine with the epoch's random number r (broadcast against x). Straight-through."""
-    acc = torch.clamp(torch.floor(x * 2.0 ** (ACC_FRACTION_BITS - exp)), *ACC_RANGE)
-    whole = torch.floor(acc / 2 ** ACC_FRACTION_BITS)
-    up = (acc - whole * 2 ** ACC_FRACTION_BITS) > 2 ** ACC_FRACTION_BITS * r
-    m = torch.clamp(whole + up, *SYNAPSE_RANGE) * 2.0 ** exp
-    return x + (m - x).detach()
+def synapse_write(x: torch.Tensor, exp: int) -> torch.Tensor:
+    """Fake-quantised plastic write: x as the mantissa on the grid 2**exp that the synapse
+    receives, -127..127 (rounded half up). Straight-through."""
+    return mantissa(x, exp, *SYNAPSE_RANGE) * 2.0 ** exp
 
 
 def reciprocals(n: int) -> torch.Tensor:
@@ -95,12 +81,10 @@ def requantise(acc: np.ndarray, acc_exp: int, exp: int, bits: int, signed: bool 
     return np.clip(shift_round(acc, exp - acc_exp), *int_range(bits, signed))
 
 
-def loihi_round(acc_value: np.ndarray, value_exp: int, exp: int, r: float) -> np.ndarray:
-    """Integer twin of ``loihi_write``: a value on the grid 2**value_exp written into synapses on
-    the grid 2**exp: the floor into the 7-fractional-bit accumulator, then stochastic rounding."""
-    shift = exp - ACC_FRACTION_BITS - value_exp
-    acc = acc_value >> shift if shift >= 0 else acc_value << -shift
-    return np.clip(round_accumulator(np.clip(acc, *ACC_RANGE), r, ACC_FRACTION_BITS), *SYNAPSE_RANGE)
+def synapse_round(acc: np.ndarray, acc_exp: int, exp: int) -> np.ndarray:
+    """Integer twin of ``synapse_write``: an accumulator on the grid 2**acc_exp as the written
+    mantissa on the grid 2**exp."""
+    return np.clip(shift_round(acc, exp - acc_exp), *SYNAPSE_RANGE)
 
 
 def int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:

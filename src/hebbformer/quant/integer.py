@@ -4,9 +4,12 @@
 exponents (numpy int64); ``logits`` then runs an episode with integer operations only: additions,
 multiplications, arithmetic shifts, comparisons, a table look-up (GELU), an integer square root
 and a floor division (layer norm). Every attention layer is a plastic synaptic memory: each
-support token writes its key and value into the synapses of a newly recruited slot neuron, with
-Loihi 2's learning-engine rounding; each query only reads. This is the program the neuromorphic
-back-ends execute; it equals the float64 fake-quantised forward bit for bit.
+token writes its key and value into the synapses of a slot neuron (a support: a new one; a
+query: a spare one), then reads. The model runs layer by layer over whole episodes (attention is
+causal, so that is the same); what runs a layer's synapses is pluggable: ``slot_core`` here, or
+the layer compiled to a Loihi 2 network on the emulator or on lava
+(``hebbformer.neuro.plastic_attention``), which give the same integers. The whole path equals the
+float64 fake-quantised forward bit for bit.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ import numpy as np
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .fixed_point import (RECIPROCAL_BITS, int_matmul, int_range, isqrt, loihi_random, loihi_round,
-                          mantissa, reciprocals, requantise)
+from .fixed_point import (RECIPROCAL_BITS, int_matmul, int_range, isqrt, mantissa, reciprocals, requantise,
+                          synapse_round)
 from .model import ACT_BITS, NORM_FRACTION_BITS, RESIDUAL_BITS, QuantLearner
 
 
@@ -116,48 +119,28 @@ class IntegerLearner:
         lo, hi = int_range(RESIDUAL_BITS)
         return np.clip(x + requantise(acc, acc_exp, self.exp["res"], RESIDUAL_BITS), lo, hi)
 
-    def _attend(self, l: int, blk: dict, h: np.ndarray, memory: dict, write: bool, r: float) -> np.ndarray:
-        """One token [B, d] through block l's plastic synapses: write (support) or read (query)."""
-        e = self.exp
-        b, d = h.shape
-        split = lambda t: t.reshape(b, self.heads, d // self.heads)  # noqa: E731
+    def attend(self, l: int, h: np.ndarray, n_support: int, core) -> np.ndarray:
+        """Block l's attention over whole episodes, h [B, T, d] (the int8 layer-norm output): the
+        host computes q, k, v; ``core`` writes and reads the plastic synapses token by token; the
+        host divides by the number of slots read and projects. Returns the projection's accumulator."""
+        e, blk = self.exp, self.blocks[l]
+        b, n, d = h.shape
+        split = lambda t: t.reshape(b, n, self.heads, d // self.heads)  # noqa: E731
         q = split(requantise(blk["q"](h), blk["q"].acc_exp, e[f"b{l}.q"], ACT_BITS))
-        k = split(loihi_round(blk["k"](h), blk["k"].acc_exp, e[f"b{l}.k"], r))
-        v = split(loihi_round(blk["v"](h), blk["v"].acc_exp, e[f"b{l}.v"], r))
-        n = memory["n"]
-        if write:  # recruit slot neuron n: its synapses keep this token's key and value
-            memory["k"][:, :, n], memory["v"][:, :, n] = k, v
-            memory["n"] = n = n + 1
-            keys, values = memory["k"][:, :, :n], memory["v"][:, :, :n]
-        else:  # a query reads the slots and its own key and value, and writes nothing
-            keys = np.concatenate([memory["k"][:, :, :n], k[:, :, None]], 2)
-            values = np.concatenate([memory["v"][:, :, :n], v[:, :, None]], 2)
-        drive = np.einsum("bhsd,bhd->bhs", keys, q)
-        rate = requantise(np.maximum(drive, 0), e[f"b{l}.q"] + e[f"b{l}.k"], e[f"b{l}.rate"], ACT_BITS, signed=False)
-        out = np.einsum("bhs,bhsd->bhd", rate, values) * self.reciprocal[keys.shape[2]]
+        k = split(synapse_round(blk["k"](h), blk["k"].acc_exp, e[f"b{l}.k"]))
+        v = split(synapse_round(blk["v"](h), blk["v"].acc_exp, e[f"b{l}.v"]))
+        out = core(q, k, v, n_support, e[f"b{l}.rate"] - e[f"b{l}.q"] - e[f"b{l}.k"])
+        seen = np.minimum(np.arange(n), n_support) + 1  # a support reads itself and those before it;
+        out = out * self.reciprocal[seen][None, :, None, None]  # a query, every support and itself
         y = requantise(out, e[f"b{l}.rate"] + e[f"b{l}.v"] - RECIPROCAL_BITS, e[f"b{l}.y"], ACT_BITS)
-        return blk["proj"](y.reshape(b, d))
+        return blk["proj"](y.reshape(b, n, d))
 
-    def empty_memories(self, batch: int, capacity: int) -> list[dict]:
-        """Each attention layer's plastic synapses before any token: room for ``capacity`` slot
-        neurons [B, heads, capacity, d_head], none recruited."""
-        shape = (batch, self.heads, capacity, self.label_table.shape[1] // self.heads)
-        return [{"k": np.zeros(shape, np.int64), "v": np.zeros(shape, np.int64), "n": 0} for _ in self.blocks]
-
-    def token_step(self, x: np.ndarray, memories: list[dict], write: bool, r: float) -> np.ndarray:
-        """One token's residual stream [B, d] through every block; a support writes its layer's
-        synapses (learning epoch with random number r), a query only reads."""
-        for l, (blk, memory) in enumerate(zip(self.blocks, memories)):
-            y = self._attend(l, blk, self._norm(blk["ln1"], x, f"b{l}.ln1"), memory, write, r)
-            x = self._residual_add(x, y, blk["proj"].acc_exp)
-            m1 = requantise(blk["up"](self._norm(blk["ln2"], x, f"b{l}.ln2")), blk["up"].acc_exp,
-                            self.exp[f"b{l}.m1"], ACT_BITS)
-            x = self._residual_add(x, blk["down"](blk["gelu"][m1 + 128]), blk["down"].acc_exp)
-        return x
-
-    def logits(self, support, support_labels, query, label_ids) -> tuple[np.ndarray, int]:
+    def logits(self, support, support_labels, query, label_ids, core=None) -> tuple[np.ndarray, int]:
         """uint8 support [B, S, C, H, W], label tokens [B, S], uint8 query [B, Q, C, H, W], the
-        episode's label tokens [B, N] -> (integer logits [B, Q, N], their exponent)."""
+        episode's label tokens [B, N] -> (integer logits [B, Q, N], their exponent). ``core`` runs
+        the attention layers' plastic synapses: ``slot_core`` (numpy, the default) or a compiled
+        network (``hebbformer.neuro.plastic_attention.NetworkCore``)."""
+        core = core or slot_core
         support, query = np.asarray(support), np.asarray(query)
         support_labels, label_ids = np.asarray(support_labels), np.asarray(label_ids)
         b, s = support_labels.shape
@@ -165,15 +148,13 @@ class IntegerLearner:
         images = np.concatenate([support, query], 1).reshape(-1, *support.shape[2:])
         z = requantise(self.embed(self.encode(images)), self.embed.acc_exp, self.exp["res"], RESIDUAL_BITS)
         labels = np.concatenate([support_labels, np.full((b, n_query), self.cfg.max_ways)], 1)
-        tokens = np.clip(z.reshape(b, s + n_query, -1) + self.label_table[labels], *int_range(RESIDUAL_BITS))
-        memories = self.empty_memories(b, s)
-        r = loihi_random(s + 1)
-        outputs = []
-        for t in range(s + n_query):
-            x = self.token_step(tokens[:, t], memories, write=t < s, r=r[min(t, s)])
-            if t >= s:
-                outputs.append(x)
-        out = self.head(self._norm(self.norm, np.stack(outputs, 1), "lnf"))
+        x = np.clip(z.reshape(b, s + n_query, -1) + self.label_table[labels], *int_range(RESIDUAL_BITS))
+        for l, blk in enumerate(self.blocks):  # layer by layer: causal, so each layer sees all tokens
+            x = self._residual_add(x, self.attend(l, self._norm(blk["ln1"], x, f"b{l}.ln1"), s, core), blk["proj"].acc_exp)
+            m1 = requantise(blk["up"](self._norm(blk["ln2"], x, f"b{l}.ln2")), blk["up"].acc_exp,
+                            self.exp[f"b{l}.m1"], ACT_BITS)
+            x = self._residual_add(x, blk["down"](blk["gelu"][m1 + 128]), blk["down"].acc_exp)
+        out = self.head(self._norm(self.norm, x[:, s:], "lnf"))
         if self.cfg.readout == "vocab":
             ids = np.broadcast_to(label_ids[:, None, :], (b, n_query, label_ids.shape[1]))
             return np.take_along_axis(out, ids, 2), self.head.acc_exp
@@ -181,15 +162,51 @@ class IntegerLearner:
         return np.einsum("bqd,bnd->bqn", out, self.label_table[label_ids]), self.exp["out"] + self.exp["res"]
 
 
+class SlotMemory:
+    """One attention layer's plastic synapses, for a batch of episodes: per head ``capacity`` slot
+    neurons whose key (input) and value (output) synapses a write overwrites; a read passes the
+    query through them, the slots' requantised ReLU and back. The arithmetic of the compiled
+    network (``hebbformer.neuro.plastic_attention``), in numpy."""
+
+    def __init__(self, batch: int, heads: int, d_head: int, capacity: int):
+        self.k = np.zeros((batch, heads, capacity, d_head), np.int64)
+        self.v = np.zeros((batch, heads, capacity, d_head), np.int64)
+
+    def write(self, slot: int, k: np.ndarray, v: np.ndarray) -> None:
+        """A token's key and value [B, heads, d_head] into slot ``slot`` of every head."""
+        self.k[:, :, slot], self.v[:, :, slot] = k, v
+
+    def read(self, q: np.ndarray, rate_shift: int) -> np.ndarray:
+        """sum over slots of rate * value [B, heads, d_head], rate = relu(k.q) on the grid 2**rate_shift."""
+        drive = np.einsum("bhsd,bhd->bhs", self.k, q)
+        rate = requantise(np.maximum(drive, 0), 0, rate_shift, ACT_BITS, signed=False)
+        return np.einsum("bhs,bhsd->bhd", rate, self.v)
+
+
+def slot_core(q: np.ndarray, k: np.ndarray, v: np.ndarray, n_support: int, rate_shift: int) -> np.ndarray:
+    """The plastic synapses of one layer over whole episodes [B, T, heads, d_head], token by token:
+    support i is written into slot i, each query into the spare slot n_support, and each token read
+    after its write. Slots not yet written hold zeros, so they add nothing."""
+    b, n, heads, d_head = q.shape
+    memory = SlotMemory(b, heads, d_head, n_support + 1)
+    out = np.empty_like(q)
+    for i in range(n):
+        memory.write(min(i, n_support), k[:, i], v[:, i])
+        out[:, i] = memory.read(q[:, i], rate_shift)
+    return out
+
+
 class IntegerForward(torch.nn.Module):
     """The integer path behind the model's usual forward signature, so that the evaluation code
     (episodes, confidence intervals, all_runs) measures it unchanged. Inference only, on the CPU."""
 
-    def __init__(self, model: QuantLearner):
+    def __init__(self, model: QuantLearner, core=None):
         super().__init__()
         self.cfg = model.cfg
         self.program = IntegerLearner.from_model(model)
+        self.core = core
 
     def forward(self, support, support_labels, query, label_ids) -> torch.Tensor:
-        logits, exp = self.program.logits(*(t.cpu().numpy() for t in (support, support_labels, query, label_ids)))
+        arrays = (t.cpu().numpy() for t in (support, support_labels, query, label_ids))
+        logits, exp = self.program.logits(*arrays, core=self.core)
         return torch.from_numpy(logits).double() * 2.0 ** exp

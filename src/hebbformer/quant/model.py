@@ -12,8 +12,9 @@ exponents) whose forward runs every operation the way the integer path (``intege
 - layer norm in integers (floor mean and variance, integer square root, a floor division);
   GELU as a 256-entry table on its int8 input;
 - the "tied" read-out as an integer dot product of the int8 output with the label embeddings;
-- attention of kind ``relu``: the keys and values are written into 9-bit plastic synapses,
-  rounded like Loihi 2's learning engine (``fixed_point.loihi_write``), a query's match with each
+- attention of kind ``relu``: the keys and values are written into plastic synapses as signed
+  mantissas -127..127 (``fixed_point.synapse_write``: what Loihi 2's learning engine stores in
+  the compiled network, ``hebbformer.neuro.plastic_attention``), a query's match with each
   slot is requantised to a uint8 slot rate, and the division by the number of slots read is a
   multiplication by a 16-bit reciprocal.
 
@@ -33,7 +34,7 @@ from ..models.attention import context_mask
 from ..models.transformer import InContextLearner
 from ..plasticity.rules import QUANT_KEY_WRITE, QUANT_VALUE_WRITE
 from .fixed_point import (BIAS_BITS, RECIPROCAL_BITS, WEIGHT_BITS, exponent_for, int_range,
-                          loihi_random, loihi_write, mantissa, quantise, reciprocals, weight_exponent)
+                          mantissa, synapse_write, quantise, reciprocals, weight_exponent)
 
 NORM_FRACTION_BITS = 7  # (x - mean) / std as an int16 mantissa with 7 fractional bits
 RESIDUAL_BITS = 16
@@ -180,21 +181,21 @@ class QuantLearner(InContextLearner):
         g_m, b_m, e_g = params
         return x * g_m * 2.0 ** e_g + b_m * 2.0 ** (e_g - NORM_FRACTION_BITS)
 
-    def _write(self, name: str, x, r):
+    def _write(self, name: str, x):
         """Keys or values into the plastic synapses, stored at the precision of
-        ``QUANT_KEY_WRITE`` / ``QUANT_VALUE_WRITE``: rounded like Loihi's learning engine."""
+        ``QUANT_KEY_WRITE`` / ``QUANT_VALUE_WRITE``: as Loihi's learning engine stores them."""
         if self._observed is not None:
             return self.act(name, x)
-        return loihi_write(x, self.exp(name), r)
+        return synapse_write(x, self.exp(name))
 
-    def _attention(self, l: int, attn, h, mask, r):
+    def _attention(self, l: int, attn, h, mask):
         b, n, d = h.shape
         heads, e_h = attn.heads, self.exp(f"b{l}.ln1")
         pq, pk, pv = self.qkv_params(attn, e_h, h.dtype)
         split = lambda t: t.view(b, n, heads, d // heads).transpose(1, 2)  # noqa: E731
         q = split(self.act(f"b{l}.q", self._linear(h, pq, e_h)))
-        k = split(self._write(f"b{l}.k", self._linear(h, pk, e_h), r[:, None]))
-        v = split(self._write(f"b{l}.v", self._linear(h, pv, e_h), r[:, None]))
+        k = split(self._write(f"b{l}.k", self._linear(h, pk, e_h)))
+        v = split(self._write(f"b{l}.v", self._linear(h, pv, e_h)))
         rate = self.act(f"b{l}.rate", F.relu(q @ k.transpose(-1, -2)) * mask)
         out = rate @ v
         seen = mask.sum(-1, keepdim=True)
@@ -260,12 +261,8 @@ class QuantLearner(InContextLearner):
         labels = torch.cat([support_labels, torch.full((b, n_query), self.cfg.max_ways, device=z.device)], 1)
         x = self.act("res", z.view(b, s + n_query, -1) + self.act("res", self.label_embed.weight.to(dtype))[labels])
         mask = context_mask(s, n_query).to(x.device)
-        # Token t is written in learning epoch t; each query is read as if appended alone after
-        # the supports, so its own key and value are rounded with epoch s's random number.
-        r = torch.as_tensor(loihi_random(s + 1), dtype=dtype, device=x.device)
-        r = torch.cat([r[:s], r[s].expand(n_query)])
         for l, block in enumerate(self.blocks):
-            x = self.act("res", x + self.act("res", self._attention(l, block.attn, self._layer_norm(block.ln1, x, f"b{l}.ln1"), mask, r)))
+            x = self.act("res", x + self.act("res", self._attention(l, block.attn, self._layer_norm(block.ln1, x, f"b{l}.ln1"), mask)))
             x = self.act("res", x + self.act("res", self._mlp(l, block.mlp, self._layer_norm(block.ln2, x, f"b{l}.ln2"))))
         h = self._layer_norm(self.norm, x[:, s:], "lnf")
         e_h = self.exp("lnf")

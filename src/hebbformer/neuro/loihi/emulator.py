@@ -39,6 +39,17 @@ def conn_var_randoms(epochs: int) -> np.ndarray:
     return np.random.default_rng(2).random(epochs + 1)[1:]
 
 
+def trace_streams(seed: int, steps: int) -> dict[str, np.ndarray]:
+    """The trace random numbers of a rule seeded ``seed`` over ``steps`` steps, indexed by draw:
+    lava's TraceRandom streams (numpy PCG64 seeded seed .. seed + 3) draw once when built and
+    twice per step; the learning at step t takes draw 2t, the y impulses of step t draw 2t - 1."""
+    draws = 2 * steps + 1
+    return {"x_decay": np.random.default_rng(seed).random(draws),
+            "x_impulse": np.random.default_rng(seed + 1).integers(0, 2 ** 7, size=draws, dtype=int),
+            "y_decay": np.random.default_rng(seed + 2).random(draws),
+            "y_impulse": np.random.default_rng(seed + 3).integers(0, 2 ** 7, size=draws, dtype=int)}
+
+
 def round_accumulator(acc: np.ndarray, r_c: float, shift: int = 7) -> np.ndarray:
     """A synaptic variable from its accumulator (``shift`` fractional bits), stochastically
     rounded with the epoch's r_c: up where the fraction exceeds r_c."""
@@ -54,7 +65,7 @@ class LearningDense:
 
     sparse_updates = True  # update only synapses whose neurons spiked (False: all; same result)
 
-    def __init__(self, s: Scenario):
+    def __init__(self, s: Scenario, tag_1: np.ndarray | None = None):
         self.s, self.fixed, self.rule = s, s.fixed, s.rule
         self.T = s.rule.t_epoch
         self.series = s.rule.series()
@@ -71,18 +82,20 @@ class LearningDense:
             w = -((-w >> nb) << nb) if s.sign_mode == "INHIBITORY" else (w >> nb) << nb
             self.weights = w
             self.tag_1, self.tag_2 = np.zeros_like(w), np.zeros_like(w)
+            if tag_1 is not None:
+                self.tag_1 = np.array(tag_1, dtype=np.int64)
             self.x, self.y = np.zeros((2, n_pre), np.int64), np.zeros((3, n_post), np.int64)
             self.x_int, self.x_frac = self._split(x_imp)
             self.y_int, self.y_frac = self._split(y_imp)
-            seed, draws = s.rule.rng_seed, 2 * s.steps + 1  # two advances per step, one at build
-            self.rx_dec = np.random.default_rng(seed).random(draws)
-            self.rx_imp = np.random.default_rng(seed + 1).integers(0, 2 ** 7, size=draws, dtype=int)
-            self.ry_dec = np.random.default_rng(seed + 2).random(draws)
-            self.ry_imp = np.random.default_rng(seed + 3).integers(0, 2 ** 7, size=draws, dtype=int)
+            streams = trace_streams(s.rule.rng_seed, s.steps)
+            self.rx_dec, self.rx_imp = streams["x_decay"], streams["x_impulse"]
+            self.ry_dec, self.ry_imp = streams["y_decay"], streams["y_impulse"]
             self.rc = conn_var_randoms(s.steps // self.T)
         else:
             self.weights = s.weights.astype(np.float64).copy()
             self.tag_1, self.tag_2 = np.zeros_like(self.weights), np.zeros_like(self.weights)
+            if tag_1 is not None:
+                self.tag_1 = np.array(tag_1, dtype=np.float64)
             self.x, self.y = np.zeros((2, n_pre)), np.zeros((3, n_post))
             self.x_imp, self.y_imp = x_imp.astype(np.float64), y_imp.astype(np.float64)
         with np.errstate(divide="ignore"):  # tau = 0 rows are never decayed (forgotten at once)
@@ -237,8 +250,12 @@ class LearningDense:
             v.min() >= max(lo, -(2 ** 8)) and v.max() <= hi
         if not sparse:
             return np.array(self._update_entries(target, products, env, old, slice(None), slice(None)))
-        # whole rows of spiking posts, and the spiking pres' columns of the other rows
-        rows, cols = np.flatnonzero(env.dep["y0"][:, 0]), np.flatnonzero(env.dep["x0"][0])
+        # whole rows of spiking posts, and the spiking pres' columns of the other rows (where
+        # an x0 product can change them)
+        rows = np.flatnonzero(env.dep["y0"][:, 0])
+        cols = np.flatnonzero(env.dep["x0"][0]) if any(p.dependency == "x0" for p in products) else []
+        if not len(rows) and not len(cols):
+            return v
         others = np.flatnonzero(~env.dep["y0"][:, 0])
         new = v.copy()
         if len(rows):

@@ -39,27 +39,37 @@ def build_rule(s: Scenario):
                                         y2_tau=r.y2_tau, y3_impulse=r.y3_impulse, y3_tau=r.y3_tau)
 
 
-def _build(s: Scenario):
-    """lava processes for a scenario: (source, LearningDense, neuron)."""
+def learning_dense(s: Scenario, tag_1: np.ndarray | None = None):
+    """lava's LearningDense configured as the scenario's synapses (tag_1: its initial tags)."""
     dense_mod = import_lava("lava.proc.dense.process")
-    lif_mod = import_lava("lava.proc.lif.process")
-    source = import_lava("lava.proc.io.source")
     constants = import_lava("lava.magma.core.learning.constants")
     weightutils = import_lava("lava.utils.weightutils")
-
-    n_post = s.weights.shape[0]
-    src = source.RingBuffer(data=s.pre.astype(np.int32) if s.fixed else s.pre.astype(np.float64))
-    dense = dense_mod.LearningDense(
-        weights=s.weights.copy(), learning_rule=build_rule(s), num_message_bits=s.num_message_bits,
+    return dense_mod.LearningDense(
+        weights=s.weights.copy(), tag_1=tag_1, learning_rule=build_rule(s), num_message_bits=s.num_message_bits,
         graded_spike_cfg=constants.GradedSpikeCfg[s.graded_spike_cfg], weight_exp=s.weight_exp,
         num_weight_bits=s.num_weight_bits, sign_mode=weightutils.SignMode[s.sign_mode])
+
+
+def ring_buffer(data: np.ndarray, fixed: bool = True):
+    """lava's RingBuffer sending data[:, t - 1] at step t (data [n, steps])."""
+    source = import_lava("lava.proc.io.source")
+    return source.RingBuffer(data=data.astype(np.int32) if fixed else data.astype(np.float64))
+
+
+def _build(s: Scenario):
+    """lava processes for a scenario: (source, LearningDense, neuron)."""
+    lif_mod = import_lava("lava.proc.lif.process")
+
+    n_post = s.weights.shape[0]
+    src = ring_buffer(s.pre, s.fixed)
+    dense = learning_dense(s)
     p = s.lif
     neuron_args = dict(shape=(n_post,), du=p.du, dv=p.dv, vth=p.vth, bias_mant=p.bias_mant, bias_exp=p.bias_exp)
     src.s_out.connect(dense.s_in)
     if s.rule.type == "3F":
         third = import_lava("hebbformer.neuro.loihi.lava_processes.third_factor")
         lif = third.ThirdFactorLIF(**neuron_args)
-        reward = source.RingBuffer(data=s.reward.astype(np.int32) if s.fixed else s.reward.astype(np.float64))
+        reward = ring_buffer(s.reward, s.fixed)
         reward.s_out.connect(lif.a_third_factor_in)
         dense.a_out.connect(lif.a_in)
         lif.s_out_bap.connect(dense.s_in_bap)
@@ -73,7 +83,8 @@ def _build(s: Scenario):
     return src, dense, lif
 
 
-def _run(src, steps: int, mode: str) -> None:
+def run_steps(src, steps: int, mode: str) -> None:
+    """Run the network that ``src`` belongs to for ``steps`` steps in lava's Loihi 2 CPU simulation."""
     conditions = import_lava("lava.magma.core.run_conditions")
     run_configs = import_lava("lava.magma.core.run_configs")
     src.run(condition=conditions.RunSteps(num_steps=steps), run_cfg=run_configs.Loihi2SimCfg(select_tag=mode))
@@ -91,7 +102,7 @@ def run_lava(s: Scenario) -> dict[str, np.ndarray]:
         m.probe(getattr(procs[proc], var), s.steps)
         monitors[name] = (m, procs[proc], var)
     try:
-        _run(src, s.steps, s.mode)
+        run_steps(src, s.steps, s.mode)
         out = {name: np.asarray(m.get_data()[proc.name][var], dtype=np.float64).reshape(s.steps, -1)
                for name, (m, proc, var) in monitors.items()}
     finally:
@@ -107,9 +118,9 @@ def time_lava(s: Scenario) -> tuple[float, np.ndarray]:
 
     src, dense, _ = _build(s)
     try:
-        _run(src, 1, s.mode)
+        run_steps(src, 1, s.mode)
         tic = time.perf_counter()
-        _run(src, s.steps - 1, s.mode)
+        run_steps(src, s.steps - 1, s.mode)
         seconds = (time.perf_counter() - tic) / (s.steps - 1)
         weights = np.asarray(dense.weights.get(), dtype=np.float64)
     finally:

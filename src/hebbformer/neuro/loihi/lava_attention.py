@@ -1,0 +1,41 @@
+"""A compiled attention layer (``hebbformer.neuro.plastic_attention``) run in lava-nc's Loihi 2
+CPU simulation: ring buffers play the host's part (the graded spikes of keys and queries, and what
+the slot and read-out neurons are told to do each step), lava's own LearningDense processes are
+the key and value synapses and their learning rules, and ``lava_processes.attention`` the neurons."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..lava_compat import import_lava
+from ..plastic_attention import LayerNet, Program, synapses
+from .lava_sim import learning_dense, ring_buffer, run_steps
+
+
+def run_lava(net: LayerNet, program: Program) -> np.ndarray:
+    """The read-out neurons' input at every step [steps, n_out], from lava's simulation."""
+    neurons = import_lava("hebbformer.neuro.loihi.lava_processes.attention")
+    (key_cfg, key_mask), (value_cfg, value_mask) = synapses(net, program.steps).values()
+    key, value = learning_dense(key_cfg, key_mask), learning_dense(value_cfg, value_mask)
+    keys_in = ring_buffer(program.key_payload.T)
+    slots = neurons.SlotNeurons(shape=(net.n_slots,), rate_shift=net.rate_shift)
+    slot_control = ring_buffer(program.slot_control.T)
+    readout = neurons.ReadoutNeurons(shape=(net.n_out,), steps=program.steps)
+    readout_control = ring_buffer(program.readout_control.T)
+
+    keys_in.s_out.connect(key.s_in)
+    key.a_out.connect(slots.a_in)
+    slot_control.s_out.connect(slots.control_in)
+    slots.s_out_bap.connect(key.s_in_bap)
+    slots.s_out.connect(value.s_in)
+    value.a_out.connect(readout.a_in)
+    readout_control.s_out.connect(readout.control_in)
+    readout.s_out_bap.connect(value.s_in_bap)
+    readout.s_out_y1.connect(value.s_in_y1)
+    readout.s_out_y2.connect(value.s_in_y2)
+    readout.s_out_y3.connect(value.s_in_y3)
+    try:
+        run_steps(keys_in, program.steps, "fixed_pt")
+        return np.asarray(readout.received.get(), dtype=np.int64)
+    finally:
+        keys_in.stop()

@@ -1,0 +1,246 @@
+"""One attention layer of the Quant learner, compiled to a Loihi 2 network, and its step program.
+
+All heads of a layer share one network of five parts::
+
+    key source --graded spikes--> key synapses --drive--> slot neurons --rates--> value synapses --> read-out neurons
+      (host)                     (LearningDense 2F) <-bAP--  (custom)           (LearningDense 3F) <-bAP, y1, y2--'
+
+Writing takes one learning epoch (``t_epoch`` 1, one step). Token i recruits slot i of every
+head (a query: the spare slot, which each query overwrites). Its key arrives as graded spikes,
+each sign of each component on a presynaptic neuron of its own (payload 2|k|, so that the trace
+x1 = |k|; a zero component is sent as payload 1, which still overwrites x1 with 0), while the
+recruited slot neurons send bAPs, and the two-factor rule::
+
+    dw = y0*x0*x1*t - 4*y0*x0*w*t
+
+overwrites the recruited rows with the traces. Its value arrives as the read-out neurons' third
+factor (y2 its positive part, y1 its negative part), gated by their bAPs, while the recruited
+slot spikes, and the three-factor rule::
+
+    dw = y0*x0*y2*t - y0*x0*y1*t - 4*y0*x0*w*t
+
+overwrites the recruited columns. ``t`` (tag_1) is a fixed mask: ``MASK`` where a synapse joins
+two neurons of one head, 0 across heads, so heads share one matrix and a write never touches
+another head's synapses. Its value undoes the fixed-point engine's width shift: a product of
+x0 (1 bit), a trace (7), t (9) and the 4-bit scale is shifted down by 21 - 15 = 6 bits, and
+with w (9) instead of the trace by 8, hence t = 64 and the scale 4. Every product then lands on
+a whole weight: the write is exact, with no stochastic rounding.
+
+Reading takes three steps: the query goes out as signed graded spikes (+q to the positive
+presynaptic half, -q to the negative one); a step later the slot neurons receive their drive
+k.q and send their rate, relu(drive) requantised by a shift, as graded spikes; a step later the
+read-out neurons receive sum(rate * v). The next token's write overlaps that last step.
+
+In fixed point a trace decays stochastically every step (``floor(p) + (r < frac(p))`` with
+``p = exp(-1/tau) * trace`` and one random number r per step and side): with tau 65535 a trace of
+1..127 loses 1 only on steps whose r exceeds about 1 - 127/65535. Lava's streams are numpy's
+PCG64 seeded by the rule, so the host knows them and schedules writes only on steps where no
+trace can decay (``safe_steps``); every write is then exact, as the Quant model assumes. A board
+draws its own random numbers: there about one write in 250 would lose 1 in some components
+(``avoid_decay=False`` emulates that).
+
+Between episodes one clearing step recruits every slot with all-zero traces, which sets every
+weight to 0. What runs where: the key and value synapses, their learning rules and the slot
+neurons are the neuromorphic network; the host (``hebbformer.quant.IntegerLearner``) computes
+what it sends (layer norm, the q, k, v projections), and turns the read-out into the layer's
+output (the 1/n of ReLU attention, the output projection, the MLP); the image encoder too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..quant.fixed_point import requantise
+from .loihi.emulator import LearningDense, trace_streams
+from .loihi.scenario import Rule, Scenario
+
+KEY_RULE = "y0*x0*x1*t - 4*y0*x0*w*t"  # two-factor: key sign-halves x1 into the recruited slot's row
+VALUE_RULE = "y0*x0*y2*t - y0*x0*y1*t - 4*y0*x0*w*t"  # three-factor: value (y2 - y1) into its column
+MASK = 64  # tag_1 within a head (see the module docstring)
+TRACE_TAU = 65535  # x1 of the key synapses; the third-factor y traces are fixed at this by lava
+RNG_SEED = 0  # both LearningDense processes' rule seed
+TRACE_MAX = 127  # a written key or value component: one 7-bit trace per sign
+IDLE, RECRUIT, READ = 0, 1, 2  # what a slot neuron does in a step
+
+
+@dataclass(frozen=True)
+class LayerNet:
+    """The network of one attention layer: ``heads`` heads of ``d_head`` components, ``capacity``
+    slot neurons per head, and the slot neurons' rate requantisation: rate = relu(drive) on the
+    grid 2**rate_shift (``requantise`` from the drive's grid 0)."""
+    heads: int
+    d_head: int
+    capacity: int
+    rate_shift: int
+
+    @property
+    def n_key_pre(self) -> int:
+        return self.heads * 2 * self.d_head
+
+    @property
+    def n_slots(self) -> int:
+        return self.heads * self.capacity
+
+    @property
+    def n_out(self) -> int:
+        return self.heads * self.d_head
+
+    def key_mask(self) -> np.ndarray:
+        """tag_1 of the key synapses [slots, key pre]: MASK within a head."""
+        return MASK * np.kron(np.eye(self.heads, dtype=np.int64), np.ones((self.capacity, 2 * self.d_head), np.int64))
+
+    def value_mask(self) -> np.ndarray:
+        """tag_1 of the value synapses [outputs, slots]: MASK within a head."""
+        return MASK * np.kron(np.eye(self.heads, dtype=np.int64), np.ones((self.d_head, self.capacity), np.int64))
+
+
+def slot_step(drive: np.ndarray, control: np.ndarray, rate_shift: int) -> tuple[np.ndarray, np.ndarray]:
+    """The slot neurons in one step: (graded spikes to the value synapses, bAPs to the key
+    synapses). Recruited slots spike 1 and send a bAP; reading slots send their rate."""
+    rate = requantise(np.maximum(drive.astype(np.int64), 0), 0, rate_shift, 8, signed=False)
+    spikes = np.where(control == READ, rate, control == RECRUIT).astype(np.int32)
+    return spikes, control == RECRUIT
+
+
+def readout_step(control: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The read-out neurons' signals to the value synapses: (bAP, y1, y2) from the host's
+    control vector [3 * n_out]: a write-enable bit, the value's negative and positive parts."""
+    gate, y1, y2 = control.reshape(3, -1)
+    return gate.astype(bool), y1, y2
+
+
+def safe_steps(steps: int, seed: int = RNG_SEED) -> np.ndarray:
+    """Which steps 1..steps (index t - 1) no written trace can decay at: the key synapses'
+    x-side and the value synapses' y-side decay random numbers both below every trace's
+    fractional part."""
+    traces = np.arange(1, TRACE_MAX + 1, dtype=np.float64)
+    p = np.exp(-1 / TRACE_TAU) * traces  # as lava computes it (float64)
+    lowest = (p - np.floor(p)).min()
+    streams = trace_streams(seed, steps)
+    return (streams["x_decay"][2::2] < lowest) & (streams["y_decay"][2::2] < lowest)
+
+
+@dataclass
+class Program:
+    """What the host sends to one layer's network, step by step, for a run of episodes back to
+    back, and when each token's read-out arrives."""
+    key_payload: np.ndarray  # [steps, n_key_pre] int32 graded spikes into the key synapses
+    slot_control: np.ndarray  # [steps, n_slots] IDLE / RECRUIT / READ
+    readout_control: np.ndarray  # [steps, 3 * n_out] write-enable, y1, y2
+    readout_steps: np.ndarray  # [episodes, tokens] the (1-based) step each token's read-out arrives
+
+    @property
+    def steps(self) -> int:
+        return len(self.key_payload)
+
+
+def compile_program(net: LayerNet, q: np.ndarray, k: np.ndarray, v: np.ndarray, n_support: int,
+                    avoid_decay: bool = True) -> Program:
+    """The step program of episodes [E, tokens, heads, d_head] (integer q, k, v mantissas; k and v
+    within -127..127): the first ``n_support`` tokens of each episode are written into slots
+    0..n_support-1 and read; each later token (a query) is written into the spare slot and read."""
+    episodes, tokens = q.shape[:2]
+    if tokens > n_support and net.capacity < n_support + 1 or net.capacity < n_support:
+        raise ValueError(f"{tokens} tokens with {n_support} supports need {n_support + 1} slots, have {net.capacity}")
+    if max(np.abs(k).max(initial=0), np.abs(v).max(initial=0)) > TRACE_MAX:
+        raise ValueError(f"keys and values must lie within -{TRACE_MAX}..{TRACE_MAX}")
+    budget = 3 * episodes * (tokens + 1) + 8
+    safe = np.ones(0, bool)
+    while True:  # schedule; extend the random streams if the skipped steps overran them
+        if avoid_decay:
+            safe = safe_steps(budget)
+        else:
+            safe = np.ones(budget, bool)
+        program = _schedule(net, q, k, v, n_support, safe)
+        if program is not None:
+            return program
+        budget *= 2
+
+
+def _schedule(net, q, k, v, n_support, safe) -> Program | None:
+    budget = len(safe)
+    h, cap = net.heads, net.capacity
+    key_payload = np.zeros((budget + 4, net.n_key_pre), np.int32)
+    slot_control = np.zeros((budget + 4, net.n_slots), np.int8)
+    readout_control = np.zeros((budget + 4, 3, net.n_out), np.int32)
+    episodes, tokens = q.shape[:2]
+    readout_steps = np.zeros((episodes, tokens), np.int64)
+    signed_halves = lambda x: np.stack([x, -x], 1).reshape(-1)  # noqa: E731 [heads, d] -> [heads * 2 * d]
+    t = 1
+    for e in range(episodes):
+        for i in range(tokens):
+            while t <= budget and not safe[t - 1]:
+                t += 1
+            if t > budget:
+                return None
+            slot = min(i, n_support)
+            ki = signed_halves(k[e, i])
+            key_payload[t - 1] = np.maximum(2 * np.maximum(ki, 0), 1)  # x1 = max(k, 0) per half
+            slot_control[t - 1, np.arange(h) * cap + slot] = RECRUIT
+            vi = v[e, i].reshape(-1)
+            readout_control[t - 1] = [np.ones_like(vi), np.maximum(-vi, 0), np.maximum(vi, 0)]
+            key_payload[t] = signed_halves(q[e, i])  # read: +q and -q
+            slot_control[t + 1] = READ
+            readout_steps[e, i] = t + 3
+            t += 3
+        # clear every slot for the next episode: all traces 0, every slot recruited
+        key_payload[t - 1] = 1
+        slot_control[t - 1] = RECRUIT
+        readout_control[t - 1, 0] = 1
+        t += 1
+    steps = t - 1
+    return Program(key_payload[:steps], slot_control[:steps], readout_control[:steps].reshape(steps, -1),
+                   readout_steps)
+
+
+def read_out(program: Program, received: np.ndarray) -> np.ndarray:
+    """The read-out neurons' input at each token's read-out step -> [E, tokens, n_out]."""
+    return received[program.readout_steps - 1]
+
+
+def synapses(net: LayerNet, steps: int) -> dict[str, tuple[Scenario, np.ndarray]]:
+    """The two LearningDense processes of a layer's network, as (configuration, tag_1 mask): key
+    synapses [slots, key pre] with the two-factor rule, value synapses [outputs, slots] with the
+    three-factor rule; graded spikes that overwrite x1; zero weights; fixed point."""
+    def dense(shape, rule):
+        return Scenario(steps=steps, pre=np.zeros((shape[1], 0)), weights=np.zeros(shape), rule=rule,
+                        num_message_bits=8, graded_spike_cfg="OVERWRITE")
+    return {"key": (dense((net.n_slots, net.n_key_pre), Rule(type="2F", dw=KEY_RULE, x1_tau=TRACE_TAU, rng_seed=RNG_SEED)),
+                    net.key_mask()),
+            "value": (dense((net.n_out, net.n_slots), Rule(type="3F", dw=VALUE_RULE, rng_seed=RNG_SEED)),
+                      net.value_mask())}
+
+
+def run_emulated(net: LayerNet, program: Program) -> np.ndarray:
+    """Run a program on hebbformer's Loihi 2 emulator: the read-out neurons' input at every step
+    [steps, n_out], in lava's phase order (see ``emulator.Network``)."""
+    (key_cfg, key_mask), (value_cfg, value_mask) = synapses(net, program.steps).values()
+    key, value = LearningDense(key_cfg, key_mask), LearningDense(value_cfg, value_mask)
+    received = np.zeros((program.steps, net.n_out), np.int64)
+    zeros = np.zeros(net.n_out, np.int64)
+    for t in range(1, program.steps + 1):
+        drive = key.spike(t, program.key_payload[t - 1])
+        spikes, bap = slot_step(drive, program.slot_control[t - 1], net.rate_shift)
+        key.post(t, bap)
+        key.learn(t)
+        received[t - 1] = value.spike(t, spikes)
+        gate, y1, y2 = readout_step(program.readout_control[t - 1])
+        value.post(t, gate, (y1, y2, zeros))
+        value.learn(t)
+    return received
+
+
+class NetworkCore:
+    """A ``core`` for ``IntegerLearner.logits``: each attention layer compiled to its network and
+    run by ``run`` (``run_emulated``, or ``lava_attention.run_lava``) over all episodes back to back."""
+
+    def __init__(self, run=run_emulated, avoid_decay: bool = True):
+        self.run, self.avoid_decay = run, avoid_decay
+
+    def __call__(self, q, k, v, n_support: int, rate_shift: int) -> np.ndarray:
+        b, n, heads, d_head = q.shape
+        net = LayerNet(heads, d_head, n_support + 1, rate_shift)
+        program = compile_program(net, q, k, v, n_support, self.avoid_decay)
+        return read_out(program, self.run(net, program)).reshape(b, n, heads, d_head)
