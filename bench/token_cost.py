@@ -25,7 +25,7 @@ import torch
 from hebbformer.config import load_config
 from hebbformer.models import build_model
 from hebbformer.plasticity.synaptic import _attend_token, synapses_for
-from hebbformer.quant.integer import IntegerLearner
+from hebbformer.quant.integer import IntegerLearner, SlotMemory
 
 KINDS = ["softmax", "relu", "linear"]
 
@@ -57,20 +57,23 @@ def _step(model, x, memories):
 
 
 def integer_costs(program: IntegerLearner, d: int, length: int, reps: int):
-    memories = program.empty_memories(1, length + reps)
+    """Per token, in every layer: the host's projections, one slot written, ``length`` slots read."""
     rng = np.random.default_rng(0)
-    for memory in memories:
-        memory["k"][:, :, :length] = rng.integers(-256, 256, memory["k"][:, :, :length].shape)
-        memory["v"][:, :, :length] = rng.integers(-256, 256, memory["v"][:, :, :length].shape)
-        memory["n"] = length
-    read = sum(2 * m["k"][:, :, : m["n"]].size for m in memories)
-    written = sum(2 * m["k"][:, :, 0].size for m in memories)  # one slot's key and value synapses
-    x = rng.integers(-2 ** 12, 2 ** 12, (1, d))
-    x = np.clip(x, -128, 127)  # an int8 layer-norm output
+    memories = []
+    for _ in program.blocks:
+        memory = SlotMemory(1, program.heads, d // program.heads, length)
+        memory.k[:], memory.v[:] = (rng.integers(-127, 128, memory.k.shape) for _ in range(2))
+        memories.append(memory)
+    read = sum(m.k.size + m.v.size for m in memories)
+    written = sum(m.k[:, :, 0].size + m.v[:, :, 0].size for m in memories)  # one slot's key and value synapses
+    x = np.clip(rng.integers(-2 ** 12, 2 ** 12, (1, 1, d)), -128, 127)  # an int8 layer-norm output
 
     def step():
-        for layer, (block, memory) in enumerate(zip(program.blocks, memories)):
-            program._attend(layer, block, x, memory, write=True, r=0.5)
+        for layer, memory in enumerate(memories):
+            def core(q, k, v, n_support, rate_shift, memory=memory):  # the token overwrites the last slot
+                memory.write(length - 1, k[:, 0], v[:, 0])
+                return memory.read(q[:, 0], rate_shift)[:, None]
+            program.attend(layer, x, 1, core)
 
     step()  # warm-up
     tic = time.perf_counter()

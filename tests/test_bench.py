@@ -23,3 +23,14 @@ def test_throughput_reference_is_the_same_model(tmp_path):
     args = (ep.support, ep.support_labels, ep.query, ep.label_ids)
     with torch.no_grad():
         torch.testing.assert_close(ref(*args), ours(*args), rtol=1e-4, atol=1e-5)
+
+
+def test_token_cost_of_the_integer_path_counts_what_a_token_touches():
+    from token_cost import integer_costs
+
+    from hebbformer.quant.integer import IntegerLearner
+    from test_quant import args_of, quant_model
+    model = quant_model(depth=2, heads=2)
+    model.calibrate([args_of(episodes(seed=1))])
+    read, written, seconds = integer_costs(IntegerLearner.from_model(model), 16, length=5, reps=3)
+    assert (read, written) == (2 * 2 * 5 * 16, 2 * 2 * 16) and seconds > 0  # 2 layers, keys and values

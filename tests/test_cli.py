@@ -29,11 +29,23 @@ def test_quant_run_evaluates_through_its_integer_path(tmp_path, capsys):
     assert main(["train", "--quiet", "--out", str(fl), *TINY, "model.attention=relu"]) == 0
     assert main(["train", "--quiet", "--out", str(qu), *TINY, "model.attention=relu", "model.quant=true",
                  f"train.init_from={fl}"]) == 0
-    for backend in ("torch", "integer"):
+    for backend in ("torch", "integer", "loihi"):
         assert main(["eval", "--quiet", str(qu), "eval.split=val", f"eval.backend={backend}"]) == 0
-    assert "Quant, integer path" in capsys.readouterr().out
-    torch_run, int_run = (json.loads((qu / f"eval_val_{b}.json").read_text())["results"] for b in ("torch", "integer"))
-    assert [r["accuracy"] for r in torch_run] == [r["accuracy"] for r in int_run]
+    out = capsys.readouterr().out
+    assert "Quant, integer path" in out and "Loihi 2 networks (emulated)" in out
+    runs = [json.loads((qu / f"eval_val_{b}.json").read_text())["results"] for b in ("torch", "integer", "loihi")]
+    assert [r["accuracy"] for r in runs[0]] == [r["accuracy"] for r in runs[1]] == [r["accuracy"] for r in runs[2]]
+    # the four variants side by side (lava too where it is installed), overrides after an option
+    table = tmp_path / "table"
+    assert main(["variants", str(fl), str(qu), "--setting", "3w1s", "--episodes", "4", "--lava-episodes", "2",
+                 "--out", str(table), "eval.split=val"]) == 0
+    text = (table / "variants.md").read_text()
+    for variant in ("Float", "Quant", "Loihi (emulated)", "Loihi, board randomness"):
+        assert f"| {variant}" in text
+    assert "identical to Quant" in text
+    assert ("identical to Loihi" in text) == ("| Lava |" in text)
+    check_error(capsys, ["variants", str(qu), str(qu), "eval.split=val"], "is not a Float")
+    check_error(capsys, ["variants", str(fl), str(fl), "eval.split=val"], "is not a Quant run")
 
 
 def test_demo_runs_with_overrides(tmp_path, capsys):
@@ -81,6 +93,8 @@ def test_report_collects_runs_studies_and_benchmarks(tmp_path, capsys):
                           eval_batches=1), runs / "study", log=lambda s: None)
     (runs / "bench").mkdir()
     (runs / "bench" / "token_cost.csv").write_text("kind,context,us_per_token\nsoftmax,16,1.0\n")
+    (runs / "table").mkdir()
+    (runs / "table" / "variants.md").write_text("| variant | x |\n| --- | --- |\n| Lava | 1 |\n")
     capsys.readouterr()
 
     assert main(["report", str(runs), "--out", str(tmp_path / "report")]) == 0
@@ -90,6 +104,7 @@ def test_report_collects_runs_studies_and_benchmarks(tmp_path, capsys):
     assert "| runs/proto | ProtoNet | glyphs | val |" in md
     assert "Not evaluated yet (`hebbformer eval RUN`): runs/pending" in md
     assert "| association (accuracy, pairs=1) |" in md and "token_cost_0.csv" in md
+    assert "## Float, Quant, Loihi and Lava" in md and "| Lava | 1 |" in md
     rows = list(csv.DictReader(open(tmp_path / "report" / "methods.csv")))
     assert {(r["run"], r["setting"]) for r in rows} >= {("runs/icl", "3w1s"), ("runs/proto", "3w1s")}
     for figure in ("accuracy_by_setting.png", "learning_curves.png", "study_study/levels.png"):

@@ -1,4 +1,4 @@
-"""The ``hebbformer`` command: train, eval, demo, study, report, loihi.
+"""The ``hebbformer`` command: train, eval, demo, study, variants, report, loihi.
 
 Every command takes ``section.key=value`` overrides after its options (see ``hebbformer.config``).
 Bad input ends with one line naming the problem and exit status 2, never a traceback.
@@ -20,7 +20,7 @@ from .data.files import data_root
 from .errors import ConfigError, DataError, HebbformerError
 from .evaluate import all_runs_errors, evaluate_settings, format_all_runs, format_results
 from .models import build_model
-from .quant.integer import IntegerForward
+from .experiments.variants import forward_for
 from .train import set_threads, train
 
 # The main job on an embedded default: generated glyphs, no download, a few minutes on 2 CPU cores.
@@ -74,6 +74,17 @@ def main(argv: list[str] | None = None) -> int:
                    help="the few-shot task's data set, e.g. data.name=omniglot data.root=PATH (default glyphs)")
     p.set_defaults(func=cmd_study)
 
+    p = sub.add_parser("variants", help="one learner as Float, Quant, Loihi (emulated) and Lava: the accuracy table")
+    p.add_argument("float_run", help="the Float run (relu attention) the Quant run was fine-tuned from")
+    p.add_argument("quant_run", help="the Quant run (model.quant=true)")
+    p.add_argument("--setting", default="5w1s", help="ways and shots, e.g. 5w1s (default)")
+    p.add_argument("--episodes", type=int, default=1000, help="test episodes for Float, Quant and Loihi (default 1000)")
+    p.add_argument("--lava-episodes", type=int, default=200,
+                   help="the first this many of those episodes also on lava (default 200; 0: skip lava)")
+    p.add_argument("--out", help="folder for variants.md and variants.csv (default: the Quant run's)")
+    p.add_argument("overrides", nargs="*", metavar="section.key=value", help="for both runs, e.g. data.root=PATH")
+    p.set_defaults(func=cmd_variants)
+
     p = sub.add_parser("report", help="one Markdown report with figures and CSV from the runs, studies and benchmarks found")
     p.add_argument("roots", nargs="*", default=["runs"], help="folders to search (default: runs)")
     p.add_argument("--out", default="report", help="report folder (default: report)")
@@ -89,7 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--out", default="loihi_run.npz", help="where to save the recordings (npz)")
     q.set_defaults(func=cmd_loihi_run)
 
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):
+        args.overrides += extra  # overrides given after an option: train -c F a.b=1 --out D c.d=2
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args)
     except HebbformerError as err:
@@ -132,15 +147,17 @@ def run_eval(cfg: Config, state: dict, out_dir: Path | None, quiet: bool) -> dic
     model = build_model(cfg.model, pool.image_shape)
     model.load_state_dict(state["model"])
     model.to(device)
-    if cfg.eval.backend == "integer":
-        model, device = IntegerForward(model.cpu()), "cpu"
+    if cfg.eval.backend != "torch":
+        model, device = forward_for(model.cpu(), cfg.eval.backend), "cpu"
+
     tic = time.perf_counter()
     where = ("validation classes" if split == "val" else
              cfg.data.test_sets if cfg.data.name == "omniglot" else "test split")
     if cfg.model.method != "icl":
         variant = f"baseline {cfg.model.method}"
     else:
-        variant = {"integer": "Quant, integer path"}.get(cfg.eval.backend, "Quant" if cfg.model.quant else "Float")
+        variant = {"integer": "Quant, integer path", "loihi": "Quant on Loihi 2 networks (emulated)",
+                   "lava": "Quant on Loihi 2 networks (lava)"}.get(cfg.eval.backend, "Quant" if cfg.model.quant else "Float")
         variant = f"{cfg.model.attention} attention, {variant}"
     title = f"Few-shot accuracy on unseen {cfg.data.name} classes ({where}; {variant})"
     show = None if quiet else (lambda r: print(f"  {r.setting}: {100 * r.accuracy:.2f}% ± {100 * r.ci95:.2f}", flush=True))
@@ -168,12 +185,45 @@ def run_eval(cfg: Config, state: dict, out_dir: Path | None, quiet: bool) -> dic
 
 
 def cmd_eval(args) -> int:
-    path = checkpoint.resolve(args.run)
-    state = checkpoint.load(path)
+    cfg, state = _load_run(args.run, args.overrides)
+    run_eval(cfg, state, checkpoint.resolve(args.run).parent, args.quiet)
+    return 0
+
+
+def _load_run(run: str, overrides: list[str]) -> tuple[Config, dict]:
+    state = checkpoint.load(checkpoint.resolve(run))
     cfg = Config.from_dict(state["config"])
-    cfg.override(args.overrides)
+    cfg.override(overrides)
     cfg.validate()
-    run_eval(cfg, state, path.parent, args.quiet)
+    return cfg, state
+
+
+def cmd_variants(args) -> int:
+    from .experiments.variants import compare, format_table, save
+    if args.episodes < 1 or args.lava_episodes < 0:
+        raise ConfigError(f"--episodes must be at least 1 and --lava-episodes at least 0, got {args.episodes}, {args.lava_episodes}")
+    qcfg, qstate = _load_run(args.quant_run, args.overrides)
+    fcfg, fstate = _load_run(args.float_run, args.overrides)
+    if not qcfg.model.quant:
+        raise ConfigError(f"{args.quant_run} is not a Quant run (its model.quant is false)")
+    if fcfg.model.quant or fcfg.model.method != "icl":
+        raise ConfigError(f"{args.float_run} is not a Float in-context learner run")
+    set_threads(qcfg)
+    split = qcfg.eval.split
+    pool = getattr(build_pools(qcfg.data, (split,)), split)
+    models = []
+    for cfg, state in ((fcfg, fstate), (qcfg, qstate)):
+        model = build_model(cfg.model, pool.image_shape)
+        model.load_state_dict(state["model"])
+        models.append(model)
+    where = f"{qcfg.data.name} {split} classes ({qcfg.data.test_sets if qcfg.data.name == 'omniglot' else split})"
+    print(f"hebbformer variants: {args.setting} on {where}", flush=True)
+    rows = compare(*models, qcfg, pool, args.setting, args.episodes, args.lava_episodes)
+    table = format_table(rows, args.setting, where)
+    print(table)
+    out = Path(args.out) if args.out else checkpoint.resolve(args.quant_run).parent
+    save(rows, table, out)
+    print(f"saved {out / 'variants.md'} and {out / 'variants.csv'}")
     return 0
 
 

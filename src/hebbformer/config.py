@@ -24,6 +24,7 @@ DATASETS = ("glyphs", "omniglot", "cifar_fs")
 ATTENTION_KINDS = ("softmax", "linear", "relu")
 READOUTS = ("vocab", "tied")
 METHODS = ("icl", "protonet", "maml", "finetune")
+BACKENDS = ("torch", "integer", "loihi", "lava")  # what executes a model at evaluation
 
 
 @dataclass
@@ -122,8 +123,10 @@ class EvalConfig:
     queries: int = 15  # per class, or fewer where the pool has fewer drawings left
     all_runs: str = ""  # path to all_runs.zip or its folder; empty: look in the data root
     seed: int = 1234
-    # "torch": the model's own forward; "integer": a Quant model's integer-only path
-    # (hebbformer.quant.integer), token by token in synaptic form, on the CPU.
+    # "torch": the model's own forward; for a Quant model: "integer", its integer-only path
+    # (hebbformer.quant.integer), "loihi", that path with the attention layers compiled to Loihi 2
+    # networks run on hebbformer's emulator, "lava", the same networks on lava-nc's simulation
+    # (hebbformer.neuro.plastic_attention); all on the CPU.
     backend: str = "torch"
     # "test": the test classes; "val": the held-out validation classes (for Omniglot unseen
     # characters of the training alphabets, with all 20 drawings, where all_runs has only 2).
@@ -198,7 +201,7 @@ class Config:
         ]:
             if value < 1:
                 raise ConfigError(f"{name} must be at least 1, got {value}")
-        _one_of("eval.backend", v.backend, ("torch", "integer"))
+        _one_of("eval.backend", v.backend, BACKENDS)
         _one_of("train.precision", t.precision, ("fp32", "bf16"))
         _one_of("model.method", m.method, METHODS)
         if m.method != "icl" and m.quant:
@@ -207,8 +210,8 @@ class Config:
         if m.quant:
             from .quant.model import check_quantisable
             check_quantisable(m)
-        elif v.backend == "integer":
-            raise ConfigError("eval.backend='integer' needs a Quant model (model.quant=true)")
+        elif v.backend != "torch":
+            raise ConfigError(f"eval.backend={v.backend!r} needs a Quant model (model.quant=true)")
         if e.ways < 2:
             raise ConfigError(f"episode.ways must be at least 2, got {e.ways}")
         if m.max_ways < e.ways:

@@ -30,16 +30,21 @@ def mean_ci95(per_episode: torch.Tensor) -> tuple[float, float]:
     return mean, 1.96 * std / math.sqrt(n)
 
 
+def episode_batches(pool: ClassPool, ways: int, shots: int, queries: int, episodes: int, seed: int,
+                    max_ways: int, batch: int = 25):
+    """The test episodes of a setting, ``batch`` at a time; the same seed gives the same episodes."""
+    for i, start in enumerate(range(0, episodes, batch)):
+        yield sample_episodes(pool, ways, shots, queries, min(batch, episodes - start), episode_generator(seed, i), max_ways)
+
+
 @torch.no_grad()
 def episode_accuracies(model, pool: ClassPool, ways: int, shots: int, queries: int, episodes: int,
                        seed: int, batch: int = 25, device: str = "cpu") -> torch.Tensor:
-    """Accuracy of each of ``episodes`` test episodes; the same seed gives the same episodes."""
+    """Accuracy of each of ``episodes`` test episodes."""
     was_training = model.training
     model.eval()
     accs = []
-    for i, start in enumerate(range(0, episodes, batch)):
-        n = min(batch, episodes - start)
-        ep = sample_episodes(pool, ways, shots, queries, n, episode_generator(seed, i), model.cfg.max_ways)
+    for ep in episode_batches(pool, ways, shots, queries, episodes, seed, model.cfg.max_ways, batch):
         logits = model(ep.support.to(device), ep.support_labels.to(device), ep.query.to(device),
                        ep.label_ids.to(device))
         accs.append((logits.argmax(-1).cpu() == ep.query_labels).float().mean(1))

@@ -43,14 +43,16 @@ class Found:
     unevaluated: list[str] = field(default_factory=list)
     studies: list[Path] = field(default_factory=list)
     token_costs: list[Path] = field(default_factory=list)
+    variant_tables: list[Path] = field(default_factory=list)  # hebbformer variants' variants.md
 
 
 def variant_of(cfg: dict, backend: str) -> str:
     m = cfg["model"]
     if m.get("method", "icl") != "icl":
         return {"protonet": "ProtoNet", "maml": "MAML", "finetune": "fine-tune"}.get(m["method"], m["method"])
-    if backend == "integer":
-        return f"ICL {m['attention']}, Quant (integer path)"
+    if backend in ("integer", "loihi", "lava"):
+        path = {"integer": "integer path", "loihi": "Loihi 2 networks, emulated", "lava": "Loihi 2 networks on lava"}[backend]
+        return f"ICL {m['attention']}, Quant ({path})"
     trained = ", bf16 training" if cfg["train"].get("precision") == "bf16" else ""
     return f"ICL {m['attention']}, {'Quant' if m.get('quant') else 'Float'}{trained}"
 
@@ -101,6 +103,7 @@ def find(roots: list[Path]) -> Found:
                 found.curves[name] = _metric_lines(run / "metrics.jsonl")
         found.studies += sorted(p.parent for p in root.rglob("study.json"))
         found.token_costs += sorted(root.rglob("*_cost.csv"))  # bench/token_cost.py, bench/fast_weight_cost.py
+        found.variant_tables += sorted(root.rglob("variants.md"))
     return found
 
 
@@ -177,7 +180,7 @@ def build_report(roots: list[Path], out: Path) -> Path:
     from .study import summarise
 
     found = find(roots)
-    if not (found.evaluations or found.studies or found.token_costs or found.unevaluated):
+    if not (found.evaluations or found.studies or found.token_costs or found.unevaluated or found.variant_tables):
         raise DataError(f"report: no runs, studies or benchmarks under {', '.join(map(str, roots))}")
     out.mkdir(parents=True, exist_ok=True)
     md = ["# hebbformer report", "", f"Collected from: {', '.join(map(str, roots))}.", ""]
@@ -188,6 +191,8 @@ def build_report(roots: list[Path], out: Path) -> Path:
                "Accuracy (%) with 95% confidence intervals over the test episodes of each evaluation; "
                "all_runs: Lake's 20-way one-shot error. Also in `methods.csv`.", "",
                method_table(found.evaluations), "", "![accuracy by setting](accuracy_by_setting.png)", ""]
+    for table in found.variant_tables:
+        md += [f"## Float, Quant, Loihi and Lava: {table.parent}", "", table.read_text(), ""]
     if found.unevaluated:
         md += ["Not evaluated yet (`hebbformer eval RUN`): " + ", ".join(found.unevaluated), ""]
     if found.curves:

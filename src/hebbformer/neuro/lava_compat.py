@@ -8,12 +8,18 @@ dataclass field collection so that, for classes defined in ``lava.*`` modules on
 default becomes ``default_factory=lambda: <that same object>`` (exactly 3.10's sharing), and then
 imports lava. Every other dataclass is untouched. lava's compiler imports process models lazily,
 so the wrapper stays installed for the life of the interpreter once lava is asked for.
+
+A second, version-independent snag: lava's message infrastructure calls
+``multiprocessing.set_start_method("fork")`` when imported, which raises once anything in the
+process (tqdm's lock, for one) has fixed the start method, even to "fork" itself. ``import_lava``
+imports it first with that call made a no-op when it asks for the method already in force.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import multiprocessing
 import sys
 
 _installed = False
@@ -41,10 +47,30 @@ def _install() -> None:
     _installed = True
 
 
+_MESSAGING = "lava.magma.runtime.message_infrastructure.multiprocessing"
+
+
+def _import_messaging() -> None:
+    if _MESSAGING in sys.modules:
+        return
+    original = multiprocessing.set_start_method
+
+    def set_start_method(method, force=False):
+        if multiprocessing.get_start_method(allow_none=True) != method:
+            original(method, force)
+
+    multiprocessing.set_start_method = set_start_method
+    try:
+        importlib.import_module(_MESSAGING)
+    finally:
+        multiprocessing.set_start_method = original
+
+
 def import_lava(module: str = "lava.magma.core.run_configs"):
     """Import a lava module (after the 3.11 fix); a clear ImportError names the extra to install."""
     _install()
     try:
+        _import_messaging()
         return importlib.import_module(module)
     except ImportError as err:
         raise ImportError(f"lava-nc is not importable ({err}); install it with: "

@@ -101,6 +101,8 @@ class LearningDense:
         with np.errstate(divide="ignore"):  # tau = 0 rows are never decayed (forgotten at once)
             self.x_decay = np.exp(-1 / x_tau[:, None])  # lava: np.exp(-t / taus) with t = 1
             self.y_decay = np.exp(-1 / y_tau[:, None])
+        self._inside = {}  # target -> all values where an update adding nothing keeps them
+        self._product_shift = {p: _shift_and_saturation(p) for series in self.series.values() for p in series.products}
         self.tx, self.ty = np.zeros(n_pre, np.int64), np.zeros(n_post, np.int64)
         self.a_buff = np.zeros(n_post, np.int64 if self.fixed else np.float64)
         self.epoch = 0
@@ -246,10 +248,15 @@ class LearningDense:
         Floating point computes every entry (lava's NaN traces reach even zero-dependency ones)."""
         v = old[target]
         lo, hi = self._range(target)
+        inside = (max(lo, -(2 ** 8)), hi)  # where an update adding nothing leaves a value as it is
+        if target not in self._inside:  # known from then on: every update below checks what it writes
+            self._inside[target] = bool(v.min() >= inside[0] and v.max() <= inside[1])
         sparse = self.sparse_updates and self.fixed and (all(p.dependency != "u" for p in products) or env.u == 0) and \
-            v.min() >= max(lo, -(2 ** 8)) and v.max() <= hi
+            self._inside[target]
         if not sparse:
-            return np.array(self._update_entries(target, products, env, old, slice(None), slice(None)))
+            new = np.array(self._update_entries(target, products, env, old, slice(None), slice(None)))
+            self._inside[target] = bool(new.min() >= inside[0] and new.max() <= inside[1])
+            return new
         # whole rows of spiking posts, and the spiking pres' columns of the other rows (where
         # an x0 product can change them)
         rows = np.flatnonzero(env.dep["y0"][:, 0])
@@ -257,11 +264,15 @@ class LearningDense:
         if not len(rows) and not len(cols):
             return v
         others = np.flatnonzero(~env.dep["y0"][:, 0])
-        new = v.copy()
-        if len(rows):
-            new[rows] = self._update_entries(target, products, env, old, rows, slice(None))
-        if len(others) and len(cols):
-            new[np.ix_(others, cols)] = self._update_entries(target, products, env, old, others, cols)
+        # in place where no other target's rule reads this one's old values (the blocks are
+        # disjoint, so neither block reads what the other wrote)
+        new = v.copy() if len(self.series) > 1 else v
+        for r, c in ((rows, slice(None)), (others, cols)):
+            if len(r) and (isinstance(c, slice) or len(c)):
+                block = self._update_entries(target, products, env, old, r, c)
+                new[(r, c) if isinstance(c, slice) else np.ix_(r, c)] = block
+                if block.min() < inside[0] or block.max() > inside[1]:
+                    self._inside[target] = False
         return new
 
     def _update_entries(self, target, products, env, old, r, c):
@@ -290,7 +301,6 @@ class LearningDense:
                 m = np.asarray(dep, dtype=np.int32)
             else:
                 m = (p.s_mant * 2.0 ** p.s_exp) * dep
-            width = sum(WIDTH[f.var] for f in p.factors) + MANT_BITS
             for f in p.factors:
                 if f.var in ("x0", "y0"):
                     val = take(env.dep[f.var]).astype(np.int64) + f.const
@@ -306,8 +316,9 @@ class LearningDense:
                 else:
                     m = m * val
             if fixed:
-                m = (m * np.int32(p.s_mant) >> max(0, width - ACC_BITS)) << (p.s_exp + 7)
-                acc = _clip(acc + _clip(m, ACC_LO, ACC_HI), ACC_LO, ACC_HI)
+                shift, saturates = self._product_shift[p]
+                m = (m * np.int32(p.s_mant) >> shift) << (p.s_exp + 7)
+                acc = _clip(acc + (_clip(m, ACC_LO, ACC_HI) if saturates else m), ACC_LO, ACC_HI)
             else:
                 total = m if total is None else total + m
         value = acc if fixed else take(old[target]) + total
@@ -319,6 +330,17 @@ class LearningDense:
             return np.broadcast_to(value, shape)
         lo, hi = self._range(target)
         return np.broadcast_to(_clip(round_accumulator(value, self.rc[self.epoch - 1], SYN_SHIFT[target]), lo, hi), shape)
+
+
+def _shift_and_saturation(p: Product) -> tuple[int, bool]:
+    """A fixed-point product's width shift (§3.2), and whether it can reach the accumulator's
+    clip at all (from the ranges its factors are clipped to), so that the clip can be skipped."""
+    bound = abs(p.s_mant)
+    for f in p.factors:
+        bound *= 1 if f.sgn else 2 ** WIDTH[f.var]
+    shift = max(0, sum(WIDTH[f.var] for f in p.factors) + MANT_BITS - ACC_BITS)
+    bound = -(-bound // 2 ** shift) << (p.s_exp + 7)  # a floor shift of -bound rounds away from 0
+    return shift, bound > ACC_HI
 
 
 class _Env:

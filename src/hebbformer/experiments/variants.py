@@ -1,0 +1,135 @@
+"""One trained in-context learner in four variants, side by side: Float, Quant, Lava and Loihi.
+
+- **Float**: the float model's own forward (PyTorch).
+- **Quant**: its fixed-point twin, trained with quantisation in the loop, through its integer path.
+- **Loihi**: the Quant model with every attention layer compiled to a Loihi 2 network
+  (``hebbformer.neuro.plastic_attention``) and run on hebbformer's bit-exact emulator.
+- **Lava**: the same networks in lava-nc's own simulation, on the first ``lava_episodes`` of the
+  same episodes; its logits are compared with Loihi's there, and the table says whether they match.
+- **Loihi, board randomness**: the emulated networks with writes on every step, so that the trace
+  decay's random draws change some writes by 1, as they would on a board, whose random numbers
+  the host cannot know (the other network rows schedule writes around them and are exact).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..config import Config, parse_setting
+from ..data import Episodes
+from ..errors import ConfigError
+from ..evaluate import episode_batches, mean_ci95
+
+
+@dataclass
+class Row:
+    variant: str
+    backend: str
+    episodes: int
+    accuracy: float
+    ci95: float
+    seconds: float
+    note: str = ""
+
+
+def forward_for(model, backend: str):
+    """The model executed by ``backend`` (config.BACKENDS, or "board"): itself for "torch", else a
+    Quant model's integer path with its attention layers run in numpy, or as Loihi 2 networks."""
+    if backend == "torch":
+        return model
+    from ..neuro.plastic_attention import NetworkCore, run_emulated
+    from ..quant.integer import IntegerForward
+    if backend == "lava":
+        from ..neuro.loihi.lava_sim import lava_available
+        if not lava_available():
+            raise ConfigError("backend 'lava' needs lava-nc, which is not importable here "
+                              "(scripts/setup.sh installs it; README: 'Neuromorphic back-ends')")
+        from ..neuro.loihi.lava_attention import run_lava
+        return IntegerForward(model, NetworkCore(run_lava))
+    cores = {"integer": None, "loihi": NetworkCore(run_emulated), "board": NetworkCore(run_emulated, avoid_decay=False)}
+    if backend not in cores:
+        raise ConfigError(f"unknown backend {backend!r}; known: torch, lava, {', '.join(cores)}")
+    return IntegerForward(model, cores[backend])
+
+
+@torch.no_grad()
+def _run(model, batches) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """(per-episode accuracy, logits [episodes, queries, ways], seconds) of a model over episode batches."""
+    tic = time.perf_counter()
+    accs, logits = [], []
+    for ep in batches:
+        out = model(ep.support, ep.support_labels, ep.query, ep.label_ids)
+        logits.append(out)
+        accs.append((out.argmax(-1) == ep.query_labels).float().mean(1))
+    return torch.cat(accs), torch.cat(logits), time.perf_counter() - tic
+
+
+def compare(float_model, quant_model, cfg: Config, pool, setting: str, episodes: int, lava_episodes: int,
+            progress=print) -> list[Row]:
+    """The table's rows; the episodes come from ``cfg.eval.seed``, all on the CPU."""
+    ways, shots = parse_setting(setting)
+    queries = min(cfg.eval.queries, pool.n_drawings - shots)
+    if ways > pool.n_classes or queries < 1:
+        raise ConfigError(f"setting {setting} does not fit the test pool ({pool.n_classes} classes, "
+                          f"{pool.n_drawings} drawings each)")
+
+    lava_episodes = min(lava_episodes, episodes)
+    every = list(episode_batches(pool, ways, shots, queries, episodes, cfg.eval.seed, quant_model.cfg.max_ways))
+
+    def batches(n):  # the first n of those episodes
+        out, left = [], n
+        for ep in every:
+            if left <= 0:
+                break
+            out.append(ep if len(ep.support) <= left else
+                       Episodes(**{f.name: getattr(ep, f.name)[:left] for f in dataclasses.fields(ep)}))
+            left -= len(out[-1].support)
+        return out
+
+    rows, kept = [], {}
+    plan = [("Float", float_model, "torch", episodes), ("Quant", quant_model, "integer", episodes),
+            ("Loihi (emulated)", quant_model, "loihi", episodes), ("Lava", quant_model, "lava", lava_episodes),
+            ("Loihi, board randomness (emulated)", quant_model, "board", episodes)]
+    from ..neuro.loihi.lava_sim import lava_available
+    for name, model, backend, n in plan:
+        if n < 1:
+            continue
+        if backend == "lava" and not lava_available():
+            progress("  Lava: left out, lava-nc is not importable here (README: 'Neuromorphic back-ends')")
+            continue
+        accs, logits, seconds = _run(forward_for(model.eval(), backend), batches(n))
+        kept[backend] = logits
+        mean, ci = mean_ci95(accs)
+        note = ""
+        reference = {"lava": ("loihi", f"Loihi (emulated) on these {n} episodes"), "loihi": ("integer", "Quant")}
+        if backend in reference and reference[backend][0] in kept:
+            other, what = reference[backend]
+            same = torch.equal(logits, kept[other][:n])
+            note = f"logits {'identical to' if same else 'DIFFER from'} {what}"
+        rows.append(Row(name, backend, n, mean, ci, seconds, note))
+        progress(f"  {name}: {100 * mean:.2f}% ± {100 * ci:.2f} ({n} episodes, {seconds:.0f} s) {note}")
+    return rows
+
+
+def format_table(rows: list[Row], setting: str, where: str) -> str:
+    lines = [f"In-context accuracy, {setting}, on {where} (mean ± 95% CI over episodes)", "",
+             "| variant | executed by | episodes | accuracy | time | note |", "| --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        lines.append(f"| {r.variant} | {r.backend} | {r.episodes} | {100 * r.accuracy:.2f} ±{100 * r.ci95:.2f} | "
+                     f"{r.seconds:.0f} s | {r.note} |")
+    return "\n".join(lines)
+
+
+def save(rows: list[Row], table: str, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "variants.md").write_text(table + "\n")
+    with open(out / "variants.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(Row.__dataclass_fields__))
+        writer.writeheader()
+        writer.writerows(r.__dict__ for r in rows)

@@ -1,0 +1,113 @@
+"""The Quant learner's attention layers compiled to Loihi 2 networks: on the emulator and on lava
+they give exactly what the integer path's numpy slots give."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hebbformer.neuro.loihi.emulator import trace_streams
+from hebbformer.neuro.loihi.lava_sim import lava_available
+from hebbformer.neuro.plastic_attention import (READ, RECRUIT, TRACE_TAU, LayerNet, NetworkCore, compile_program,
+                                                run_emulated, safe_steps)
+from hebbformer.quant.integer import IntegerLearner, slot_core
+
+from test_plastic import episodes
+from test_quant import args_of, quant_model
+
+needs_lava = pytest.mark.skipif(not lava_available(), reason="lava-nc is not installed (README: 'Neuromorphic back-ends')")
+
+
+def random_layer(rng, episodes, tokens, heads, d_head):
+    q = rng.integers(-128, 128, (episodes, tokens, heads, d_head))
+    k, v = (rng.integers(-127, 128, (episodes, tokens, heads, d_head)) for _ in range(2))
+    return q, k, v
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, 3), st.integers(1, 4), st.integers(1, 3), st.integers(1, 5), st.integers(0, 4),
+       st.integers(0, 9), st.integers(0, 2 ** 16))
+def test_network_on_the_emulator_equals_the_numpy_slots(episodes, heads, d_head, n_support, n_query, rate_shift, seed):
+    """Back-to-back episodes (clearing between them), several heads in one matrix (masks), queries
+    overwriting the spare slot, extreme keys and values: the same read-outs, exactly."""
+    q, k, v = random_layer(np.random.default_rng(seed), episodes, n_support + n_query, heads, d_head)
+    expected = slot_core(q, k, v, n_support, rate_shift)
+    assert np.array_equal(NetworkCore(run_emulated)(q, k, v, n_support, rate_shift), expected)
+
+
+def test_whole_learner_on_the_emulator_equals_its_integer_path():
+    model = quant_model(depth=2, heads=2, readout="tied", seed=2)
+    model.calibrate([args_of(episodes(seed=1))])
+    program = IntegerLearner.from_model(model)
+    args = [t.numpy() for t in args_of(episodes(seed=2))]
+    expected, exp = program.logits(*args)
+    got, exp_net = program.logits(*args, core=NetworkCore(run_emulated))
+    assert exp == exp_net and np.array_equal(got, expected)
+
+
+@needs_lava
+def test_whole_learner_on_lava_equals_its_integer_path():
+    """lava's own LearningDense processes, with hebbformer's slot and read-out neurons."""
+    from hebbformer.neuro.loihi.lava_attention import run_lava
+    model = quant_model(depth=2, heads=2, seed=3)
+    model.calibrate([args_of(episodes(seed=1))])
+    program = IntegerLearner.from_model(model)
+    args = [t.numpy() for t in args_of(episodes(batch=2, seed=4))]
+    assert np.array_equal(program.logits(*args, core=NetworkCore(run_lava))[0], program.logits(*args)[0])
+
+
+def test_safe_steps_are_the_steps_where_no_written_trace_decays():
+    """Lava's fixed-point decay: floor(p) + (r < frac(p)), p = exp(-1/tau) * trace."""
+    steps = 4000
+    safe, streams = safe_steps(steps), trace_streams(0, steps)
+    p = np.exp(-1 / TRACE_TAU) * np.arange(1, 128, dtype=np.float64)
+    for side in ("x_decay", "y_decay"):
+        r = streams[side][2::2][:, None]
+        decays = (np.floor(p) + (r < p - np.floor(p))) != np.arange(1, 128)
+        assert not decays[safe].any()
+    assert 0.98 < safe.mean() < 1  # some steps are unsafe, few
+
+
+def test_without_safe_steps_some_writes_lose_one():
+    """What a board, whose random numbers the host does not know, would do: writes on unsafe steps
+    lose 1 in their large components, so some read-outs differ."""
+    q, k, v = random_layer(np.random.default_rng(0), 100, 8, 2, 4)  # 2,500 steps: a write on an unsafe one
+    k[:], v[:] = 127, -127  # the traces most likely to decay
+    exact = slot_core(q, k, v, 4, 3)
+    assert np.array_equal(NetworkCore(run_emulated)(q, k, v, 4, 3), exact)
+    assert not np.array_equal(NetworkCore(run_emulated, avoid_decay=False)(q, k, v, 4, 3), exact)
+
+
+def test_program_recruits_one_slot_per_head_and_reads_three_steps_later():
+    net = LayerNet(heads=2, d_head=3, capacity=3, rate_shift=2)
+    q, k, v = random_layer(np.random.default_rng(1), 2, 4, 2, 3)
+    program = compile_program(net, q, k, v, n_support=2)
+    writes = np.flatnonzero((program.slot_control == RECRUIT).sum(1) == net.heads)
+    assert len(writes) == 2 * 4  # every token of both episodes
+    assert np.array_equal(program.readout_steps.reshape(-1), writes + 1 + 3)
+    slots = [np.flatnonzero(program.slot_control[t] == RECRUIT) % net.capacity for t in writes[:4]]
+    assert [s[0] for s in slots] == [0, 1, 2, 2]  # supports 0, 1; both queries in the spare slot
+    assert (program.slot_control[writes + 2] == READ).all()
+    assert (program.slot_control == RECRUIT).all(1).sum() == 2  # one clearing step per episode
+    assert (program.key_payload[writes] > 0).all()  # every key trace is overwritten (0 is sent as 1)
+
+
+def test_program_rejects_what_the_network_cannot_hold():
+    net = LayerNet(heads=1, d_head=2, capacity=2, rate_shift=0)
+    q, k, v = random_layer(np.random.default_rng(2), 1, 4, 1, 2)
+    with pytest.raises(ValueError, match="need 3 slots"):
+        compile_program(net, q, k, v, n_support=2)
+    k[0, 0, 0, 0] = 128
+    with pytest.raises(ValueError, match="within -127..127"):
+        compile_program(LayerNet(1, 2, 3, 0), q, k, v, n_support=2)
+
+
+def test_integer_forward_runs_the_network_core():
+    from hebbformer.experiments.variants import forward_for
+    model = quant_model(seed=5)
+    model.calibrate([args_of(episodes(seed=1))])
+    ep = episodes(seed=6)
+    with torch.no_grad():
+        outs = [forward_for(model.eval(), b)(*args_of(ep)) for b in ("torch", "integer", "loihi")]
+    assert torch.equal(outs[0], outs[1]) and torch.equal(outs[1], outs[2])
