@@ -139,20 +139,21 @@ class LearningDense:
         cfg = self.s.graded_spike_cfg
         spiked = s_in.astype(bool)
         multi = (self.tx > 0) & spiked
-        scaled = np.round(s_in / 2).astype(np.int64) & 0xFF  # lava: .astype(np.uint8)
         update_t, x2_idx = spiked, multi
         if cfg == "USE_REGULAR_IMPULSE":
             self.x[0, multi] = self._add_impulse(self.x[0, multi], 0, self.x_int[0], self.x_frac[0])
-        elif cfg == "OVERWRITE":
-            self.x[0, spiked] = scaled[spiked]
-        else:
-            sums = (self.x[0] + scaled) & 0xFF
-            if cfg == "ADD_WITH_SATURATION":
-                self.x[0] = _clip(sums, 0, TRACE_MAX)
+        else:  # graded: the payload sets x1
+            scaled = np.round(s_in / 2).astype(np.int64) & 0xFF  # lava: .astype(np.uint8)
+            if cfg == "OVERWRITE":
+                self.x[0, spiked] = scaled[spiked]
             else:
-                overflow = sums > TRACE_MAX
-                update_t, x2_idx = update_t & overflow, x2_idx & overflow
-                self.x[0] = np.where(overflow, sums - TRACE_MAX, sums)
+                sums = (self.x[0] + scaled) & 0xFF
+                if cfg == "ADD_WITH_SATURATION":
+                    self.x[0] = _clip(sums, 0, TRACE_MAX)
+                else:
+                    overflow = sums > TRACE_MAX
+                    update_t, x2_idx = update_t & overflow, x2_idx & overflow
+                    self.x[0] = np.where(overflow, sums - TRACE_MAX, sums)
         self.x[1, x2_idx] = self._add_impulse(self.x[1, x2_idx], 0, self.x_int[1], self.x_frac[1])
         self.tx[update_t] = self._within_epoch(t)
 
@@ -224,7 +225,7 @@ class LearningDense:
         u = 0
         if self.k_decimate is not None:
             u = 1 if int(t / self.T) % 2 ** self.k_decimate == 0 else 0
-        env = _Env(hx, hy, self.tx, self.ty, x0, y0, u, self.T)
+        env = _Env(hx, hy, self.tx, self.ty, x0, y0, u, self.T, self.fixed)
         old = {"weights": self.weights, "tag_1": self.tag_1, "tag_2": self.tag_2}
         new = {}
         for target, series in self.series.items():
@@ -269,7 +270,9 @@ class LearningDense:
         new = v.copy() if len(self.series) > 1 else v
         for r, c in ((rows, slice(None)), (others, cols)):
             if len(r) and (isinstance(c, slice) or len(c)):
-                block = self._update_entries(target, products, env, old, r, c)
+                # on the other rows no post spiked: their y0 products add exactly 0
+                live = products if r is rows else tuple(p for p in products if p.dependency != "y0")
+                block = self._update_entries(target, live, env, old, r, c)
                 new[(r, c) if isinstance(c, slice) else np.ix_(r, c)] = block
                 if block.min() < inside[0] or block.max() > inside[1]:
                     self._inside[target] = False
@@ -285,69 +288,107 @@ class LearningDense:
         def take(a):  # a scalar, [n_post, 1], [1, n_pre] or [n_post, n_pre] array, on the block
             if np.ndim(a) == 0:
                 return a
-            rr = r if a.shape[0] == n_post else slice(None)  # a size-1 axis is broadcast, not indexed
-            cc = c if a.shape[1] == n_pre else slice(None)
-            if isinstance(rr, slice) or isinstance(cc, slice):
-                return a[rr][:, cc]
-            return a[np.ix_(rr, cc)]
+            if a.shape[0] == n_post and not isinstance(r, slice):  # a size-1 axis is broadcast, not indexed
+                a = a.take(r, axis=0)
+            if a.shape[1] == n_pre and not isinstance(c, slice):
+                a = a.take(c, axis=1)
+            return a
 
-        fixed = self.fixed
-        # fixed point computes in int32, as lava does: its products wrap the way lava's do
-        acc = take(old[target]).astype(np.int32) << SYN_SHIFT[target] if fixed else None
-        total = None
-        for p in products:
-            dep = take(env.dep[p.dependency])
-            if fixed:
-                m = np.asarray(dep, dtype=np.int32)
-            else:
-                m = (p.s_mant * 2.0 ** p.s_exp) * dep
-            for f in p.factors:
-                if f.var in ("x0", "y0"):
-                    val = take(env.dep[f.var]).astype(np.int64) + f.const
-                elif f.var in TRACE_ROW:
-                    val = env.trace(f.var, p.dependency, r, c) + f.const
-                else:
-                    val = take(old[VAR_OF[f.var]]) + f.const
-                if f.sgn:
-                    val = np.sign(val)
-                if fixed:
-                    b = WIDTH[f.var]
-                    m = m * _clip(val, -(2 ** b), 2 ** b - 1).astype(np.int32)
-                else:
-                    m = m * val
-            if fixed:
-                shift, saturates = self._product_shift[p]
-                m = (m * np.int32(p.s_mant) >> shift) << (p.s_exp + 7)
-                acc = _clip(acc + (_clip(m, ACC_LO, ACC_HI) if saturates else m), ACC_LO, ACC_HI)
-            else:
+        if not self.fixed:  # the products summed left to right, then added (lava's float order)
+            total = None
+            for p in products:
+                m = (p.s_mant * 2.0 ** p.s_exp) * take(env.dep[p.dependency])
+                for f in p.factors:
+                    m = m * self._factor(f, p, env, old, r, c, take)
                 total = m if total is None else total + m
-        value = acc if fixed else take(old[target]) + total
-        if target == "weights":
-            value = {"MIXED": value, "EXCITATORY": np.maximum(0, value), "INHIBITORY": np.minimum(0, value)}[self.s.sign_mode]
-        elif target == "tag_2":
-            value = np.maximum(0, value)
-        if not fixed:
-            return np.broadcast_to(value, shape)
+            value = take(old[target]) if total is None else take(old[target]) + total
+            return np.broadcast_to(self._sign_clamp(target, value), shape)
+        # fixed point computes in int32, as lava does: its products wrap the way lava's do
+        acc = take(old[target]).astype(np.int32)  # the block of the full matrix: its own copy
+        acc <<= SYN_SHIFT[target]
+        for p in products:
+            shift, saturates, wraps = self._product_shift[p]
+            values = [np.asarray(take(env.dep[p.dependency]), dtype=np.int32)]
+            for f in p.factors:
+                b = WIDTH[f.var]
+                values.append(_clip(self._factor(f, p, env, old, r, c, take), -(2 ** b), 2 ** b - 1).astype(np.int32))
+            if wraps:  # lava's order of multiplication, wrap-arounds and all
+                m = values[0]
+                for v in values[1:]:
+                    m = m * v
+                m = (m * np.int32(p.s_mant) >> shift) << (p.s_exp + 7)
+            else:  # no product can wrap: any order is exact, so multiply the per-neuron vectors first
+                m = _outer_product(values, p.s_mant, shift, p.s_exp + 7)
+            if saturates:
+                m = _clip(m, ACC_LO, ACC_HI)
+            acc += m
+            np.minimum(np.maximum(acc, ACC_LO, out=acc), ACC_HI, out=acc)
+        acc = self._sign_clamp(target, acc)
         lo, hi = self._range(target)
-        return np.broadcast_to(_clip(round_accumulator(value, self.rc[self.epoch - 1], SYN_SHIFT[target]), lo, hi), shape)
+        fraction = acc & (2 ** SYN_SHIFT[target] - 1)
+        acc >>= SYN_SHIFT[target]
+        acc += fraction > 2 ** SYN_SHIFT[target] * self.rc[self.epoch - 1]  # stochastic rounding
+        return np.minimum(np.maximum(acc, lo, out=acc), hi, out=acc)
+
+    @staticmethod
+    def _factor(f, p, env, old, r, c, take):
+        """A factor's value on the block (a scalar, per-row or per-column vector, or a block)."""
+        if f.var in ("x0", "y0"):
+            val = take(env.dep[f.var]).astype(np.int64) + f.const
+        elif f.var in TRACE_ROW:
+            val = env.trace(f.var, p.dependency, r, c) + f.const
+        else:
+            val = take(old[VAR_OF[f.var]]) + f.const
+        return np.sign(val) if f.sgn else val
+
+    def _sign_clamp(self, target, value):
+        if target == "weights":
+            return {"MIXED": value, "EXCITATORY": np.maximum(0, value), "INHIBITORY": np.minimum(0, value)}[self.s.sign_mode]
+        return np.maximum(0, value) if target == "tag_2" else value
 
 
-def _shift_and_saturation(p: Product) -> tuple[int, bool]:
-    """A fixed-point product's width shift (§3.2), and whether it can reach the accumulator's
-    clip at all (from the ranges its factors are clipped to), so that the clip can be skipped."""
+def _outer_product(values, s_mant: int, shift: int, exp: int) -> np.ndarray:
+    """prod(values) * s_mant, floor-shifted down by ``shift`` and up by ``exp``: the per-row
+    ([n, 1]) and per-column ([1, n]) factors are multiplied as vectors, and only then together."""
+    rows, cols, blocks, scale = None, None, [], s_mant
+    for v in values:
+        if v.ndim == 0 or v.size == 1:
+            scale = scale * v.reshape(())
+        elif v.shape[1] == 1:
+            rows = v if rows is None else rows * v
+        elif v.shape[0] == 1:
+            cols = v if cols is None else cols * v
+        else:
+            blocks.append(v)
+    if shift == 0:  # the scale and the exponent can go into a vector too
+        scale = np.int32(scale) << exp
+    vectors = [v for v in (rows, cols) if v is not None] + blocks
+    if not vectors:
+        m = np.asarray(scale, dtype=np.int32)
+    else:
+        m = vectors[0] * np.int32(scale)
+        for v in vectors[1:]:
+            m = m * v
+    return m if shift == 0 else (m >> shift) << exp
+
+
+def _shift_and_saturation(p: Product) -> tuple[int, bool, bool]:
+    """A fixed-point product's width shift (§3.2), whether it can reach the accumulator's clip at
+    all and whether its int32 product can wrap (from the ranges its factors are clipped to)."""
     bound = abs(p.s_mant)
     for f in p.factors:
         bound *= 1 if f.sgn else 2 ** WIDTH[f.var]
     shift = max(0, sum(WIDTH[f.var] for f in p.factors) + MANT_BITS - ACC_BITS)
+    wraps = bound >= 2 ** 31  # int32 products could wrap: then keep lava's order of multiplication
     bound = -(-bound // 2 ** shift) << (p.s_exp + 7)  # a floor shift of -bound rounds away from 0
-    return shift, bound > ACC_HI
+    return shift, bound > ACC_HI, wraps
 
 
 class _Env:
     """The dependencies and the traces evaluated at each dependency's spike times (§2.4d)."""
 
-    def __init__(self, hx, hy, tx, ty, x0, y0, u, T):
-        self.hx, self.hy, self.tx, self.ty, self.u, self.T = hx, hy, tx, ty, u, T
+    def __init__(self, hx, hy, tx, ty, x0, y0, u, T, fixed):
+        self.hx, self.hy, self.tx, self.ty, self.u, self.T, self.fixed = hx, hy, tx, ty, u, T, fixed
         self.dep = {"x0": x0[None, :], "y0": y0[:, None], "u": u}
 
     def trace(self, var, dep, r, c):
@@ -355,7 +396,10 @@ class _Env:
         c: the x (presynaptic) or y (postsynaptic) trace at the spike time of the dependency's
         neuron, or at the end of the epoch for u; a [1, n_c] or [n_r, 1] vector wherever it can be."""
         row, x_side = TRACE_ROW[var], var[0] == "x"
-        if dep == "u":  # at the end of the epoch
+        if dep == "u" or (self.T == 1 and self.fixed):  # at the end of the epoch; so too with
+            # one-step epochs in fixed point: the spike times that matter are the epoch's one step
+            # (entries whose dependency did not spike are multiplied by 0 whatever their trace;
+            # in float a NaN trace of tau 0 would not give 0, so float takes the long way)
             return self.hx[-1, row, c][None, :] if x_side else self.hy[-1, row, r][:, None]
         cs = np.arange(len(self.tx))[c]
         rs = np.arange(len(self.ty))[r]
