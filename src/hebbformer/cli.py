@@ -149,7 +149,6 @@ def run_eval(cfg: Config, state: dict, out_dir: Path | None, quiet: bool) -> dic
     model.to(device)
     if cfg.eval.backend != "torch":
         model, device = forward_for(model.cpu(), cfg.eval.backend), "cpu"
-
     tic = time.perf_counter()
     where = ("validation classes" if split == "val" else
              cfg.data.test_sets if cfg.data.name == "omniglot" else "test split")
@@ -216,7 +215,9 @@ def cmd_variants(args) -> int:
         model = build_model(cfg.model, pool.image_shape)
         model.load_state_dict(state["model"])
         models.append(model)
-    where = f"{qcfg.data.name} {split} classes ({qcfg.data.test_sets if qcfg.data.name == 'omniglot' else split})"
+    where = f"{qcfg.data.name} {split} classes"
+    if qcfg.data.name == "omniglot" and split == "test":
+        where += f" ({', '.join(qcfg.data.test_sets)})"
     print(f"hebbformer variants: {args.setting} on {where}", flush=True)
     rows = compare(*models, qcfg, pool, args.setting, args.episodes, args.lava_episodes)
     table = format_table(rows, args.setting, where)

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..quant.fixed_point import requantise
+from ..quant.fixed_point import slot_rate
 from .loihi.emulator import LearningDense, trace_streams
 from .loihi.scenario import Rule, Scenario
 
@@ -89,18 +89,21 @@ class LayerNet:
 
     def key_mask(self) -> np.ndarray:
         """tag_1 of the key synapses [slots, key pre]: MASK within a head."""
-        return MASK * np.kron(np.eye(self.heads, dtype=np.int64), np.ones((self.capacity, 2 * self.d_head), np.int64))
+        return self._within_heads(self.capacity, 2 * self.d_head)
 
     def value_mask(self) -> np.ndarray:
         """tag_1 of the value synapses [outputs, slots]: MASK within a head."""
-        return MASK * np.kron(np.eye(self.heads, dtype=np.int64), np.ones((self.d_head, self.capacity), np.int64))
+        return self._within_heads(self.d_head, self.capacity)
+
+    def _within_heads(self, rows: int, cols: int) -> np.ndarray:
+        return MASK * np.kron(np.eye(self.heads, dtype=np.int64), np.ones((rows, cols), np.int64))
 
 
 def slot_step(drive: np.ndarray, control: np.ndarray, rate_shift: int) -> tuple[np.ndarray, np.ndarray]:
     """The slot neurons in one step: (graded spikes to the value synapses, bAPs to the key
     synapses). Recruited slots spike 1 and send a bAP; reading slots send their rate."""
-    rate = requantise(np.maximum(drive.astype(np.int64), 0), 0, rate_shift, 8, signed=False)
-    spikes = np.where(control == READ, rate, control == RECRUIT).astype(np.int32)
+    spikes = np.where(control == READ, slot_rate(drive.astype(np.int64), rate_shift), control == RECRUIT)
+    spikes = spikes.astype(np.int32)
     return spikes, control == RECRUIT
 
 
@@ -147,12 +150,8 @@ def compile_program(net: LayerNet, q: np.ndarray, k: np.ndarray, v: np.ndarray, 
     if max(np.abs(k).max(initial=0), np.abs(v).max(initial=0)) > TRACE_MAX:
         raise ValueError(f"keys and values must lie within -{TRACE_MAX}..{TRACE_MAX}")
     budget = 3 * episodes * (tokens + 1) + 8
-    safe = np.ones(0, bool)
-    while True:  # schedule; extend the random streams if the skipped steps overran them
-        if avoid_decay:
-            safe = safe_steps(budget)
-        else:
-            safe = np.ones(budget, bool)
+    while True:  # the skipped unsafe steps can overrun a budget: then schedule again with more
+        safe = safe_steps(budget) if avoid_decay else np.ones(budget, bool)
         program = _schedule(net, q, k, v, n_support, safe)
         if program is not None:
             return program

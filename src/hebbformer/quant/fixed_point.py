@@ -81,6 +81,11 @@ def requantise(acc: np.ndarray, acc_exp: int, exp: int, bits: int, signed: bool 
     return np.clip(shift_round(acc, exp - acc_exp), *int_range(bits, signed))
 
 
+def slot_rate(drive: np.ndarray, rate_shift: int) -> np.ndarray:
+    """A slot neuron's rate for its integer drive k.q: relu, then on the uint8 grid 2**rate_shift."""
+    return requantise(np.maximum(drive, 0), 0, rate_shift, 8, signed=False)
+
+
 def synapse_round(acc: np.ndarray, acc_exp: int, exp: int) -> np.ndarray:
     """Integer twin of ``synapse_write``: an accumulator on the grid 2**acc_exp as the written
     mantissa on the grid 2**exp."""

@@ -21,7 +21,7 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .fixed_point import (RECIPROCAL_BITS, int_matmul, int_range, isqrt, mantissa, reciprocals, requantise,
-                          synapse_round)
+                          slot_rate, synapse_round)
 from .model import ACT_BITS, NORM_FRACTION_BITS, RESIDUAL_BITS, QuantLearner
 
 
@@ -130,8 +130,9 @@ class IntegerLearner:
         k = split(synapse_round(blk["k"](h), blk["k"].acc_exp, e[f"b{l}.k"]))
         v = split(synapse_round(blk["v"](h), blk["v"].acc_exp, e[f"b{l}.v"]))
         out = core(q, k, v, n_support, e[f"b{l}.rate"] - e[f"b{l}.q"] - e[f"b{l}.k"])
-        seen = np.minimum(np.arange(n), n_support) + 1  # a support reads itself and those before it;
-        out = out * self.reciprocal[seen][None, :, None, None]  # a query, every support and itself
+        # slots read: a support reads itself and the supports before it, a query every support and itself
+        seen = np.minimum(np.arange(n), n_support) + 1
+        out = out * self.reciprocal[seen][None, :, None, None]
         y = requantise(out, e[f"b{l}.rate"] + e[f"b{l}.v"] - RECIPROCAL_BITS, e[f"b{l}.y"], ACT_BITS)
         return blk["proj"](y.reshape(b, n, d))
 
@@ -178,8 +179,7 @@ class SlotMemory:
 
     def read(self, q: np.ndarray, rate_shift: int) -> np.ndarray:
         """sum over slots of rate * value [B, heads, d_head], rate = relu(k.q) on the grid 2**rate_shift."""
-        drive = np.einsum("bhsd,bhd->bhs", self.k, q)
-        rate = requantise(np.maximum(drive, 0), 0, rate_shift, ACT_BITS, signed=False)
+        rate = slot_rate(np.einsum("bhsd,bhd->bhs", self.k, q), rate_shift)
         return np.einsum("bhs,bhsd->bhd", rate, self.v)
 
 

@@ -256,7 +256,8 @@ class LearningDense:
             self._inside[target]
         if not sparse:
             new = np.array(self._update_entries(target, products, env, old, slice(None), slice(None)))
-            self._inside[target] = bool(new.min() >= inside[0] and new.max() <= inside[1])
+            if self.fixed:
+                self._inside[target] = bool(new.min() >= inside[0] and new.max() <= inside[1])
             return new
         # whole rows of spiking posts, and the spiking pres' columns of the other rows (where
         # an x0 product can change them)
