@@ -102,6 +102,12 @@ class LearningDense:
             self.x_decay = np.exp(-1 / x_tau[:, None])  # lava: np.exp(-t / taus) with t = 1
             self.y_decay = np.exp(-1 / y_tau[:, None])
         self._inside = {}  # target -> all values where an update adding nothing keeps them
+        # factors that never leave their width's range, so need no clip: plain traces kept in
+        # 0..127 by the impulse saturation (not graded x1, nor third-factor y values)
+        bounded = {"x1"} if s.graded_spike_cfg == "USE_REGULAR_IMPULSE" else set()
+        bounded |= {"x2"} | ({"y1", "y2", "y3"} if s.rule.type == "2F" else set())
+        self._within_width = {f for series in self.series.values() for p in series.products for f in p.factors
+                              if f.var in bounded and f.const == 0 and not f.sgn}
         self._product_shift = {p: _shift_and_saturation(p) for series in self.series.values() for p in series.products}
         self.tx, self.ty = np.zeros(n_pre, np.int64), np.zeros(n_post, np.int64)
         self.a_buff = np.zeros(n_post, np.int64 if self.fixed else np.float64)
@@ -274,8 +280,8 @@ class LearningDense:
                 # on the other rows no post spiked: their y0 products add exactly 0
                 live = products if r is rows else tuple(p for p in products if p.dependency != "y0")
                 block = self._update_entries(target, live, env, old, r, c)
-                new[(r, c) if isinstance(c, slice) else np.ix_(r, c)] = block
-                if block.min() < inside[0] or block.max() > inside[1]:
+                new[(r, c) if isinstance(c, slice) else (r[:, None], c)] = block
+                if inside[0] > lo and block.min() < inside[0]:  # only tag_1 can reach below -256
                     self._inside[target] = False
         return new
 
@@ -289,11 +295,14 @@ class LearningDense:
         def take(a):  # a scalar, [n_post, 1], [1, n_pre] or [n_post, n_pre] array, on the block
             if np.ndim(a) == 0:
                 return a
-            if a.shape[0] == n_post and not isinstance(r, slice):  # a size-1 axis is broadcast, not indexed
+            pick_rows = a.shape[0] == n_post and not isinstance(r, slice)  # a size-1 axis is broadcast
+            pick_cols = a.shape[1] == n_pre and not isinstance(c, slice)
+            if pick_cols and (not pick_rows or len(c) * a.shape[0] < len(r) * a.shape[1]):
+                a = a.take(c, axis=1)  # the smaller gather first
+                pick_cols = False
+            if pick_rows:
                 a = a.take(r, axis=0)
-            if a.shape[1] == n_pre and not isinstance(c, slice):
-                a = a.take(c, axis=1)
-            return a
+            return a.take(c, axis=1) if pick_cols else a
 
         if not self.fixed:  # the products summed left to right, then added (lava's float order)
             total = None
@@ -307,12 +316,15 @@ class LearningDense:
         # fixed point computes in int32, as lava does: its products wrap the way lava's do
         acc = take(old[target]).astype(np.int32)  # the block of the full matrix: its own copy
         acc <<= SYN_SHIFT[target]
-        for p in products:
+        lo, hi = self._range(target)
+        for i, p in enumerate(products):
             shift, saturates, wraps = self._product_shift[p]
             values = [np.asarray(take(env.dep[p.dependency]), dtype=np.int32)]
             for f in p.factors:
-                b = WIDTH[f.var]
-                values.append(_clip(self._factor(f, p, env, old, r, c, take), -(2 ** b), 2 ** b - 1).astype(np.int32))
+                val = self._factor(f, p, env, old, r, c, take)
+                if f not in self._within_width:
+                    val = _clip(val, -(2 ** WIDTH[f.var]), 2 ** WIDTH[f.var] - 1)
+                values.append(val.astype(np.int32))
             if wraps:  # lava's order of multiplication, wrap-arounds and all
                 m = values[0]
                 for v in values[1:]:
@@ -323,9 +335,12 @@ class LearningDense:
             if saturates:
                 m = _clip(m, ACC_LO, ACC_HI)
             acc += m
-            np.minimum(np.maximum(acc, ACC_LO, out=acc), ACC_HI, out=acc)
+            # the accumulator saturates after every product; after the last one that changes
+            # nothing when the target's range lies within -256..255 (the rounding and the clip to
+            # that range below give the same ends either way)
+            if i < len(products) - 1 or lo < -(2 ** 8):
+                np.minimum(np.maximum(acc, ACC_LO, out=acc), ACC_HI, out=acc)
         acc = self._sign_clamp(target, acc)
-        lo, hi = self._range(target)
         fraction = acc & (2 ** SYN_SHIFT[target] - 1)
         acc >>= SYN_SHIFT[target]
         acc += fraction > 2 ** SYN_SHIFT[target] * self.rc[self.epoch - 1]  # stochastic rounding
@@ -335,17 +350,21 @@ class LearningDense:
     def _factor(f, p, env, old, r, c, take):
         """A factor's value on the block (a scalar, per-row or per-column vector, or a block)."""
         if f.var in ("x0", "y0"):
-            val = take(env.dep[f.var]).astype(np.int64) + f.const
+            val = take(env.dep[f.var]).astype(np.int64)
         elif f.var in TRACE_ROW:
-            val = env.trace(f.var, p.dependency, r, c) + f.const
+            val = env.trace(f.var, p.dependency, r, c)
         else:
-            val = take(old[VAR_OF[f.var]]) + f.const
+            val = take(old[VAR_OF[f.var]])
+        if f.const:
+            val = val + f.const
         return np.sign(val) if f.sgn else val
 
     def _sign_clamp(self, target, value):
-        if target == "weights":
-            return {"MIXED": value, "EXCITATORY": np.maximum(0, value), "INHIBITORY": np.minimum(0, value)}[self.s.sign_mode]
-        return np.maximum(0, value) if target == "tag_2" else value
+        if (target == "weights" and self.s.sign_mode == "EXCITATORY") or target == "tag_2":
+            return np.maximum(0, value)
+        if target == "weights" and self.s.sign_mode == "INHIBITORY":
+            return np.minimum(0, value)
+        return value
 
 
 def _outer_product(values, s_mant: int, shift: int, exp: int) -> np.ndarray:
