@@ -50,12 +50,6 @@ def trace_streams(seed: int, steps: int) -> dict[str, np.ndarray]:
             "y_impulse": np.random.default_rng(seed + 3).integers(0, 2 ** 7, size=draws, dtype=int)}
 
 
-def round_accumulator(acc: np.ndarray, r_c: float, shift: int = 7) -> np.ndarray:
-    """A synaptic variable from its accumulator (``shift`` fractional bits), stochastically
-    rounded with the epoch's r_c: up where the fraction exceeds r_c."""
-    return (acc >> shift) + ((acc & (2 ** shift - 1)) > 2 ** shift * r_c)
-
-
 def weight_range(sign_mode: str) -> tuple[int, int]:
     return {"MIXED": (-256, 255), "EXCITATORY": (0, 255), "INHIBITORY": (-255, 0)}[sign_mode]
 
@@ -132,7 +126,7 @@ class LearningDense:
         else:
             payload = s_in.astype(np.int64 if self.fixed else np.float64)
             acc = self.weights.dot(payload)
-        if self.fixed:
+        if self.fixed and s.weight_exp:
             acc = acc << s.weight_exp if s.weight_exp > 0 else acc >> -s.weight_exp
         self.a_buff = acc
         (self._pre_fixed if self.fixed else self._pre_float)(t, payload)
@@ -144,10 +138,11 @@ class LearningDense:
     def _pre_fixed(self, t, s_in):
         cfg = self.s.graded_spike_cfg
         spiked = s_in.astype(bool)
-        multi = (self.tx > 0) & spiked
+        multi = (self.tx > 0) & spiked  # a second spike in the epoch (never with one-step epochs)
         update_t, x2_idx = spiked, multi
         if cfg == "USE_REGULAR_IMPULSE":
-            self.x[0, multi] = self._add_impulse(self.x[0, multi], 0, self.x_int[0], self.x_frac[0])
+            if multi.any():
+                self.x[0, multi] = self._add_impulse(self.x[0, multi], 0, self.x_int[0], self.x_frac[0])
         else:  # graded: the payload sets x1
             scaled = np.round(s_in / 2).astype(np.int64) & 0xFF  # lava: .astype(np.uint8)
             if cfg == "OVERWRITE":
@@ -160,7 +155,8 @@ class LearningDense:
                     overflow = sums > TRACE_MAX
                     update_t, x2_idx = update_t & overflow, x2_idx & overflow
                     self.x[0] = np.where(overflow, sums - TRACE_MAX, sums)
-        self.x[1, x2_idx] = self._add_impulse(self.x[1, x2_idx], 0, self.x_int[1], self.x_frac[1])
+        if x2_idx.any():
+            self.x[1, x2_idx] = self._add_impulse(self.x[1, x2_idx], 0, self.x_int[1], self.x_frac[1])
         self.tx[update_t] = self._within_epoch(t)
 
     def _pre_float(self, t, s_in):
@@ -178,8 +174,10 @@ class LearningDense:
 
     def post(self, t: int, bap: np.ndarray, third: tuple | None = None) -> None:
         """Step t's back-propagating action potentials (and, for 3F, the received y1, y2, y3)."""
-        multi = (self.ty > 0) & bap
-        if self.fixed:  # the y side's impulse random after the step's first advance
+        multi = (self.ty > 0) & bap  # a second spike in the epoch (never with one-step epochs)
+        if not multi.any():
+            pass
+        elif self.fixed:  # the y side's impulse random after the step's first advance
             self.y[:, multi] = self._add_impulse(self.y[:, multi], self.ry_imp[2 * t - 1],
                                                  self.y_int[:, None], self.y_frac[:, None])
         else:
@@ -341,9 +339,11 @@ class LearningDense:
             if i < len(products) - 1 or lo < -(2 ** 8):
                 np.minimum(np.maximum(acc, ACC_LO, out=acc), ACC_HI, out=acc)
         acc = self._sign_clamp(target, acc)
-        fraction = acc & (2 ** SYN_SHIFT[target] - 1)
+        # stochastic rounding: (acc >> s) + (f > 2**s * r_c) for the fraction f = acc & (2**s - 1),
+        # in two operations, since the integer f exceeds 2**s * r_c exactly when f > floor(2**s * r_c)
+        k = int(np.floor(2 ** SYN_SHIFT[target] * self.rc[self.epoch - 1]))
+        acc += 2 ** SYN_SHIFT[target] - 1 - k
         acc >>= SYN_SHIFT[target]
-        acc += fraction > 2 ** SYN_SHIFT[target] * self.rc[self.epoch - 1]  # stochastic rounding
         return np.minimum(np.maximum(acc, lo, out=acc), hi, out=acc)
 
     @staticmethod
