@@ -42,8 +42,8 @@ def test_quant_run_evaluates_through_its_integer_path(tmp_path, capsys):
     text = (table / "variants.md").read_text()
     for variant in ("Float", "Quant", "Loihi (emulated)", "Loihi, board randomness"):
         assert f"| {variant}" in text
-    assert "identical to Quant" in text
-    assert ("identical to Loihi" in text) == ("| Lava |" in text)
+    assert "logits identical to Quant in all 4 episodes" in text
+    assert ("logits identical to Loihi (emulated) in all 2 episodes" in text) == ("| Lava |" in text)
     check_error(capsys, ["variants", str(qu), str(qu), "eval.split=val"], "is not a Float")
     check_error(capsys, ["variants", str(fl), str(fl), "eval.split=val"], "is not a Quant run")
 
