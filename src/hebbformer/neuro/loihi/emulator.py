@@ -74,10 +74,10 @@ class LearningDense:
             w = np.trunc(s.weights).astype(np.int64)
             nb = 8 - s.num_weight_bits + (s.sign_mode == "MIXED")  # the truncation at the first step
             w = -((-w >> nb) << nb) if s.sign_mode == "INHIBITORY" else (w >> nb) << nb
-            self.weights = w
-            self.tag_1, self.tag_2 = np.zeros_like(w), np.zeros_like(w)
+            self.weights = w.astype(np.int32)  # int32, as lava computes the learning with them
+            self.tag_1, self.tag_2 = np.zeros_like(self.weights), np.zeros_like(self.weights)
             if tag_1 is not None:
-                self.tag_1 = np.array(tag_1, dtype=np.int64)
+                self.tag_1 = np.array(tag_1, dtype=np.int32)
             self.x, self.y = np.zeros((2, n_pre), np.int64), np.zeros((3, n_post), np.int64)
             self.x_int, self.x_frac = self._split(x_imp)
             self.y_int, self.y_frac = self._split(y_imp)
@@ -96,6 +96,7 @@ class LearningDense:
             self.x_decay = np.exp(-1 / x_tau[:, None])  # lava: np.exp(-t / taus) with t = 1
             self.y_decay = np.exp(-1 / y_tau[:, None])
         self._inside = {}  # target -> all values where an update adding nothing keeps them
+        self._dependencies = {target: {p.dependency for p in series.products} for target, series in self.series.items()}
         # factors that never leave their width's range, so need no clip: plain traces kept in
         # 0..127 by the impulse saturation (not graded x1, nor third-factor y values)
         bounded = {"x1"} if s.graded_spike_cfg == "USE_REGULAR_IMPULSE" else set()
@@ -133,7 +134,7 @@ class LearningDense:
         return a_out
 
     def _add_impulse(self, values, random, whole, frac):
-        return _clip(values + whole + (random < frac), 0, TRACE_MAX)
+        return _clip(values + (whole + (random < frac)), 0, TRACE_MAX)  # the impulse per row first
 
     def _pre_fixed(self, t, s_in):
         cfg = self.s.graded_spike_cfg
@@ -192,7 +193,17 @@ class LearningDense:
 
     def _history(self, stored, tau, decay, t_spike, r_dec, imp):
         """Trace values at each within-epoch step 0..T [T+1, rows, n], decays and impulses."""
-        T, live = self.T, tau != 0
+        T = self.T
+        if self.fixed and T == 1:  # one-step epochs: the stored values and one step on
+            whole, frac, r_imp = imp
+            p = decay * stored
+            floor = np.floor(p)
+            now = floor.astype(np.int64) + (r_dec < p - floor)
+            spiking = t_spike == 1
+            if spiking.any():
+                now[:, spiking] = self._add_impulse(now[:, spiking], r_imp, whole[:, None], frac[:, None])
+            return stored, now
+        live = tau != 0
         if self.fixed:
             whole, frac, r_imp = imp
             h = np.empty((T + 1,) + stored.shape, np.int64)
@@ -256,8 +267,8 @@ class LearningDense:
         inside = (max(lo, -(2 ** 8)), hi)  # where an update adding nothing leaves a value as it is
         if target not in self._inside:  # known from then on: every update below checks what it writes
             self._inside[target] = bool(v.min() >= inside[0] and v.max() <= inside[1])
-        sparse = self.sparse_updates and self.fixed and (all(p.dependency != "u" for p in products) or env.u == 0) and \
-            self._inside[target]
+        dependencies = self._dependencies[target]
+        sparse = self.sparse_updates and self.fixed and ("u" not in dependencies or env.u == 0) and self._inside[target]
         if not sparse:
             new = np.array(self._update_entries(target, products, env, old, slice(None), slice(None)))
             if self.fixed:
@@ -266,10 +277,10 @@ class LearningDense:
         # whole rows of spiking posts, and the spiking pres' columns of the other rows (where
         # an x0 product can change them)
         rows = np.flatnonzero(env.dep["y0"][:, 0])
-        cols = np.flatnonzero(env.dep["x0"][0]) if any(p.dependency == "x0" for p in products) else []
+        cols = np.flatnonzero(env.dep["x0"][0]) if "x0" in dependencies else []
         if not len(rows) and not len(cols):
             return v
-        others = np.flatnonzero(~env.dep["y0"][:, 0])
+        others = np.flatnonzero(~env.dep["y0"][:, 0]) if len(cols) else []
         # in place where no other target's rule reads this one's old values (the blocks are
         # disjoint, so neither block reads what the other wrote)
         new = v.copy() if len(self.series) > 1 else v
@@ -312,8 +323,7 @@ class LearningDense:
             value = take(old[target]) if total is None else take(old[target]) + total
             return np.broadcast_to(self._sign_clamp(target, value), shape)
         # fixed point computes in int32, as lava does: its products wrap the way lava's do
-        acc = take(old[target]).astype(np.int32)  # the block of the full matrix: its own copy
-        acc <<= SYN_SHIFT[target]
+        acc = take(old[target]) << SYN_SHIFT[target]  # int32; the block of the full matrix, a copy
         lo, hi = self._range(target)
         for i, p in enumerate(products):
             shift, saturates, wraps = self._product_shift[p]
@@ -420,7 +430,7 @@ class _Env:
             # one-step epochs in fixed point: the spike times that matter are the epoch's one step
             # (entries whose dependency did not spike are multiplied by 0 whatever their trace;
             # in float a NaN trace of tau 0 would not give 0, so float takes the long way)
-            return self.hx[-1, row, c][None, :] if x_side else self.hy[-1, row, r][:, None]
+            return self.hx[-1][row, c][None, :] if x_side else self.hy[-1][row, r][:, None]
         cs = np.arange(len(self.tx))[c]
         rs = np.arange(len(self.ty))[r]
         if dep == "x0":  # at each presynaptic neuron's last spike time
@@ -462,8 +472,10 @@ class Lif:
         if self.fixed:
             u = self.u * (4096 - (self.du + 1))  # lava's ds_offset: du = 0 still decays by 1/4096
             u = np.sign(u) * (np.abs(u) >> 12) + (a_in.astype(np.int64) << 6)
-            u = np.where(u > 2 ** 23, u - 2 ** 24, u)  # 24-bit wrap
-            self.u = np.where(u <= -(2 ** 23), u + 2 ** 24, u)
+            if u.max(initial=0) > 2 ** 23 or u.min(initial=0) <= -(2 ** 23):  # 24-bit wrap
+                u = np.where(u > 2 ** 23, u - 2 ** 24, u)
+                u = np.where(u <= -(2 ** 23), u + 2 ** 24, u)
+            self.u = u
             v = self.v * (4096 - self.dv)
             v = np.sign(v) * (np.abs(v) >> 12) + self.u + self.bias
             self.v = _clip(v, -(2 ** 23) + 1, 2 ** 23 - 1)
@@ -471,7 +483,7 @@ class Lif:
             self.u = self.u * (1 - self.du) + a_in
             self.v = self.v * (1 - self.dv) + self.u + self.bias
         spikes = self.v > self.vth
-        self.v = np.where(spikes, 0, self.v)
+        self.v[spikes] = 0
         return spikes
 
 
