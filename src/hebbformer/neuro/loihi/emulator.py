@@ -105,6 +105,7 @@ class LearningDense:
                               if f.var in bounded and f.const == 0 and not f.sgn}
         self._product_shift = {p: _shift_and_saturation(p) for series in self.series.values() for p in series.products}
         self.tx, self.ty = np.zeros(n_pre, np.int64), np.zeros(n_post, np.int64)
+        self._no_multi = np.zeros(n_pre, bool)
         self.a_buff = np.zeros(n_post, np.int64 if self.fixed else np.float64)
         self.epoch = 0
 
@@ -139,7 +140,8 @@ class LearningDense:
     def _pre_fixed(self, t, s_in):
         cfg = self.s.graded_spike_cfg
         spiked = s_in.astype(bool)
-        multi = (self.tx > 0) & spiked  # a second spike in the epoch (never with one-step epochs)
+        # a second spike in the epoch (never with one-step epochs, whose spike times are reset)
+        multi = self._no_multi if self.T == 1 else (self.tx > 0) & spiked
         update_t, x2_idx = spiked, multi
         if cfg == "USE_REGULAR_IMPULSE":
             if multi.any():
@@ -175,8 +177,8 @@ class LearningDense:
 
     def post(self, t: int, bap: np.ndarray, third: tuple | None = None) -> None:
         """Step t's back-propagating action potentials (and, for 3F, the received y1, y2, y3)."""
-        multi = (self.ty > 0) & bap  # a second spike in the epoch (never with one-step epochs)
-        if not multi.any():
+        multi = (self.ty > 0) & bap if self.T > 1 else None  # a second spike in the epoch
+        if multi is None or not multi.any():
             pass
         elif self.fixed:  # the y side's impulse random after the step's first advance
             self.y[:, multi] = self._add_impulse(self.y[:, multi], self.ry_imp[2 * t - 1],
@@ -471,7 +473,7 @@ class Lif:
     def step(self, a_in: np.ndarray) -> np.ndarray:
         if self.fixed:
             u = self.u * (4096 - (self.du + 1))  # lava's ds_offset: du = 0 still decays by 1/4096
-            u = np.sign(u) * (np.abs(u) >> 12) + (a_in.astype(np.int64) << 6)
+            u = np.sign(u) * (np.abs(u) >> 12) + (a_in.astype(np.int64, copy=False) << 6)
             if u.max(initial=0) > 2 ** 23 or u.min(initial=0) <= -(2 ** 23):  # 24-bit wrap
                 u = np.where(u > 2 ** 23, u - 2 ** 24, u)
                 u = np.where(u <= -(2 ** 23), u + 2 ** 24, u)
