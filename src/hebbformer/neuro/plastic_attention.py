@@ -145,8 +145,9 @@ def compile_program(net: LayerNet, q: np.ndarray, k: np.ndarray, v: np.ndarray, 
     within -127..127): the first ``n_support`` tokens of each episode are written into slots
     0..n_support-1 and read; each later token (a query) is written into the spare slot and read."""
     episodes, tokens = q.shape[:2]
-    if tokens > n_support and net.capacity < n_support + 1 or net.capacity < n_support:
-        raise ValueError(f"{tokens} tokens with {n_support} supports need {n_support + 1} slots, have {net.capacity}")
+    needed = n_support + (tokens > n_support)  # the queries share one spare slot
+    if net.capacity < needed:
+        raise ValueError(f"{tokens} tokens with {n_support} supports need {needed} slots, have {net.capacity}")
     if max(np.abs(k).max(initial=0), np.abs(v).max(initial=0)) > TRACE_MAX:
         raise ValueError(f"keys and values must lie within -{TRACE_MAX}..{TRACE_MAX}")
     budget = 3 * episodes * (tokens + 1) + 8

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..lava_compat import import_lava
 from ..plastic_attention import LayerNet, Program, synapses
-from .lava_sim import learning_dense, ring_buffer, run_steps
+from .lava_sim import learning_dense, ring_buffer, run_steps, wire_third_factor
 
 
 def run_lava(net: LayerNet, program: Program) -> np.ndarray:
@@ -28,12 +28,8 @@ def run_lava(net: LayerNet, program: Program) -> np.ndarray:
     slot_control.s_out.connect(slots.control_in)
     slots.s_out_bap.connect(key.s_in_bap)
     slots.s_out.connect(value.s_in)
-    value.a_out.connect(readout.a_in)
     readout_control.s_out.connect(readout.control_in)
-    readout.s_out_bap.connect(value.s_in_bap)
-    readout.s_out_y1.connect(value.s_in_y1)
-    readout.s_out_y2.connect(value.s_in_y2)
-    readout.s_out_y3.connect(value.s_in_y3)
+    wire_third_factor(value, readout)
     try:
         run_steps(keys_in, program.steps, "fixed_pt")
         return np.asarray(readout.received.get(), dtype=np.int64)

@@ -56,6 +56,15 @@ def ring_buffer(data: np.ndarray, fixed: bool = True):
     return source.RingBuffer(data=data.astype(np.int32) if fixed else data.astype(np.float64))
 
 
+def wire_third_factor(dense, neuron) -> None:
+    """A 3F LearningDense's output into a neuron whose bAPs and y1, y2, y3 go back to it."""
+    dense.a_out.connect(neuron.a_in)
+    neuron.s_out_bap.connect(dense.s_in_bap)
+    neuron.s_out_y1.connect(dense.s_in_y1)
+    neuron.s_out_y2.connect(dense.s_in_y2)
+    neuron.s_out_y3.connect(dense.s_in_y3)
+
+
 def _build(s: Scenario):
     """lava processes for a scenario: (source, LearningDense, neuron)."""
     lif_mod = import_lava("lava.proc.lif.process")
@@ -71,11 +80,7 @@ def _build(s: Scenario):
         lif = third.ThirdFactorLIF(**neuron_args)
         reward = ring_buffer(s.reward, s.fixed)
         reward.s_out.connect(lif.a_third_factor_in)
-        dense.a_out.connect(lif.a_in)
-        lif.s_out_bap.connect(dense.s_in_bap)
-        lif.s_out_y1.connect(dense.s_in_y1)
-        lif.s_out_y2.connect(dense.s_in_y2)
-        lif.s_out_y3.connect(dense.s_in_y3)
+        wire_third_factor(dense, lif)
     else:
         lif = lif_mod.LIF(**neuron_args)
         dense.a_out.connect(lif.a_in)

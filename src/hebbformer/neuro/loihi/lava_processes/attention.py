@@ -6,27 +6,12 @@ only in who moves the spikes."""
 import numpy as np
 
 from hebbformer.neuro.lava_compat import import_lava
+from hebbformer.neuro.loihi.lava_processes._lava import LavaPyType, PyInPort, PyOutPort, cpu_model, ports as _ports
 from hebbformer.neuro.plastic_attention import readout_step, slot_step
 
 _process = import_lava("lava.magma.core.process.process")
 _variable = import_lava("lava.magma.core.process.variable")
-_ports = import_lava("lava.magma.core.process.ports.ports")
 _py_model = import_lava("lava.magma.core.model.py.model")
-_py_ports = import_lava("lava.magma.core.model.py.ports")
-_py_type = import_lava("lava.magma.core.model.py.type")
-_decorator = import_lava("lava.magma.core.decorator")
-_protocol = import_lava("lava.magma.core.sync.protocols.loihi_protocol")
-_resources = import_lava("lava.magma.core.resources")
-
-LavaPyType, PyInPort, PyOutPort = _py_type.LavaPyType, _py_ports.PyInPort, _py_ports.PyOutPort
-
-
-def _fixed_point_model(proc):
-    def register(model):
-        model = _decorator.implements(proc=proc, protocol=_protocol.LoihiProtocol)(model)
-        model = _decorator.requires(_resources.CPU)(model)
-        return _decorator.tag("fixed_pt")(model)
-    return register
 
 
 class SlotNeurons(_process.AbstractProcess):
@@ -42,7 +27,7 @@ class SlotNeurons(_process.AbstractProcess):
         self.rate_shift = _variable.Var(shape=(1,), init=rate_shift)
 
 
-@_fixed_point_model(SlotNeurons)
+@cpu_model(SlotNeurons, "fixed_pt")
 class PySlotNeuronsFixed(_py_model.PyLoihiProcessModel):
     a_in = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     control_in = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=2)
@@ -72,7 +57,7 @@ class ReadoutNeurons(_process.AbstractProcess):
         self.received = _variable.Var(shape=(steps, shape[0]), init=0)
 
 
-@_fixed_point_model(ReadoutNeurons)
+@cpu_model(ReadoutNeurons, "fixed_pt")
 class PyReadoutNeuronsFixed(_py_model.PyLoihiProcessModel):
     a_in = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     control_in = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=8)

@@ -5,15 +5,10 @@ not send these (the reference's pitfall P3), so Loihi3FLearningRule needs a neur
 import numpy as np
 
 from hebbformer.neuro.lava_compat import import_lava
+from hebbformer.neuro.loihi.lava_processes._lava import LavaPyType, PyInPort, PyOutPort, cpu_model, ports as _ports
 
 _lif_process = import_lava("lava.proc.lif.process")
 _lif_models = import_lava("lava.proc.lif.models")
-_ports = import_lava("lava.magma.core.process.ports.ports")
-_py_ports = import_lava("lava.magma.core.model.py.ports")
-_py_type = import_lava("lava.magma.core.model.py.type")
-_decorator = import_lava("lava.magma.core.decorator")
-_protocol = import_lava("lava.magma.core.sync.protocols.loihi_protocol")
-_resources = import_lava("lava.magma.core.resources")
 
 
 class ThirdFactorLIF(_lif_process.LIF):
@@ -28,8 +23,6 @@ class ThirdFactorLIF(_lif_process.LIF):
 
 
 def _third_factor_model(name, base, value_type, tags):
-    LavaPyType, PyInPort, PyOutPort = _py_type.LavaPyType, _py_ports.PyInPort, _py_ports.PyOutPort
-
     class Model(base):
         implements_process = None  # the LIF model it extends implements LIF; this one, ThirdFactorLIF
         a_third_factor_in = LavaPyType(PyInPort.VEC_DENSE, value_type)
@@ -48,9 +41,7 @@ def _third_factor_model(name, base, value_type, tags):
             self.s_out_y3.send(zeros)
 
     Model.__name__ = Model.__qualname__ = name
-    Model = _decorator.implements(proc=ThirdFactorLIF, protocol=_protocol.LoihiProtocol)(Model)
-    Model = _decorator.requires(_resources.CPU)(Model)
-    return _decorator.tag(*tags)(Model)
+    return cpu_model(ThirdFactorLIF, *tags)(Model)
 
 
 PyThirdFactorLIFFixed = _third_factor_model("PyThirdFactorLIFFixed", _lif_models.PyLifModelBitAcc, np.int32, ("fixed_pt",))
