@@ -23,6 +23,8 @@ def test_overrides_parse_types():
     ("train.lr=fast", ["train.lr", "expects a number", "fast"]),
     ("episode.ways=30", ["episode.ways=30", "model.max_ways=20"]),
     ("model.attention=cosine", ["model.attention='cosine'", "softmax"]),
+    ("model.readout=pointer", ["model.readout='pointer'", "attend"]),
+    ("train.aux_protonet=-1", ["train.aux_protonet must not be negative"]),
     ("data.name=imagenet", ["data.name='imagenet'"]),
     ("model.heads=3", ["not divisible by model.heads=3"]),
     ("episode.shots=0", ["episode.shots must be at least 1"]),

@@ -25,7 +25,7 @@ def both_forms(model, ep):
 
 
 @pytest.mark.parametrize("attention", ["softmax", "linear", "relu"])
-@pytest.mark.parametrize("depth, heads, readout", [(1, 1, "vocab"), (2, 2, "vocab"), (3, 4, "tied")])
+@pytest.mark.parametrize("depth, heads, readout", [(1, 1, "vocab"), (2, 2, "vocab"), (3, 4, "tied"), (2, 2, "attend")])
 def test_synaptic_form_equals_parallel_model(attention, depth, heads, readout):
     torch.manual_seed(depth)
     cfg = ModelConfig(encoder_channels=8, encoder_blocks=2, d_model=16, depth=depth, heads=heads, mlp_ratio=2,

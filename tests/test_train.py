@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from hebbformer import checkpoint
-from hebbformer.data import Pools
+from hebbformer.data import ClassPool, Pools
 from hebbformer.errors import CheckpointError
 from hebbformer.evaluate import episode_accuracies
 from hebbformer.models import build_model
@@ -85,11 +85,12 @@ def test_lr_schedule():
 
 
 @pytest.mark.slow
-def test_learns_a_trivial_episode_set_in_context(tmp_path):
+@pytest.mark.parametrize("readout", ["tied", "attend"])
+def test_learns_a_trivial_episode_set_in_context(tmp_path, readout):
     """Meta-trained briefly on easy images, the model labels unseen classes from context alone,
     far above chance: it cannot memorise labels, which are assigned anew in every episode."""
     cfg = tiny_config(tmp_path, train__steps=400, train__lr=2e-3, train__batch_size=16, train__warmup_steps=20,
-                      model__d_model=32, model__depth=2, model__readout="tied", train__val_every=1000,
+                      model__d_model=32, model__depth=2, model__readout=readout, train__val_every=1000,
                       train__checkpoint_every=1000)
     pools = Pools(blob_pool(100, 0), blob_pool(20, 1), blob_pool(20, 2))
     train(cfg, progress=False, pools=pools)
@@ -121,3 +122,35 @@ def test_mixed_precision_and_compile_train_the_same_model(tmp_path, option, tole
         assert runs["other"] != runs["eager"]  # it did run in bf16
     else:
         assert counters["frames"]["ok"] > 0  # and this through the compiler
+
+
+def test_auxiliary_protonet_loss_is_added_to_the_models(tmp_path):
+    """train.aux_protonet: one step moves every weight by the gradient of the model's loss plus
+    the weighted Prototypical-Network loss on its own encoder's features, and nothing else."""
+    import torch.nn.functional as F
+    from hebbformer.baselines import prototype_logits
+    from hebbformer.train import EncoderTap, training_batch, training_step
+
+    cfg = tiny_config(tmp_path, train__aux_protonet=0.5, train__grad_clip=1e9)
+    pool = ClassPool(torch.randint(0, 256, (12, 6, 1, 16, 16), dtype=torch.uint8), [str(i) for i in range(12)])
+    torch.manual_seed(0)
+    model = build_model(cfg.model, pool.image_shape)
+    expected = build_model(cfg.model, pool.image_shape)
+    expected.load_state_dict(model.state_dict())
+
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    loss, *_ = training_step(model, opt, pool, cfg, 3, 1.0, tap=EncoderTap(model.encoder))
+
+    support, query, ep = training_batch(pool, cfg, 3)
+    logits = expected(support, ep.support_labels, query, ep.label_ids)
+    own = F.cross_entropy(logits.flatten(0, 1), ep.query_labels.flatten())
+    features = expected.encoder(torch.cat([support, query], 1).flatten(0, 1)).view(support.shape[0], -1,
+                                                                                  expected.encoder.out_dim)
+    aux = F.cross_entropy(prototype_logits(features, ep.support_labels, ep.label_ids).flatten(0, 1),
+                          ep.query_labels.flatten())
+    assert aux > 0.1  # noise images: the auxiliary loss has a gradient to give
+    (own + 0.5 * aux).backward()
+    torch.testing.assert_close(loss, own)  # what is logged is the model's own loss
+    for (name, p), q in zip(expected.named_parameters(), model.parameters()):
+        torch.testing.assert_close(q, p - p.grad, rtol=1e-5, atol=1e-4, msg=name)  # grads of order 1
+    assert expected.encoder.net[0].weight.grad.abs().sum() > 0

@@ -51,13 +51,18 @@ class _EmbeddingBaseline(nn.Module):
         return self.encoder(torch.cat([support, query], 1).flatten(0, 1)).view(b, s + q, -1)
 
 
+def prototype_logits(z: torch.Tensor, support_labels: torch.Tensor, label_ids: torch.Tensor) -> torch.Tensor:
+    """Features [B, S + Q, D] of an episode's supports then queries -> the queries' logits
+    [B, Q, N]: negative squared distances to the N class means of the supports."""
+    s, n = support_labels.shape[1], label_ids.shape[1]
+    onehot = F.one_hot(episode_targets(support_labels, label_ids), n).to(z.dtype)  # [B, S, N]
+    prototypes = onehot.transpose(1, 2) @ z[:, :s] / onehot.sum(1)[:, :, None]  # [B, N, D]
+    return -torch.cdist(z[:, s:], prototypes) ** 2
+
+
 class ProtoNet(_EmbeddingBaseline):
     def forward(self, support, support_labels, query, label_ids):
-        s, n = support_labels.shape[1], label_ids.shape[1]
-        z = self.embed(support, query)
-        onehot = F.one_hot(episode_targets(support_labels, label_ids), n).to(z.dtype)  # [B, S, N]
-        prototypes = onehot.transpose(1, 2) @ z[:, :s] / onehot.sum(1)[:, :, None]  # [B, N, D]
-        return -torch.cdist(z[:, s:], prototypes) ** 2
+        return prototype_logits(self.embed(support, query), support_labels, label_ids)
 
 
 class _MamlNet(nn.Module):

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import checkpoint
+from .baselines import prototype_logits
 from .config import Config
 from . import distributed
 from .data import Episodes, Pools, build_pools, check_fits, episode_generator, sample_episodes
@@ -70,19 +71,38 @@ def training_batch(pool, cfg: Config, step: int, part: slice = slice(None)):
     return support[part], query[part], ep
 
 
-def training_step(model, opt, pool, cfg: Config, step: int, lr: float, part: slice = slice(None)):
+class EncoderTap:
+    """Keeps the image encoder's latest output: the features of train.aux_protonet's loss."""
+
+    def __init__(self, encoder: torch.nn.Module):
+        self.features = None
+        encoder.register_forward_hook(self._keep)
+
+    def _keep(self, module, inputs, output):
+        self.features = output
+
+
+def training_step(model, opt, pool, cfg: Config, step: int, lr: float, part: slice = slice(None),
+                  tap: EncoderTap | None = None):
     """One optimiser step on the batch of episodes that ``step`` stands for (this process's
-    ``part`` of it under torchrun). Returns (loss, logits, target, gradient norm before clipping)."""
+    ``part`` of it under torchrun). ``tap``: the encoder's, when train.aux_protonet adds its loss.
+    Returns (the model's loss, logits, target, gradient norm before clipping)."""
     t = cfg.train
     for group in opt.param_groups:
         group["lr"] = lr
     support, query, ep = training_batch(pool, cfg, step, part)
+    support_labels, label_ids = ep.support_labels.to(t.device), ep.label_ids.to(t.device)
     with autocast(t):
-        logits = model(support, ep.support_labels.to(t.device), query, ep.label_ids.to(t.device))
+        logits = model(support, support_labels, query, label_ids)
     target = ep.query_labels.to(t.device)
     loss = F.cross_entropy(logits.float().flatten(0, 1), target.flatten())
+    total = loss
+    if tap is not None:
+        features = tap.features.float().view(support.shape[0], support.shape[1] + query.shape[1], -1)
+        aux = prototype_logits(features, support_labels, label_ids)
+        total = loss + t.aux_protonet * F.cross_entropy(aux.flatten(0, 1), target.flatten())
     opt.zero_grad(set_to_none=True)
-    loss.backward()
+    total.backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
     opt.step()
     return loss, logits, target, grad_norm
@@ -189,6 +209,7 @@ def _train(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
             model.calibrate(calibration_batches(pools.train, cfg))
     if t.freeze_encoder:
         freeze(model.encoder)
+    tap = EncoderTap(model.encoder) if t.aux_protonet else None
     net = distributed.wrap(model, size)  # the model itself, or its DDP wrapper under torchrun
     if t.compile:
         net = torch.compile(net)  # the training step only; validation and checkpoints use the model itself
@@ -213,7 +234,7 @@ def _train(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
             if stop_after is not None and step - start >= stop_after:
                 break
             lr = lr_at(step, t)
-            loss, logits, target, grad_norm = training_step(net, opt, pools.train, cfg, step, lr, part)
+            loss, logits, target, grad_norm = training_step(net, opt, pools.train, cfg, step, lr, part, tap)
             acc = distributed.global_mean((logits.argmax(-1) == target).float().mean()).item()
             loss_v = distributed.global_mean(loss).item()  # over the whole batch, as one process sees it
             ema_loss = loss_v if ema_loss is None else 0.95 * ema_loss + 0.05 * loss_v

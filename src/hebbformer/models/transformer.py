@@ -41,6 +41,8 @@ class InContextLearner(nn.Module):
                                     for _ in range(cfg.depth))
         self.norm = nn.LayerNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, cfg.max_ways if cfg.readout == "vocab" else cfg.d_model)
+        # "attend": the query's output attends over the supports' outputs, whose values are labels
+        self.key = nn.Linear(cfg.d_model, cfg.d_model) if cfg.readout == "attend" else None
 
     def tokens(self, support, support_labels, query) -> torch.Tensor:
         b, s = support_labels.shape
@@ -58,11 +60,21 @@ class InContextLearner(nn.Module):
         mask = context_mask(s, query.shape[1]).to(x.device)
         for block in self.blocks:
             x = block(x, mask)
-        return self.readout(x[:, s:], label_ids)
+        return self.readout(x, support_labels, label_ids)
 
-    def readout(self, h: torch.Tensor, label_ids: torch.Tensor) -> torch.Tensor:
-        """Final residual stream of the queries [B, Q, d] -> logits [B, Q, N] at the N label tokens."""
-        out = self.head(self.norm(h))  # [B, Q, max_ways] or [B, Q, d]
+    def readout(self, x: torch.Tensor, support_labels: torch.Tensor, label_ids: torch.Tensor) -> torch.Tensor:
+        """Final residual stream [B, S+Q, d] -> the queries' logits [B, Q, N] at the N label tokens."""
+        s = support_labels.shape[1]
+        out = self.head(self.norm(x[:, s:]))  # [B, Q, max_ways] or [B, Q, d]
+        if self.cfg.readout == "attend":
+            # One more attention read whose values are the supports' one-hot labels: a label's
+            # probability is the attention mass on its supports, so the logit is the log-sum-exp
+            # of the scores of that label's supports (for one shot, the one score).
+            keys = self.key(self.norm(x[:, :s]))  # [B, S, d]
+            scores = torch.einsum("bqd,bsd->bqs", out, keys) / self.cfg.d_model ** 0.5
+            has = support_labels[:, None, :] == label_ids[:, :, None]  # [B, N, S]
+            scores = scores[:, :, None, :].masked_fill(~has[:, None], float("-inf"))
+            return scores.logsumexp(-1)
         if self.cfg.readout == "vocab":  # one logit per label token, read at the episode's N tokens
             return out.gather(2, label_ids[:, None, :].expand(-1, out.shape[1], -1))
         # "tied": a class's logit is the output's match with its label embedding, scaled like an

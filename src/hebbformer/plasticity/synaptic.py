@@ -133,6 +133,5 @@ def forward_token_by_token(model, support, support_labels, query, label_ids) -> 
         for block, memory in zip(model.blocks, memories):
             x = x + _attend_token(block.attn, block.ln1(x), memory, write=t < s)
             x = x + block.mlp(block.ln2(x))
-        if t >= s:
-            outputs.append(x)
-    return model.readout(torch.stack(outputs, 1), label_ids)
+        outputs.append(x)
+    return model.readout(torch.stack(outputs, 1), support_labels, label_ids)
