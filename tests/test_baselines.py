@@ -48,6 +48,20 @@ def test_protonet_logits_are_negative_squared_distances_to_class_means():
             torch.testing.assert_close(logits[b, :, n], -((zq - proto) ** 2).sum(-1), rtol=1e-4, atol=1e-3)
 
 
+def test_encoder_probe_is_a_protonet_on_the_models_own_encoder():
+    from hebbformer.baselines import encoder_probe
+
+    learner = baseline("icl", d_model=16, heads=2).eval()
+    protonet = baseline("protonet").eval()
+    protonet.encoder.load_state_dict(learner.encoder.state_dict())
+    probe = encoder_probe(learner, learner.cfg, (1, 16, 16))
+    assert probe.encoder is learner.encoder and not probe.training
+    ep = episodes(ways=3, shots=2, queries=2, batch=2)
+    assert torch.equal(probe(*args_of(ep)), protonet(*args_of(ep)))
+    with pytest.raises(ConfigError, match="a Maml has no image encoder"):
+        encoder_probe(baseline("maml"), ModelConfig(method="maml"), (1, 16, 16))
+
+
 @pytest.mark.parametrize("method", ["protonet", "maml", "finetune"])
 def test_baselines_answer_any_label_assignment_the_same_way(method):
     """Relabelling an episode's classes with other tokens permutes nothing but the token names:

@@ -17,6 +17,10 @@ def test_train_then_eval(tmp_path, capsys):
     assert "3w1s" in text and "5w5s" in text
     report = json.loads((out / "eval.json").read_text())
     assert 0 <= report["results"][0]["accuracy"] <= 1
+    # the run's encoder alone, as a ProtoNet, saved beside the model's own results
+    assert main(["eval", "--quiet", str(out), "eval.encoder_probe=true"]) == 0
+    assert "its encoder alone, as a ProtoNet" in capsys.readouterr().out
+    assert json.loads((out / "eval_test_encoder_probe.json").read_text())["results"][0]["setting"] == "3w1s"
     # resume to more steps
     assert main(["train", "--quiet", "--resume", "--out", str(out), "train.steps=6"]) == 0
     assert json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 6

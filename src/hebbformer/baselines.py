@@ -28,6 +28,7 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 from .config import ModelConfig
+from .errors import ConfigError
 from .models.encoder import ConvEncoder
 
 
@@ -127,3 +128,14 @@ class FineTune(_EmbeddingBaseline):
 
 
 BASELINES = {"protonet": ProtoNet, "maml": Maml, "finetune": FineTune}
+
+
+def encoder_probe(model: nn.Module, cfg: ModelConfig, image_shape: tuple[int, int, int]) -> ProtoNet:
+    """A Prototypical Network on ``model``'s own image encoder (shared, not copied): how well its
+    features alone label an episode, whatever reads them in the model."""
+    encoder = getattr(model, "encoder", None)
+    if encoder is None:
+        raise ConfigError(f"eval.encoder_probe: a {type(model).__name__} has no image encoder of its own")
+    probe = ProtoNet(cfg, image_shape[0], image_shape[1])
+    probe.encoder = encoder
+    return probe.train(model.training)

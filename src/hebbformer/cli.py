@@ -19,6 +19,7 @@ from .data import build_pools, load_all_runs
 from .data.files import data_root
 from .errors import ConfigError, DataError, HebbformerError
 from .evaluate import all_runs_errors, evaluate_settings, format_all_runs, format_results
+from .baselines import encoder_probe
 from .models import build_model
 from .experiments.variants import forward_for
 from .train import set_threads, train
@@ -149,6 +150,8 @@ def run_eval(cfg: Config, state: dict, out_dir: Path | None, quiet: bool) -> dic
     model.to(device)
     if cfg.eval.backend != "torch":
         model, device = forward_for(model.cpu(), cfg.eval.backend), "cpu"
+    if cfg.eval.encoder_probe:
+        model = encoder_probe(model, cfg.model, pool.image_shape)
     tic = time.perf_counter()
     where = ("validation classes" if split == "val" else
              cfg.data.test_sets if cfg.data.name == "omniglot" else "test split")
@@ -158,6 +161,8 @@ def run_eval(cfg: Config, state: dict, out_dir: Path | None, quiet: bool) -> dic
         variant = {"integer": "Quant, integer path", "loihi": "Quant on Loihi 2 networks (emulated)",
                    "lava": "Quant on Loihi 2 networks (lava)"}.get(cfg.eval.backend, "Quant" if cfg.model.quant else "Float")
         variant = f"{cfg.model.attention} attention, {variant}"
+    if cfg.eval.encoder_probe:
+        variant = f"its encoder alone, as a ProtoNet ({variant})"
     title = f"Few-shot accuracy on unseen {cfg.data.name} classes ({where}; {variant})"
     show = None if quiet else (lambda r: print(f"  {r.setting}: {100 * r.accuracy:.2f}% ± {100 * r.ci95:.2f}", flush=True))
     results = evaluate_settings(model, pool, cfg.eval.settings, cfg.eval.episodes, cfg.eval.queries,
@@ -179,6 +184,8 @@ def run_eval(cfg: Config, state: dict, out_dir: Path | None, quiet: bool) -> dic
     report["seconds"] = time.perf_counter() - tic
     if out_dir is not None:
         name = "eval.json" if split == "test" and cfg.eval.backend == "torch" else f"eval_{split}_{cfg.eval.backend}.json"
+        if cfg.eval.encoder_probe:
+            name = f"eval_{split}_encoder_probe.json"
         (out_dir / name).write_text(json.dumps(report, indent=2))
     return report
 

@@ -139,6 +139,10 @@ class EvalConfig:
     # "test": the test classes; "val": the held-out validation classes (for Omniglot unseen
     # characters of the training alphabets, with all 20 drawings, where all_runs has only 2).
     split: str = "test"
+    # Evaluate the run's image encoder alone, read out as a Prototypical Network (nearest class
+    # mean of its features), instead of the model: what the features hold before the transformer
+    # reads them.
+    encoder_probe: bool = False
 
 
 @dataclass
@@ -220,6 +224,8 @@ class Config:
             check_quantisable(m)
         elif v.backend != "torch":
             raise ConfigError(f"eval.backend={v.backend!r} needs a Quant model (model.quant=true)")
+        if v.encoder_probe and v.backend != "torch":
+            raise ConfigError(f"eval.encoder_probe runs the encoder in torch, not eval.backend={v.backend!r}")
         if e.ways < 2:
             raise ConfigError(f"episode.ways must be at least 2, got {e.ways}")
         if m.max_ways < e.ways:
