@@ -25,6 +25,7 @@ def test_overrides_parse_types():
     ("model.attention=cosine", ["model.attention='cosine'", "softmax"]),
     ("model.readout=pointer", ["model.readout='pointer'", "attend"]),
     ("train.aux_protonet=-1", ["train.aux_protonet must not be negative"]),
+    ("model.dropout=1", ["model.dropout must lie in [0, 1)", "got 1"]),
     ("data.name=imagenet", ["data.name='imagenet'"]),
     ("model.heads=3", ["not divisible by model.heads=3"]),
     ("episode.shots=0", ["episode.shots must be at least 1"]),

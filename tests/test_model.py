@@ -51,3 +51,14 @@ def test_logits_cover_the_episode_classes():
     model, ep = small_model(), random_episode(batch=1)
     logits = model(ep.support, ep.support_labels, ep.query, ep.label_ids)
     assert logits.shape == (1, ep.query.shape[1], ep.ways)
+
+
+def test_dropout_acts_in_training_only():
+    ep = random_episode()
+    args = (ep.support, ep.support_labels, ep.query, ep.label_ids)
+    plain, dropped = small_model(), small_model(dropout=0.5)  # same seed: same weights
+    torch.testing.assert_close(dropped(*args), plain(*args), rtol=0, atol=0)
+    dropped.train()
+    torch.manual_seed(1)
+    first = dropped(*args)
+    assert not torch.allclose(first, dropped(*args))

@@ -18,11 +18,12 @@ def weights(path):
     return checkpoint.load(path)["model"]
 
 
-def test_resume_equals_uninterrupted_run(tmp_path):
-    straight = tiny_config(tmp_path / "a")
+@pytest.mark.parametrize("extra", [{}, {"train__aux_protonet": 0.5}])
+def test_resume_equals_uninterrupted_run(tmp_path, extra):
+    straight = tiny_config(tmp_path / "a", **extra)
     train(straight, progress=False)
 
-    killed = tiny_config(tmp_path / "b")
+    killed = tiny_config(tmp_path / "b", **extra)
     train(killed, progress=False, stop_after=5)  # dies after step 5; last checkpoint at step 3
     assert checkpoint.load(tmp_path / "b" / "run")["step"] == 3
     train(killed, resume=True, progress=False)

@@ -62,6 +62,7 @@ class ModelConfig:
     depth: int = 2  # transformer blocks
     heads: int = 4
     mlp_ratio: int = 4
+    dropout: float = 0.0  # residual dropout in the transformer blocks, in training (Float model)
     attention: str = "softmax"  # softmax | linear (elu+1 feature map) | relu (relu(q.k)/keys seen)
     max_ways: int = 20  # size of the label vocabulary: largest N the model can answer
     # Query read-out: "vocab", a linear layer with one logit per label token; "tied", the
@@ -244,6 +245,8 @@ class Config:
             raise ConfigError(
                 f"model.maml_inner_steps must be at least 1 (got {m.maml_inner_steps}), model.maml_eval_steps "
                 f"at least 0 (got {m.maml_eval_steps}), model.maml_inner_lr positive (got {m.maml_inner_lr})")
+        if not 0 <= m.dropout < 1:
+            raise ConfigError(f"model.dropout must lie in [0, 1), got {m.dropout}")
         if t.aux_protonet < 0:
             raise ConfigError(f"train.aux_protonet must not be negative, got {t.aux_protonet}")
         if t.aux_protonet and m.method != "icl":

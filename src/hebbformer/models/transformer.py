@@ -14,16 +14,17 @@ from .encoder import ConvEncoder
 class Block(nn.Module):
     """Pre-norm transformer block."""
 
-    def __init__(self, d: int, heads: int, mlp_ratio: int, attention: str):
+    def __init__(self, d: int, heads: int, mlp_ratio: int, attention: str, dropout: float = 0.0):
         super().__init__()
         self.ln1 = nn.LayerNorm(d)
         self.attn = SelfAttention(d, heads, attention)
         self.ln2 = nn.LayerNorm(d)
         self.mlp = nn.Sequential(nn.Linear(d, mlp_ratio * d), nn.GELU(), nn.Linear(mlp_ratio * d, d))
+        self.drop = nn.Dropout(dropout)  # on what each half adds to the residual stream (training only)
 
     def forward(self, x, mask):
-        x = x + self.attn(self.ln1(x), mask)
-        return x + self.mlp(self.ln2(x))
+        x = x + self.drop(self.attn(self.ln1(x), mask))
+        return x + self.drop(self.mlp(self.ln2(x)))
 
 
 class InContextLearner(nn.Module):
@@ -37,7 +38,7 @@ class InContextLearner(nn.Module):
         self.encoder = ConvEncoder(in_channels, cfg.encoder_channels, cfg.encoder_blocks, image_size)
         self.embed = nn.Linear(self.encoder.out_dim, cfg.d_model)
         self.label_embed = nn.Embedding(cfg.max_ways + 1, cfg.d_model)  # last row: "unknown"
-        self.blocks = nn.ModuleList(Block(cfg.d_model, cfg.heads, cfg.mlp_ratio, cfg.attention)
+        self.blocks = nn.ModuleList(Block(cfg.d_model, cfg.heads, cfg.mlp_ratio, cfg.attention, cfg.dropout)
                                     for _ in range(cfg.depth))
         self.norm = nn.LayerNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, cfg.max_ways if cfg.readout == "vocab" else cfg.d_model)
