@@ -62,3 +62,21 @@ def test_dropout_acts_in_training_only():
     torch.manual_seed(1)
     first = dropped(*args)
     assert not torch.allclose(first, dropped(*args))
+
+
+def test_random_rotations_are_orthogonal_and_differ():
+    from hebbformer.models.transformer import random_rotations
+
+    torch.manual_seed(0)
+    r = random_rotations(3, 8, "cpu")
+    torch.testing.assert_close(r @ r.transpose(1, 2), torch.eye(8).expand(3, 8, 8), rtol=0, atol=1e-5)
+    assert not torch.allclose(r[0], r[1])
+
+
+def test_feature_rotations_act_in_training_only():
+    ep = random_episode()
+    args = (ep.support, ep.support_labels, ep.query, ep.label_ids)
+    plain, rotated = small_model(), small_model(rotate_features=True)
+    torch.testing.assert_close(rotated(*args), plain(*args), rtol=0, atol=0)
+    plain.train(), rotated.train()
+    assert not torch.allclose(rotated(*args), plain(*args))

@@ -18,7 +18,7 @@ def weights(path):
     return checkpoint.load(path)["model"]
 
 
-@pytest.mark.parametrize("extra", [{}, {"train__aux_protonet": 0.5}])
+@pytest.mark.parametrize("extra", [{}, {"train__aux_protonet": 0.5, "model__dropout": 0.2, "model__rotate_features": True}])
 def test_resume_equals_uninterrupted_run(tmp_path, extra):
     straight = tiny_config(tmp_path / "a", **extra)
     train(straight, progress=False)

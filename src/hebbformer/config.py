@@ -63,6 +63,10 @@ class ModelConfig:
     heads: int = 4
     mlp_ratio: int = 4
     dropout: float = 0.0  # residual dropout in the transformer blocks, in training (Float model)
+    # In training, each episode's image features pass through a random rotation before the
+    # transformer, so that it can rely only on their lengths, angles and distances, which carry
+    # over to new alphabets, not on which feature is which (Float model).
+    rotate_features: bool = False
     attention: str = "softmax"  # softmax | linear (elu+1 feature map) | relu (relu(q.k)/keys seen)
     max_ways: int = 20  # size of the label vocabulary: largest N the model can answer
     # Query read-out: "vocab", a linear layer with one logit per label token; "tied", the

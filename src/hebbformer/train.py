@@ -234,6 +234,9 @@ def _train(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
             if stop_after is not None and step - start >= stop_after:
                 break
             lr = lr_at(step, t)
+            # the model's own randomness in training (dropout, feature rotations) is a function of
+            # (seed, rank, step) too, so that a resumed run draws what the killed one would have
+            torch.manual_seed(hash((t.seed, rank, step)))
             loss, logits, target, grad_norm = training_step(net, opt, pools.train, cfg, step, lr, part, tap)
             acc = distributed.global_mean((logits.argmax(-1) == target).float().mean()).item()
             loss_v = distributed.global_mean(loss).item()  # over the whole batch, as one process sees it

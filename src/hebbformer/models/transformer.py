@@ -11,6 +11,13 @@ from .attention import SelfAttention, context_mask
 from .encoder import ConvEncoder
 
 
+def random_rotations(n: int, d: int, device) -> torch.Tensor:
+    """n random orthogonal d x d matrices, uniform (Haar): QR of Gaussian matrices with the signs
+    of R's diagonal moved into Q. Drawn from torch's global generator."""
+    q, r = torch.linalg.qr(torch.randn(n, d, d, device=device))
+    return q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1))[:, None, :]
+
+
 class Block(nn.Module):
     """Pre-norm transformer block."""
 
@@ -49,7 +56,10 @@ class InContextLearner(nn.Module):
         b, s = support_labels.shape
         q = query.shape[1]
         images = torch.cat([support, query], 1).flatten(0, 1)
-        z = self.embed(self.encoder(images)).view(b, s + q, -1)
+        features = self.encoder(images).view(b, s + q, -1)
+        if self.training and self.cfg.rotate_features:
+            features = features @ random_rotations(b, features.shape[-1], features.device).to(features.dtype)
+        z = self.embed(features)
         unknown = torch.full((b, q), self.cfg.max_ways, dtype=torch.long, device=z.device)
         return z + self.label_embed(torch.cat([support_labels, unknown], 1))
 

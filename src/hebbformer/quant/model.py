@@ -63,9 +63,9 @@ def check_quantisable(cfg: ModelConfig) -> None:
     if cfg.attention != "relu":
         raise ConfigError(f"model.quant needs model.attention='relu' (got {cfg.attention!r}): softmax and "
                           "linear attention divide by a data-dependent sum, which fixed point cannot")
-    if cfg.dropout:
-        raise ConfigError(f"model.quant trains without dropout (got model.dropout={cfg.dropout}); "
-                          "its fixed-point forward has none")
+    if cfg.dropout or cfg.rotate_features:
+        raise ConfigError(f"model.quant trains without model.dropout (got {cfg.dropout}) and model.rotate_features "
+                          f"(got {cfg.rotate_features}); its fixed-point forward has neither")
     if cfg.readout == "attend":
         raise ConfigError("model.quant needs model.readout='vocab' or 'tied' (got 'attend'): its read-out is a "
                           "softmax over the supports, which the fixed-point path does not compute")
