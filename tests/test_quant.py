@@ -112,6 +112,8 @@ def test_quant_needs_a_fixed_point_attention_kind():
         tiny_config(__import__("pathlib").Path("."), model__quant="true")
     with pytest.raises(ConfigError, match="model.quant needs model.readout='vocab' or 'tied'"):
         tiny_config(__import__("pathlib").Path("."), model__quant="true", model__attention="relu", model__readout="attend")
+    with pytest.raises(ConfigError, match="train.aux_protonet applies to the Float in-context learner, not the Quant"):
+        tiny_config(__import__("pathlib").Path("."), model__quant="true", model__attention="relu", train__aux_protonet=1)
     with pytest.raises(ConfigError, match="model.quant trains without model.dropout"):
         tiny_config(__import__("pathlib").Path("."), model__quant="true", model__attention="relu", model__dropout=0.1)
 

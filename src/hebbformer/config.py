@@ -253,8 +253,9 @@ class Config:
             raise ConfigError(f"model.dropout must lie in [0, 1), got {m.dropout}")
         if t.aux_protonet < 0:
             raise ConfigError(f"train.aux_protonet must not be negative, got {t.aux_protonet}")
-        if t.aux_protonet and m.method != "icl":
-            raise ConfigError(f"train.aux_protonet applies to the in-context learner, not model.method={m.method!r}")
+        if t.aux_protonet and (m.method != "icl" or m.quant):
+            raise ConfigError("train.aux_protonet applies to the Float in-context learner, not "
+                              + ("the Quant one (model.quant)" if m.quant else f"model.method={m.method!r}"))
         if not t.grad_clip > 0:
             raise ConfigError(f"train.grad_clip must be positive, got {t.grad_clip}")
         if not 0 <= e.same_alphabet <= 1:
