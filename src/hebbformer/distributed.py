@@ -39,6 +39,11 @@ def setup(device: str) -> tuple[int, int]:
     return dist.get_rank(), size
 
 
+def barrier() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
 def teardown() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()

@@ -170,7 +170,11 @@ def train(cfg: Config, resume: bool = False, progress: bool = True, pools: Pools
     and writes checkpoints."""
     rank, size = distributed.setup(cfg.train.device)
     try:
-        return _train(cfg, resume, progress, pools, stop_after, rank, size)
+        last = _train(cfg, resume, progress, pools, stop_after, rank, size)
+        # all processes leave together: a gloo process that destroyed its group while process 0
+        # was still saving the last checkpoint was seen to abort (rarely) at exit
+        distributed.barrier()
+        return last
     finally:
         distributed.teardown()
 
