@@ -69,3 +69,25 @@ def blob_pool(classes: int, seed: int, drawings: int = 6, size: int = 16) -> Cla
     img = torch.nn.functional.interpolate(noisy.reshape(-1, 1, 4, 4), size=size, mode="bilinear")
     return ClassPool((img.clamp(0, 1) * 255).to(torch.uint8).view(classes, drawings, 1, size, size),
                      [f"blob{seed}-{i}" for i in range(classes)])
+
+
+@pytest.fixture(autouse=True)
+def _test_cache(tmp_path_factory, monkeypatch):
+    """Decoded data sets are cached in the test session's own folder, never in the user's."""
+    monkeypatch.setenv("HEBBFORMER_CACHE", str(tmp_path_factory.getbasetemp() / "hebbformer-cache"))
+
+
+def make_omniglot_folder(root: Path, set_name: str, alphabets: dict[str, int], drawings: int = 4,
+                         seed: int = 0) -> Path:
+    """An unpacked Omniglot set under root/set_name in the official layout (like the zips of
+    make_omniglot_zip); as a folder it may carry an official name, whose zips are checksummed."""
+    rng = np.random.default_rng(seed)
+    for alpha, n_chars in alphabets.items():
+        for c in range(n_chars):
+            folder = root / set_name / alpha / f"character{c + 1:02d}"
+            folder.mkdir(parents=True)
+            base = rng.random((105, 105)) > 0.5
+            for d in range(drawings):
+                img = np.where(base ^ (rng.random((105, 105)) > 0.97), 0, 255).astype(np.uint8)
+                (folder / f"{c:04d}_{d + 1:02d}.png").write_bytes(png_bytes(img))
+    return root / set_name

@@ -6,7 +6,7 @@ TINY = ["data.glyph_classes=40", "data.glyph_drawings=6", "data.image_size=16", 
         "episode.queries=2", "model.encoder_channels=8", "model.encoder_blocks=2", "model.d_model=16",
         "model.depth=1", "model.heads=2", "model.max_ways=5", "train.steps=4", "train.batch_size=2",
         "train.val_every=2", "train.val_episodes=2", "train.checkpoint_every=2", "eval.episodes=4",
-        "eval.settings=3w1s,5w5s"]
+        "eval.settings=3w1s,5w5s", "train.precision=fp32"]  # not auto: bf16 on some CPUs
 
 
 def test_train_then_eval(tmp_path, capsys):
@@ -21,9 +21,14 @@ def test_train_then_eval(tmp_path, capsys):
     assert main(["eval", "--quiet", str(out), "eval.encoder_probe=true"]) == 0
     assert "its encoder alone, as a ProtoNet" in capsys.readouterr().out
     assert json.loads((out / "eval_test_encoder_probe.json").read_text())["results"][0]["setting"] == "3w1s"
-    # resume to more steps
-    assert main(["train", "--quiet", "--resume", "--out", str(out), "train.steps=6"]) == 0
+    # resume to more steps: refused as inexact unless asked for; a resume with nothing to do says so
+    check_error(capsys, ["train", "--quiet", "--resume", "--out", str(out), "train.steps=6"],
+                "train.steps changed would not continue the run exactly")
+    assert main(["train", "--quiet", "--resume", "--inexact", "--out", str(out), "train.steps=6"]) == 0
     assert json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 6
+    config = (out / "config.json").read_text()
+    assert main(["train", "--quiet", "--resume", "--out", str(out), "train.steps=2"]) == 0
+    assert "nothing to do" in capsys.readouterr().out and (out / "config.json").read_text() == config
 
 
 def test_quant_run_evaluates_through_its_integer_path(tmp_path, capsys):

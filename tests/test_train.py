@@ -115,6 +115,7 @@ def test_mixed_precision_and_compile_train_the_same_model(tmp_path, option, tole
     counters.clear()
     runs = {}
     for name, extra in (("eager", {}), ("other", {key.replace(".", "__"): value})):
+        extra = {"train__precision": "fp32", **extra}  # not "auto", which is bf16 on some CPUs
         cfg = tiny_config(tmp_path / name, train__steps=3, train__val_every=1, **extra)
         train(cfg, progress=False)
         runs[name] = _losses(tmp_path / name / "run")
@@ -155,3 +156,24 @@ def test_auxiliary_protonet_loss_is_added_to_the_models(tmp_path):
     for (name, p), q in zip(expected.named_parameters(), model.parameters()):
         torch.testing.assert_close(q, p - p.grad, rtol=1e-5, atol=1e-4, msg=name)  # grads of order 1
     assert expected.encoder.net[0].weight.grad.abs().sum() > 0
+
+
+def test_auto_precision_follows_the_hardware_and_the_run_keeps_what_it_became(tmp_path, monkeypatch):
+    """train.precision=auto is bf16 only where the hardware computes it natively, and the run's
+    config records the precision it ran with, so that a resume elsewhere computes the same; a
+    forced bf16 on hardware without it warns, naming why."""
+    from hebbformer import machine
+
+    for native, expected in ((False, "fp32"), (True, "bf16")):
+        monkeypatch.setattr(machine, "native_bf16", lambda device, n=native: (n, "stated by the test"))
+        cfg = tiny_config(tmp_path / expected, train__steps=1)
+        assert cfg.train.precision == "auto"
+        train(cfg, progress=False)
+        saved = json.loads((tmp_path / expected / "run" / "config.json").read_text())
+        assert saved["train"]["precision"] == expected
+        started = json.loads((tmp_path / expected / "run" / "machines.jsonl").read_text().splitlines()[0])
+        assert started["precision"] == expected and started["cpu_capability"]
+    monkeypatch.setattr(machine, "native_bf16", lambda device: (False, "no bf16 in this test"))
+    machine._warned.clear()
+    with pytest.warns(UserWarning, match="no bf16 in this test"):
+        assert machine.resolve_precision("bf16", "cpu") == "bf16"

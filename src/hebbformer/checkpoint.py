@@ -46,3 +46,13 @@ def load(path: str | os.PathLike) -> dict:
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{p} is not a hebbformer checkpoint")
     return state
+
+
+def load_into(model: torch.nn.Module, weights: dict, where) -> None:
+    """Load ``weights`` into ``model``; a checkpoint whose weights do not fit the model its own
+    config describes (edited, or from another version) is an error that names it."""
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as err:
+        first = str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else str(err)
+        raise CheckpointError(f"{where}: its weights do not fit the model its config describes ({first})") from None

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
 
-from . import checkpoint
+from . import checkpoint, shipped
 from .config import Config, load_config
-from .data import build_pools, load_all_runs
+from .data import build_pools, describe_split, load_all_runs, trains_on_evaluation_alphabets
 from .data.files import data_root
 from .errors import ConfigError, DataError, HebbformerError
 from .evaluate import all_runs_errors, evaluate_settings, format_all_runs, format_results
 from .baselines import encoder_probe
+from .machine import describe, git_commit, provenance
 from .models import build_model
 from .experiments.variants import forward_for
 from .train import set_threads, train
@@ -42,20 +42,24 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("train", help="meta-train an in-context learner")
     p.add_argument("-c", "--config", help="TOML or JSON config file")
     p.add_argument("--out", help="run folder (default: out_dir of the config)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint, exactly")
+    p.add_argument("--inexact", action="store_true",
+                   help="with --resume: allow train.steps or train.threads to change (then not bit-exact)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("overrides", nargs="*", metavar="section.key=value")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="evaluate a trained run on test episodes (and all_runs for Omniglot)")
-    p.add_argument("run", help="run folder or checkpoint file")
+    p.add_argument("run", help="run folder, checkpoint file, or the name of a shipped model (models/MANIFEST.json)")
+    p.add_argument("--out", help="folder for the eval JSON (default: the run's; runs/eval/NAME for a shipped model)")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("overrides", nargs="*", metavar="section.key=value",
                    help="e.g. eval.episodes=1000 data.root=PATH data.test_sets=all_runs")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("demo", help="meta-train and evaluate on generated glyphs (no download, CPU, minutes)")
-    p.add_argument("--out", default="runs/demo", help="run folder, replaced if it exists (default runs/demo)")
+    p.add_argument("--out", default="runs/demo", help="run folder (default runs/demo); if it holds anything, the "
+                                                        "demo writes into runs/demo-2, -3, ... instead")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("overrides", nargs="*", metavar="section.key=value")
     p.set_defaults(func=cmd_demo)
@@ -85,6 +89,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="folder for variants.md and variants.csv (default: the Quant run's)")
     p.add_argument("overrides", nargs="*", metavar="section.key=value", help="for both runs, e.g. data.root=PATH")
     p.set_defaults(func=cmd_variants)
+
+    p = sub.add_parser("pack", help="ship a run's model in models/: half-precision weights (float32 for Quant), "
+                                     "config, command, and its check counts in the manifest")
+    p.add_argument("run", help="run folder or checkpoint file")
+    p.add_argument("name", help="the shipped model's name, e.g. vinyals-icl")
+    p.add_argument("--description", required=True, help="one line: what the model is")
+    p.add_argument("--command", required=True, help="the command that trained it")
+    p.add_argument("--models", help="folder of shipped models (default: models/ of this repository)")
+    p.add_argument("overrides", nargs="*", metavar="section.key=value")
+    p.set_defaults(func=cmd_pack)
+
+    p = sub.add_parser("results", help="the Omniglot results page from the shipped models' evaluations")
+    p.add_argument("--evals", default="runs/eval", help="folder of the evaluations, one sub-folder per model (default runs/eval)")
+    p.add_argument("--out", default="docs/results/omniglot.md", help="the page to write (default docs/results/omniglot.md)")
+    p.set_defaults(func=cmd_results)
 
     p = sub.add_parser("report", help="one Markdown report with figures and CSV from the runs, studies and benchmarks found")
     p.add_argument("roots", nargs="*", default=["runs"], help="folders to search (default: runs)")
@@ -122,12 +141,24 @@ def cmd_train(args) -> int:
             raise HebbformerError("--resume continues a run with its saved config; do not pass --config")
         if not args.out:
             raise HebbformerError("--resume needs --out, the folder of the run to continue")
-        cfg = Config.from_dict(checkpoint.load(Path(args.out) / "checkpoint.pt")["config"])
+        state = checkpoint.load(Path(args.out) / "checkpoint.pt")
+        cfg = Config.from_dict(state["config"])
         changed = [o for o in args.overrides if not o.startswith(("train.steps=", "train.threads="))]
         if changed:
             raise HebbformerError(f"--resume keeps the run's config; only train.steps and train.threads may change, got {changed}")
+        before = (cfg.train.steps, cfg.train.threads)
         cfg.override(args.overrides)
         cfg.validate()
+        inexact = [o for o, old, new in zip(("train.steps", "train.threads"), before, (cfg.train.steps, cfg.train.threads))
+                   if old != new]
+        if cfg.train.steps <= state["step"]:
+            print(f"nothing to do: {args.out} has trained {state['step']} of its {cfg.train.steps} steps; "
+                  "nothing was changed")
+            return 0
+        if inexact and not args.inexact:
+            raise HebbformerError(
+                f"--resume with {', '.join(inexact)} changed would not continue the run exactly (the learning-rate "
+                "schedule follows train.steps; the thread count changes float rounding); pass --inexact to do it anyway")
     else:
         cfg = load_config(args.config, args.overrides)
     if args.out:
@@ -146,15 +177,14 @@ def run_eval(cfg: Config, state: dict, out_dir: Path | None, quiet: bool) -> dic
         raise DataError(f"eval.split={split!r}: this config has no {split} classes (data.val_fraction=0?)")
     device = cfg.train.device
     model = build_model(cfg.model, pool.image_shape)
-    model.load_state_dict(state["model"])
+    checkpoint.load_into(model, state["model"], "the checkpoint")
     model.to(device)
     if cfg.eval.backend != "torch":
         model, device = forward_for(model.cpu(), cfg.eval.backend), "cpu"
     if cfg.eval.encoder_probe:
         model = encoder_probe(model, cfg.model, pool.image_shape)
     tic = time.perf_counter()
-    where = ("validation classes" if split == "val" else
-             cfg.data.test_sets if cfg.data.name == "omniglot" else "test split")
+    where = describe_split(cfg.data, split)
     if cfg.model.method != "icl":
         variant = f"baseline {cfg.model.method}"
     else:
@@ -163,25 +193,16 @@ def run_eval(cfg: Config, state: dict, out_dir: Path | None, quiet: bool) -> dic
         variant = f"{cfg.model.attention} attention, {variant}"
     if cfg.eval.encoder_probe:
         variant = f"its encoder alone, as a ProtoNet ({variant})"
-    title = f"Few-shot accuracy on unseen {cfg.data.name} classes ({where}; {variant})"
+    title = f"Few-shot accuracy on unseen classes ({where}; {variant})"
     show = None if quiet else (lambda r: print(f"  {r.setting}: {100 * r.accuracy:.2f}% ± {100 * r.ci95:.2f}", flush=True))
     results = evaluate_settings(model, pool, cfg.eval.settings, cfg.eval.episodes, cfg.eval.queries,
                                 cfg.eval.seed, device=device, progress=show)
     print(format_results(results, title))
     report = {"results": [r.__dict__ for r in results]}
     if cfg.data.name == "omniglot" and split == "test":
-        try:
-            runs = load_all_runs(data_root(cfg.data.root), cfg.data.image_size, cfg.data.download, cfg.eval.all_runs)
-        except DataError as err:
-            if cfg.eval.all_runs:
-                raise
-            print(f"(all_runs benchmark skipped: {err})")
-        else:
-            errors = all_runs_errors(model, runs, cfg.eval.seed, device=device)
-            print(format_all_runs(errors))
-            report["all_runs_error"] = sum(errors) / len(errors)
-            report["all_runs_per_run"] = errors
+        report.update(all_runs_report(cfg, model, device))
     report["seconds"] = time.perf_counter() - tic
+    report["provenance"] = provenance(device)
     if out_dir is not None:
         name = "eval.json" if split == "test" and cfg.eval.backend == "torch" else f"eval_{split}_{cfg.eval.backend}.json"
         if cfg.eval.encoder_probe:
@@ -190,14 +211,71 @@ def run_eval(cfg: Config, state: dict, out_dir: Path | None, quiet: bool) -> dic
     return report
 
 
+def all_runs_report(cfg: Config, model, device: str) -> dict:
+    """Lake's all_runs error per run and overall, where it is a fair test of the model: all_runs
+    is drawn from images_evaluation's alphabets, so a model trained on any of them is not scored
+    on it (said in a line; an explicit eval.all_runs is refused)."""
+    if trains_on_evaluation_alphabets(cfg.data):
+        why = ("this model was trained on alphabets of images_evaluation, from which all_runs is drawn ("
+               + ("the Vinyals split's training classes include characters of both sets)" if cfg.data.split == "vinyals"
+                  else f"data.train_sets={cfg.data.train_sets})"))
+        if cfg.eval.all_runs:
+            raise ConfigError(f"eval.all_runs refused: {why}")
+        print(f"(all_runs benchmark not run: {why})")
+        return {}
+    try:
+        runs = load_all_runs(data_root(cfg.data.root), cfg.data.image_size, cfg.data.download, cfg.eval.all_runs)
+    except DataError as err:
+        if cfg.eval.all_runs:
+            raise
+        print(f"(all_runs benchmark skipped: {err})")
+        return {}
+    errors = all_runs_errors(model, runs, cfg.eval.seed, device=device)
+    print(format_all_runs(errors))
+    return {"all_runs_error": sum(errors) / len(errors), "all_runs_per_run": errors}
+
+
 def cmd_eval(args) -> int:
     cfg, state = _load_run(args.run, args.overrides)
-    run_eval(cfg, state, checkpoint.resolve(args.run).parent, args.quiet)
+    if args.out:
+        out = Path(args.out)
+    elif shipped.is_shipped_name(args.run):  # never write into models/
+        out = Path("runs") / "eval" / args.run
+    else:
+        out = checkpoint.resolve(args.run).parent
+    out.mkdir(parents=True, exist_ok=True)
+    run_eval(cfg, state, out, args.quiet)
     return 0
 
 
+def cmd_pack(args) -> int:
+    from .experiments.shipped_check import check_counts
+
+    folder = Path(args.models) if args.models else None
+    state = checkpoint.load(args.run)
+    run_dir = checkpoint.resolve(args.run).parent
+    extra = {"trained_steps": state["step"], "machine": _first_machine(run_dir),
+             "train_seconds": state.get("elapsed_s"), "commit": git_commit()}
+    entry = shipped.pack(args.run, args.name, args.description, args.command, folder, extra)
+    path = (folder or shipped.models_dir()) / entry["file"]
+    counts = check_counts(path)
+    shipped.update_manifest(args.name, {"check": counts, "check_machine": describe()}, folder)
+    print(f"packed {args.run} as {path} ({entry['bytes'] / 1e6:.1f} MB, {entry['weights']}); check: "
+          + ", ".join(f"{b} {c['correct']}/{c['queries']}" for b, c in counts.items()))
+    print(f"shipped models now take {shipped.total_bytes(folder) / 1e6:.1f} MB")
+    return 0
+
+
+def _first_machine(run_dir: Path) -> dict | None:
+    path = run_dir / "machines.jsonl"
+    if not path.is_file():
+        return None
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    return json.loads(lines[0]) if lines else None
+
+
 def _load_run(run: str, overrides: list[str]) -> tuple[Config, dict]:
-    state = checkpoint.load(checkpoint.resolve(run))
+    state = checkpoint.load(shipped.resolve(run))
     cfg = Config.from_dict(state["config"])
     cfg.override(overrides)
     cfg.validate()
@@ -220,27 +298,24 @@ def cmd_variants(args) -> int:
     models = []
     for cfg, state in ((fcfg, fstate), (qcfg, qstate)):
         model = build_model(cfg.model, pool.image_shape)
-        model.load_state_dict(state["model"])
+        checkpoint.load_into(model, state["model"], "the checkpoint")
         models.append(model)
-    where = f"{qcfg.data.name} {split} classes"
-    if qcfg.data.name == "omniglot" and split == "test":
-        where += f" ({', '.join(qcfg.data.test_sets)})"
+    where = describe_split(qcfg.data, split)
     print(f"hebbformer variants: {args.setting} on {where}", flush=True)
     rows = compare(*models, qcfg, pool, args.setting, args.episodes, args.lava_episodes)
     table = format_table(rows, args.setting, where)
     print(table)
-    out = Path(args.out) if args.out else checkpoint.resolve(args.quant_run).parent
-    save(rows, table, out)
-    print(f"saved {out / 'variants.md'} and {out / 'variants.csv'}")
+    out = Path(args.out) if args.out else (Path("runs") / "eval" / args.quant_run if shipped.is_shipped_name(args.quant_run)
+                                           else checkpoint.resolve(args.quant_run).parent)
+    save(rows, table, out, args.setting, where)
+    print(f"saved {out / 'variants.md'}, variants.csv and variants.json")
     return 0
 
 
 def cmd_demo(args) -> int:
     cfg = load_config(None, DEMO + args.overrides)
-    cfg.out_dir = args.out
-    out = Path(args.out)
-    if (out / "checkpoint.pt").exists():
-        shutil.rmtree(out)
+    out = fresh_folder(Path(args.out))
+    cfg.out_dir = str(out)
     tic = time.perf_counter()
     print(f"hebbformer demo: meta-training a {cfg.model.depth}-layer in-context learner on generated glyphs "
           f"({cfg.episode.ways}-way {cfg.episode.shots}-shot, {cfg.train.steps} steps) ...", flush=True)
@@ -250,6 +325,16 @@ def cmd_demo(args) -> int:
     run_eval(cfg, state, out, args.quiet)
     print(f"demo finished in {time.perf_counter() - tic:.0f} s (chance: 20% at 5-way, 5% at 20-way); run in {out}")
     return 0
+
+
+def fresh_folder(out: Path) -> Path:
+    """``out`` when it is new or empty, else its first free sibling ``out-2``, ``out-3``, ...: a
+    command that writes a new run never deletes or mixes with what is there."""
+    candidate, n = out, 1
+    while candidate.exists() and (not candidate.is_dir() or any(candidate.iterdir())):
+        n += 1
+        candidate = out.with_name(f"{out.name}-{n}")
+    return candidate
 
 
 def cmd_study(args) -> int:
@@ -277,6 +362,13 @@ def cmd_study(args) -> int:
     print(summarise(results, out))
     print(f"study of {len(results)} runs in {time.perf_counter() - tic:.0f} s: {out}/summary.md, results.csv, "
           "levels.png, loss_curves.png")
+    return 0
+
+
+def cmd_results(args) -> int:
+    from .experiments.results import write
+
+    print(f"wrote {write(Path(args.out), Path(args.evals))}")
     return 0
 
 

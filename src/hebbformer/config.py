@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -21,6 +22,11 @@ from .errors import ConfigError
 
 
 DATASETS = ("glyphs", "omniglot", "cifar_fs")
+SPLITS = ("sets", "vinyals", "lake")
+# Lake's protocol: the sets that may train and validate, and those that may test.
+LAKE_TRAIN_SETS = ("images_background", "images_background_small1", "images_background_small2")
+LAKE_TEST_SETS = ("images_evaluation", "all_runs")
+PRECISIONS = ("auto", "fp32", "bf16")
 ATTENTION_KINDS = ("softmax", "linear", "relu")
 READOUTS = ("vocab", "tied", "attend")
 METHODS = ("icl", "protonet", "maml", "finetune")
@@ -39,6 +45,17 @@ class DataConfig:
     train_sets: list[str] = field(default_factory=lambda: ["images_background"])
     test_sets: list[str] = field(default_factory=lambda: ["images_evaluation"])
     val_fraction: float = 0.1  # omniglot: share of meta-train characters held out for validation
+    # omniglot: which classes train, validate and test (docs/datasets.md):
+    #   "sets": meta-train on train_sets (val_fraction of its characters held out), test on test_sets;
+    #   "vinyals": the class lists of Vinyals et al. (2016) under split_dir, over both sets (1,028 /
+    #     172 / 423 characters, each with four rotations as classes); train_sets / test_sets unused;
+    #   "lake": Lake's protocol, "sets" restricted by construction: only background sets train and
+    #     validate, only images_evaluation and all_runs test.
+    split: str = "sets"
+    split_dir: str = ""  # vinyals: folder with train/val/test/trainval.txt; empty: <root>/splits/vinyals
+    vinyals_train: str = "train"  # vinyals: "train" (validate on val) or "trainval" (no validation)
+    cache: bool = True  # keep decoded, resized Omniglot sets (npz) to start the next run in seconds
+    cache_dir: str = ""  # empty: $HEBBFORMER_CACHE, else ~/.cache/hebbformer
     glyph_classes: int = 1000  # glyphs: meta-train classes (validation and test get a fifth each)
     glyph_drawings: int = 20  # glyphs: drawings per class
     seed: int = 0  # seeds the split and the generated glyphs
@@ -110,8 +127,11 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads; 0: leave torch's default
     device: str = "cpu"
     # Mixed precision of the training step: "fp32" (none) or "bf16" (autocast to bfloat16: matmuls
-    # and convs in bf16, weights, optimiser and loss in float32; no loss scaling needed).
-    precision: str = "fp32"
+    # and convs in bf16, weights, optimiser and loss in float32; no loss scaling needed), or
+    # "auto": bf16 where the hardware computes it natively (a CUDA GPU with bf16; a CPU with
+    # AVX512-BF16 or AMX), fp32 elsewhere (on an AVX2 CPU bf16 was measured 2x slower). A run
+    # records the precision it resolved to, so that its resume computes the same on any machine.
+    precision: str = "auto"
     compile: bool = False  # torch.compile the model for training (slow first steps, then faster on GPUs)
     # A run folder or checkpoint whose model weights start this run (not its optimiser or step):
     # fine-tuning, e.g. quantisation-aware training of a Float model.
@@ -202,6 +222,20 @@ class Config:
     # ------------------------------------------------------------------ checks
     def validate(self) -> "Config":
         d, e, m, t, v = self.data, self.episode, self.model, self.train, self.eval
+        for section in _SECTIONS:  # no NaN or infinity anywhere: each would train or score nonsense
+            for f in dataclasses.fields(getattr(self, section)):
+                value = getattr(getattr(self, section), f.name)
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise ConfigError(f"{section}.{f.name} must be a finite number, got {value}")
+        for name, value in (("data.seed", d.seed), ("train.seed", t.seed), ("eval.seed", v.seed)):
+            if not 0 <= value < 2 ** 63:
+                raise ConfigError(f"{name} must lie in [0, 2**63), got {value}")
+        if not v.settings:
+            raise ConfigError("eval.settings is empty; give at least one setting, e.g. eval.settings=5w1s")
+        _check_device(t.device)
+        if m.finetune_steps < 1 or not m.finetune_lr > 0 or not m.finetune_scale > 0:
+            raise ConfigError(f"model.finetune_steps must be at least 1 (got {m.finetune_steps}), model.finetune_lr "
+                              f"(got {m.finetune_lr}) and model.finetune_scale (got {m.finetune_scale}) positive")
         _one_of("data.name", d.name, DATASETS)
         _one_of("model.attention", m.attention, ATTENTION_KINDS)
         _one_of("model.readout", m.readout, READOUTS)
@@ -219,7 +253,19 @@ class Config:
             if value < 1:
                 raise ConfigError(f"{name} must be at least 1, got {value}")
         _one_of("eval.backend", v.backend, BACKENDS)
-        _one_of("train.precision", t.precision, ("fp32", "bf16"))
+        _one_of("train.precision", t.precision, PRECISIONS)
+        _one_of("data.split", d.split, SPLITS)
+        _one_of("data.vinyals_train", d.vinyals_train, ("train", "trainval"))
+        if d.split != "sets" and d.name != "omniglot":
+            raise ConfigError(f"data.split={d.split!r} is an Omniglot protocol; data.name is {d.name!r}")
+        if d.split == "lake":
+            leaks = [s for s in d.train_sets if s not in LAKE_TRAIN_SETS]
+            if leaks:
+                raise ConfigError(f"data.split='lake' trains on background alphabets only "
+                                  f"({', '.join(LAKE_TRAIN_SETS)}); data.train_sets has {leaks}")
+            alien = [s for s in d.test_sets if s not in LAKE_TEST_SETS]
+            if alien:
+                raise ConfigError(f"data.split='lake' tests on {', '.join(LAKE_TEST_SETS)}; data.test_sets has {alien}")
         _one_of("model.method", m.method, METHODS)
         if m.method != "icl" and m.quant:
             raise ConfigError(f"model.quant applies to the in-context learner, not model.method={m.method!r}")
@@ -289,6 +335,24 @@ def parse_setting(text: str) -> tuple[int, int]:
     if ways < 2 or shots < 1:
         raise ConfigError(f"eval setting {text!r} needs at least 2 ways and 1 shot")
     return ways, shots
+
+
+def _check_device(device: str) -> None:
+    """A device torch knows and this machine has."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"train.device={device!r} is not a device name (cpu, cuda, cuda:1, mps)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device={device!r}: this machine has no CUDA GPU that torch can use")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ConfigError(f"train.device={device!r}: there are only {torch.cuda.device_count()} CUDA devices")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"train.device={device!r}: MPS is not available on this machine")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"train.device={device!r}: hebbformer runs on cpu, cuda or mps")
 
 
 def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -376,8 +440,14 @@ def read_config_file(path: str | Path) -> dict:
     if not p.is_file():
         raise ConfigError(f"config file {str(p)!r} does not exist")
     try:
-        if p.suffix == ".json":
-            return json.loads(p.read_text())
-        return tomllib.loads(p.read_text())
+        text = p.read_text(encoding="utf-8")
+        d = json.loads(text) if p.suffix == ".json" else tomllib.loads(text)
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {str(p)!r} is not UTF-8 text") from None
+    except OSError as err:
+        raise ConfigError(f"config file {str(p)!r} cannot be read: {err.strerror}") from None
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as err:
         raise ConfigError(f"config file {str(p)!r} is not valid {'JSON' if p.suffix == '.json' else 'TOML'}: {err}") from None
+    if not isinstance(d, dict):
+        raise ConfigError(f"config file {str(p)!r} must hold a table of sections, not a {type(d).__name__}")
+    return d

@@ -15,3 +15,11 @@ class DataError(HebbformerError):
 
 class CheckpointError(HebbformerError):
     """A checkpoint is missing, unreadable or does not belong to this run."""
+
+
+class TrainingError(HebbformerError):
+    """Training cannot go on (a loss or gradient that is not finite); the last good checkpoint is kept."""
+
+
+class RunInUseError(HebbformerError):
+    """Another process holds the run folder."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import time
 from pathlib import Path
 
@@ -24,8 +25,10 @@ from .config import Config
 from . import distributed
 from .data import Episodes, Pools, build_pools, check_fits, episode_generator, sample_episodes
 from .data.augment import random_affine
-from .errors import CheckpointError
+from .errors import CheckpointError, TrainingError
+from .runlock import RunLock
 from .evaluate import episode_accuracies
+from .machine import describe, resolve_precision
 from .models import build_model
 
 VAL_SEED = 987_654  # validation episodes are the same at every validation
@@ -104,6 +107,10 @@ def training_step(model, opt, pool, cfg: Config, step: int, lr: float, part: sli
     opt.zero_grad(set_to_none=True)
     total.backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+    if not (torch.isfinite(total) and torch.isfinite(grad_norm)):  # before the step: the weights stay good
+        raise TrainingError(f"step {step}: the loss ({total.item():.4g}) or gradient norm ({grad_norm.item():.4g}) "
+                            "is not finite; training stopped, the last checkpoint is kept. Lower train.lr, or "
+                            "check the data")
     opt.step()
     return loss, logits, target, grad_norm
 
@@ -180,12 +187,21 @@ def train(cfg: Config, resume: bool = False, progress: bool = True, pools: Pools
 
 
 def _train(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
+    # one writer per run folder: a second training into it stops at once, naming the first
+    with RunLock(Path(cfg.out_dir)) if rank == 0 else contextlib.nullcontext():
+        return _train_locked(cfg, resume, progress, pools, stop_after, rank, size)
+
+
+def _train_locked(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
     out = Path(cfg.out_dir)
     ckpt_path = out / "checkpoint.pt"
     t, e = cfg.train, cfg.episode
     main = rank == 0
     part = distributed.shard(t.batch_size, size, rank)
     set_threads(cfg)
+    # "auto" is resolved once, when the run starts, and the run's config keeps what it became:
+    # a resume on another machine then computes as the run began, not as that machine prefers.
+    t.precision = resolve_precision(t.precision, t.device)
     pools = pools or build_pools(cfg.data, ("train", "val"))
     check_fits(pools.train, e.ways, e.shots, e.queries, "meta-train")
     if pools.val is not None:
@@ -222,10 +238,20 @@ def _train(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
         _truncate_metrics(metrics_path, start)
+        with open(out / "machines.jsonl", "a") as f:  # every (re)start of the run, and where it ran
+            f.write(json.dumps({"from_step": start, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                "precision": t.precision, **describe(t.device)}) + "\n")
 
     def save(step):
         checkpoint.save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                                "config": cfg.to_dict()}, ckpt_path)
+                                "config": cfg.to_dict(), "elapsed_s": elapsed()}, ckpt_path)
+
+    # wall-clock seconds of training over all of the run's (re)starts, validation included
+    elapsed_before = state.get("elapsed_s", 0.0) if resume else 0.0
+    started = time.perf_counter()
+
+    def elapsed() -> float:
+        return elapsed_before + time.perf_counter() - started
 
     model.train()
     last = {"step": start}
@@ -259,8 +285,8 @@ def _train(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
                 last["val_acc"] = accs.mean().item()
                 bar.write(f"step {step + 1}: val {e.ways}-way {e.shots}-shot accuracy {100 * last['val_acc']:.2f}%")
             if (step + 1) % 10 == 0 or done or "val_acc" in last:
-                elapsed = time.perf_counter() - tic
-                last["episodes_per_s"] = episodes_done / elapsed
+                last["episodes_per_s"] = episodes_done / (time.perf_counter() - tic)
+                last["elapsed_s"] = round(elapsed(), 1)
                 log.write(json.dumps(last) + "\n")
                 log.flush()
             if (step + 1) % t.checkpoint_every == 0 or done:
@@ -270,8 +296,20 @@ def _train(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop metric lines a killed run wrote after its last checkpoint; they will be written again."""
+    """Drop metric lines a killed run wrote after its last checkpoint (they will be written again),
+    and a last line that a kill tore in half."""
     if not path.exists():
         return
-    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
-    path.write_text("".join(line + "\n" for line in keep))
+    keep = [m for m in map(read_metric, path.read_text().splitlines()) if m is not None and m.get("step", 0) <= step]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(json.dumps(m) + "\n" for m in keep))
+    os.replace(tmp, path)
+
+
+def read_metric(line: str) -> dict | None:
+    """One line of metrics.jsonl, or None for a blank or torn one."""
+    try:
+        m = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return m if isinstance(m, dict) else None

@@ -3,7 +3,9 @@
 Reads the ``images_background`` / ``images_evaluation`` sets and the ``images_background_small1/2``
 subsets, as zips or as unpacked folders (``<set>/<alphabet>/<characterNN>/<id>_<drawer>.png``), and
 Lake's 20-way one-shot benchmark ``all_runs.zip`` (20 runs, each 20 training and 20 test images with
-an answer key in ``class_labels.txt``).
+an answer key in ``class_labels.txt``), and the class lists of the Vinyals et al. (2016) split
+(``Alphabet/characterNN/rotDDD`` a line, as published with Prototypical Networks).
+Decoded sets are cached (:mod:`hebbformer.data.cache`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 from PIL import Image
 
 from ..errors import DataError
+from .cache import cached_arrays, path_tag, source_key
 from .episodes import ClassPool
 from .files import OfficialFile, locate
 
@@ -41,6 +44,12 @@ class Character:
     alphabet: str
     name: str
     images: np.ndarray  # uint8 [drawings, H, W], ink bright
+    source: str = ""  # the Omniglot set it came from, e.g. "images_background"
+
+    @property
+    def key(self) -> str:
+        """``Alphabet/characterNN``: unique across the two sets, as the split files name it."""
+        return f"{self.alphabet}/{self.name}"
 
 
 def decode(data: bytes, size: int, where: str) -> np.ndarray:
@@ -76,8 +85,16 @@ class _Source:
             raise DataError(f"cannot read {name} from {self.path}: {err}") from None
 
 
-def read_characters(path: Path, size: int) -> list[Character]:
-    """Every character of one Omniglot set, in a stable (sorted) order."""
+def read_characters(path: Path, size: int, cache: Path | None = None, source: str = "") -> list[Character]:
+    """Every character of one Omniglot set, in a stable (sorted) order; decoded once and then
+    read from ``cache`` (a folder; None: decode every time)."""
+    arrays = cached_arrays(cache, f"omniglot-{path.name}-{path_tag(path)}-{size}px", source_key(path, size),
+                           lambda: _decode_set(path, size))
+    return [Character(str(a), str(n), imgs, source)
+            for a, n, imgs in zip(arrays["alphabets"], arrays["characters"], arrays["images"])]
+
+
+def _decode_set(path: Path, size: int) -> dict[str, np.ndarray]:
     src = _Source(path)
     groups: dict[tuple[str, str], list[str]] = {}
     for name in src.names:
@@ -90,13 +107,14 @@ def read_characters(path: Path, size: int) -> list[Character]:
     if len(counts) != 1:
         raise DataError(f"{path}: characters have different numbers of drawings ({sorted(counts)}); "
                         "the set is incomplete or corrupt")
-    return [Character(alpha, char, np.stack([decode(src.read(n), size, f"{path}:{n}") for n in files]))
-            for (alpha, char), files in sorted(groups.items())]
+    keys = sorted(groups)
+    images = np.stack([np.stack([decode(src.read(n), size, f"{path}:{n}") for n in groups[k]]) for k in keys])
+    return {"images": images, "alphabets": np.array([a for a, _ in keys]), "characters": np.array([c for _, c in keys])}
 
 
-def omniglot_set(root: Path, name: str, size: int, download: bool) -> list[Character]:
+def omniglot_set(root: Path, name: str, size: int, download: bool, cache: Path | None = None) -> list[Character]:
     path = locate(root, name, OFFICIAL.get(name), download, f"Omniglot set {name!r}")
-    return read_characters(path, size)
+    return read_characters(path, size, cache, source=name)
 
 
 def characters_to_pool(chars: list[Character], rotations: bool) -> ClassPool:
@@ -110,6 +128,52 @@ def characters_to_pool(chars: list[Character], rotations: bool) -> ClassPool:
         names = [f"{n}@{90 * k}" for k in range(4) for n in names]
         groups = torch.cat([groups + k * len(alphabets) for k in range(4)])
     return ClassPool(images.contiguous(), names, groups)
+
+
+# ---------------------------------------------------------------------------- the Vinyals split
+
+VINYALS_LISTS = ("train", "val", "test", "trainval")
+_ROTATIONS = {"rot000": 0, "rot090": 1, "rot180": 2, "rot270": 3}
+
+
+def read_split_list(path: Path) -> list[tuple[str, int]]:
+    """A Vinyals split file as (``Alphabet/characterNN``, quarter turns) pairs, one per class;
+    a missing file or a malformed line is an error that names it."""
+    if not path.is_file():
+        raise DataError(f"Vinyals split file {path} not found; point data.split_dir at the folder that "
+                        f"holds {', '.join(n + '.txt' for n in VINYALS_LISTS)}")
+    entries = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"Vinyals split file {path} is unreadable: {err}") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        parts = line.strip().split("/")
+        if len(parts) != 3 or parts[2] not in _ROTATIONS or not all(parts[:2]):
+            raise DataError(f"{path}:{number}: {line.strip()!r} is not of the form Alphabet/characterNN/rotDDD "
+                            f"(DDD one of 000, 090, 180, 270)")
+        entries.append((f"{parts[0]}/{parts[1]}", _ROTATIONS[parts[2]]))
+    if not entries:
+        raise DataError(f"Vinyals split file {path} lists no classes")
+    if len(set(entries)) != len(entries):
+        raise DataError(f"Vinyals split file {path} lists a class twice")
+    return entries
+
+
+def split_pool(chars: dict[str, Character], entries: list[tuple[str, int]], where: Path) -> ClassPool:
+    """The classes a split list names: each an (unrotated character, turn) pair. Its groups are
+    (alphabet, turn), as in :func:`characters_to_pool`, for same-alphabet episodes."""
+    missing = [c for c, _ in entries if c not in chars]
+    if missing:
+        raise DataError(f"{where} names {len(missing)} characters that the Omniglot sets do not hold, "
+                        f"e.g. {missing[0]!r}; it needs both images_background and images_evaluation")
+    images = torch.stack([torch.rot90(torch.from_numpy(chars[c].images), k, dims=(-2, -1)) for c, k in entries])
+    group_names = sorted({(chars[c].alphabet, k) for c, k in entries})
+    groups = torch.tensor([group_names.index((chars[c].alphabet, k)) for c, k in entries])
+    names = [f"{c}@{90 * k}" for c, k in entries]
+    return ClassPool(images[:, :, None].contiguous(), names, groups)
 
 
 # ---------------------------------------------------------------------------- all_runs

@@ -66,13 +66,9 @@ def _load_json(path: Path):
 
 def _metric_lines(path: Path) -> list[dict]:
     """A run's metrics; a line cut short by a kill mid-write is left out."""
-    lines = []
-    for line in path.read_text().splitlines():
-        try:
-            lines.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return lines
+    from ..train import read_metric
+
+    return [m for m in map(read_metric, path.read_text().splitlines()) if m is not None]
 
 
 def find(roots: list[Path]) -> Found:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,9 +127,13 @@ def format_table(rows: list[Row], setting: str, where: str) -> str:
     return "\n".join(lines)
 
 
-def save(rows: list[Row], table: str, out: Path) -> None:
+def save(rows: list[Row], table: str, out: Path, setting: str = "", where: str = "") -> None:
+    from ..machine import provenance
+
     out.mkdir(parents=True, exist_ok=True)
     (out / "variants.md").write_text(table + "\n")
+    (out / "variants.json").write_text(json.dumps({"setting": setting, "where": where, "rows": [r.__dict__ for r in rows],
+                                                   "provenance": provenance()}, indent=2))
     with open(out / "variants.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(Row.__dataclass_fields__))
         writer.writeheader()

@@ -1,0 +1,53 @@
+"""The fixed small episode set every shipped model is checked on, per back-end.
+
+``hebbformer pack`` records these counts in ``models/MANIFEST.json``; ``tests/test_shipped.py``
+measures them again and compares: the integer, Loihi and Lava back-ends compute in integers and
+must give the same count exactly; the float back-end may differ by what float differences between
+CPUs allow (a few queries whose two best logits nearly tie).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .. import checkpoint
+from ..config import Config
+from ..data import build_pools
+from ..evaluate import episode_batches
+from ..models import build_model
+from .variants import forward_for
+
+SETTING = (5, 1)  # 5-way 1-shot
+QUERIES = 5  # per class
+EPISODES = {"torch": 100, "integer": 100, "loihi": 100, "lava": 10}  # lava simulates slowly
+SEED = 2024
+EXACT = ("integer", "loihi", "lava")
+
+
+def backends_of(cfg: Config) -> list[str]:
+    return ["torch", "integer", "loihi", "lava"] if cfg.model.quant else ["torch"]
+
+
+def load_model(path, pool=None):
+    state = checkpoint.load(path)
+    cfg = Config.from_dict(state["config"]).validate()
+    pool = pool or build_pools(cfg.data, ("test",)).test
+    model = build_model(cfg.model, pool.image_shape)
+    checkpoint.load_into(model, state["model"], path)
+    return cfg, model.eval(), pool
+
+
+@torch.no_grad()
+def check_counts(path, backends: list[str] | None = None, pool=None) -> dict[str, dict]:
+    """{backend: {"correct": queries answered right, "queries": queries asked, "episodes": n}}."""
+    cfg, model, pool = load_model(path, pool)
+    out = {}
+    for backend in backends or backends_of(cfg):
+        run = forward_for(model, backend)
+        correct = total = 0
+        for ep in episode_batches(pool, *SETTING, QUERIES, EPISODES[backend], SEED, cfg.model.max_ways):
+            logits = run(ep.support, ep.support_labels, ep.query, ep.label_ids)
+            correct += int((logits.argmax(-1) == ep.query_labels).sum())
+            total += ep.query_labels.numel()
+        out[backend] = {"correct": correct, "queries": total, "episodes": EPISODES[backend]}
+    return out

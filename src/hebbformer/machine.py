@@ -1,0 +1,105 @@
+"""What machine a figure was measured on, and what its hardware computes natively.
+
+Machines differ more than one would guess: on an AVX512-BF16 CPU bf16 autocast makes the training
+step faster; on an AVX2 CPU without native bf16 it was measured 2x slower than fp32. So the
+precision is chosen from the hardware (:func:`resolve_precision`), and every measured figure is
+stored with :func:`describe` of the machine that made it.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def native_bf16(device: str) -> tuple[bool, str]:
+    """Whether ``device`` computes bfloat16 natively, and why (or why not)."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        ok = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        return ok, "CUDA GPU with bf16" if ok else "CUDA GPU without native bf16"
+    if dev.type == "cpu":
+        if torch.cpu._is_amx_tile_supported():
+            return True, "CPU with AMX"
+        if torch.cpu._is_avx512_bf16_supported():
+            return True, "CPU with AVX512-BF16"
+        return False, f"this CPU ({torch.backends.cpu.get_cpu_capability()}) has neither AVX512-BF16 nor AMX"
+    return False, f"no bf16 rule for device type {dev.type!r}"
+
+
+_warned: set[str] = set()
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """``train.precision`` as it will run: "auto" becomes bf16 where native, else fp32; a forced
+    bf16 on hardware without it runs, with one warning naming the reason."""
+    native, why = native_bf16(device)
+    if precision == "auto":
+        return "bf16" if native else "fp32"
+    if precision == "bf16" and not native and why not in _warned:
+        _warned.add(why)
+        warnings.warn(f"train.precision=bf16 on {device}: {why}, so bf16 is emulated and likely slower "
+                      "than fp32 (train.precision=auto chooses for you)", stacklevel=2)
+    return precision
+
+
+def describe(device: str = "cpu") -> dict:
+    """The machine as a figure's caption needs it."""
+    info = {
+        "cpu": cpu_model(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "native_bf16": native_bf16("cpu")[0],
+        "cores": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+    if torch.device(device).type == "cuda":
+        info["device"] = device
+    return info
+
+
+def describe_line(info: dict | None = None) -> str:
+    i = info or describe()
+    gpu = f", GPU {i['gpu']}" if i.get("gpu") else ", no GPU"
+    return (f"{i['cpu']} ({i['cpu_capability']}, native bf16 {'yes' if i['native_bf16'] else 'no'}), "
+            f"{i['threads']} threads of {i['cores']} cores{gpu}; torch {i['torch']}")
+
+
+def git_commit() -> str | None:
+    """The commit of the checkout this package runs from (None outside a git checkout); "+dirty"
+    when the tracked files differ from it."""
+    here = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=here, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, check=True, cwd=here, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+dirty" if dirty else "")
+
+
+def provenance(device: str = "cpu") -> dict:
+    """How a figure was made: the command line, the commit, the date and the machine."""
+    return {"command": " ".join(["hebbformer", *sys.argv[1:]]) if sys.argv else "",
+            "commit": git_commit(), "date": time.strftime("%Y-%m-%d"), "machine": describe(device)}

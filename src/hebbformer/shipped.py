@@ -1,0 +1,119 @@
+"""Trained models shipped in the repository (``models/``), so that a table row is re-checked in
+minutes: ``hebbformer eval vinyals-icl`` takes a shipped model by name, as it takes a run folder.
+
+A shipped model is a checkpoint without its optimiser: the weights, the full config, and how it was
+made (the command, the commit, the machine, the training time). Float models keep their floating
+weights in half precision (half the size; the accuracy quoted is that of the half-precision file
+itself). Quant models keep float32: their forward folds batch norm and scales into the weights
+before quantising them to 8-bit mantissas, and half-precision rounding would move some mantissas
+across a rounding boundary, so the integer, Loihi and Lava logits would no longer be those of the
+trained model.
+
+``models/MANIFEST.json`` lists every shipped file with its sha256 and size and the accuracy it must
+give on a fixed small episode set per back-end (``check``), which ``tests/test_shipped.py``
+re-measures: exactly for the integer, Loihi and Lava back-ends, within what float differences
+between CPUs allow for the others. A file that is missing or altered is an error that says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from . import checkpoint
+from .errors import CheckpointError
+
+ENV_VAR = "HEBBFORMER_MODELS"
+MANIFEST = "MANIFEST.json"
+
+
+def models_dir() -> Path:
+    """``$HEBBFORMER_MODELS``, else the repository's ``models/`` beside ``src/``."""
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR]).expanduser()
+    return Path(__file__).resolve().parents[2] / "models"
+
+
+def manifest(folder: Path | None = None) -> dict:
+    path = (folder or models_dir()) / MANIFEST
+    if not path.is_file():
+        return {}
+    try:
+        entries = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{path} is unreadable ({err}); restore it with git checkout") from None
+    if not isinstance(entries, dict):
+        raise CheckpointError(f"{path} is not a manifest of shipped models")
+    return entries
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def is_shipped_name(ref: str) -> bool:
+    return not Path(ref).exists() and ref in manifest()
+
+
+def resolve(ref: str | os.PathLike) -> Path:
+    """A run folder, a checkpoint file, or the name of a shipped model: the checkpoint file. A
+    shipped model's file must be there and unaltered (its sha256 is in the manifest)."""
+    p = Path(ref)
+    if p.exists():
+        return checkpoint.resolve(p)
+    entries = manifest()
+    if str(ref) not in entries:
+        names = ", ".join(sorted(entries)) or "none"
+        raise CheckpointError(f"run or checkpoint {str(ref)!r} does not exist, and is not the name of a shipped model either "
+                              f"(shipped: {names})")
+    entry = entries[str(ref)]
+    path = models_dir() / entry["file"]
+    if not path.is_file():
+        raise CheckpointError(f"shipped model {ref!r}: its file {path} is missing; restore it with "
+                              f"git checkout -- {path}")
+    got = sha256(path)
+    if got != entry["sha256"]:
+        raise CheckpointError(f"shipped model {ref!r}: {path} is altered (sha256 {got[:12]}..., the manifest "
+                              f"says {entry['sha256'][:12]}...); restore it with git checkout -- {path}")
+    return path
+
+
+def pack(run: str | os.PathLike, name: str, description: str, command: str, folder: Path | None = None,
+         extra: dict | None = None) -> dict:
+    """Write run's model as ``folder/name.pt`` and enter it in the manifest; returns the entry."""
+    folder = folder or models_dir()
+    state = checkpoint.load(run)
+    cfg = state["config"]
+    half = not cfg["model"]["quant"]
+    weights = {k: (v.half() if half and v.is_floating_point() else v) for k, v in state["model"].items()}
+    path = folder / f"{name}.pt"
+    checkpoint.save_atomic({"model": weights, "step": state["step"], "config": cfg,
+                            "shipped": {"name": name, "description": description, "command": command,
+                                        **(extra or {})}}, path)
+    entry = {"file": path.name, "sha256": sha256(path), "bytes": path.stat().st_size,
+             "description": description, "command": command,
+             "weights": "float16" if half else "float32", **(extra or {})}
+    update_manifest(name, entry, folder)
+    return entry
+
+
+def update_manifest(name: str, entry: dict, folder: Path | None = None) -> None:
+    folder = folder or models_dir()
+    entries = manifest(folder)
+    entries[name] = {**entries.get(name, {}), **entry}
+    text = json.dumps(dict(sorted(entries.items())), indent=2) + "\n"
+    tmp = folder / (MANIFEST + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, folder / MANIFEST)
+
+
+def total_bytes(folder: Path | None = None) -> int:
+    return sum(e["bytes"] for e in manifest(folder).values())

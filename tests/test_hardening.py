@@ -1,0 +1,114 @@
+"""Nothing lost, nothing silent: bad values stop before any work, a run that goes non-finite stops
+with its last good checkpoint, a run folder has one writer, torn files are survived, and no command
+deletes what it did not create."""
+
+import json
+import multiprocessing
+import time
+
+import pytest
+import torch
+
+from hebbformer import checkpoint
+from hebbformer.cli import main
+from hebbformer.config import load_config
+from hebbformer.errors import ConfigError, RunInUseError, TrainingError
+from hebbformer.runlock import RunLock
+from hebbformer.train import train
+
+from conftest import tiny_config
+from test_cli import TINY, check_error
+
+
+@pytest.mark.parametrize("override, words", [
+    ("train.lr=inf", "train.lr must be a finite number"),
+    ("train.weight_decay=nan", "train.weight_decay must be a finite number"),
+    ("model.finetune_steps=-5", "model.finetune_steps must be at least 1"),
+    ("eval.settings=", "eval.settings is empty"),
+    ("train.seed=99999999999999999999", "train.seed must lie in [0, 2**63)"),
+    ("train.device=quantum", "train.device='quantum' is not a device name"),
+    ("train.device=cuda:7", "train.device='cuda:7'"),
+])
+def test_bad_values_are_refused_by_name(override, words):
+    with pytest.raises(ConfigError, match=words.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
+                       .replace("*", r"\*")):
+        load_config(None, [override])
+
+
+def test_config_files_that_are_not_tables_or_not_text_are_refused(tmp_path):
+    (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "latin1.toml").write_bytes(b"out_dir = \"caf\xe9\"\n")
+    with pytest.raises(ConfigError, match="must hold a table of sections, not a list"):
+        load_config(tmp_path / "list.json")
+    with pytest.raises(ConfigError, match="is not UTF-8 text"):
+        load_config(tmp_path / "latin1.toml")
+
+
+def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    cfg = tiny_config(tmp_path, train__steps=6, train__checkpoint_every=3)
+    import hebbformer.train as training
+
+    real = training.F.cross_entropy
+    calls = {"n": 0}
+
+    def poisoned(*a, **k):  # the loss of the fifth step is NaN
+        calls["n"] += 1
+        loss = real(*a, **k)
+        return loss * float("nan") if calls["n"] == 5 else loss
+
+    monkeypatch.setattr(training.F, "cross_entropy", poisoned)
+    with pytest.raises(TrainingError, match="step 4: the loss .* is not finite"):
+        train(cfg, progress=False)
+    state = checkpoint.load(tmp_path / "run")
+    assert state["step"] == 3
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+
+
+def _hold(folder, ready):
+    with RunLock(folder):
+        ready.set()
+        time.sleep(30)
+
+
+def test_a_second_writer_of_a_run_folder_is_refused_naming_the_first(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    holder = ctx.Process(target=_hold, args=(tmp_path / "run", ready))
+    holder.start()
+    try:
+        assert ready.wait(60)
+        with pytest.raises(RunInUseError, match=f"is in use by .*\"pid\": {holder.pid}"):
+            train(tiny_config(tmp_path), progress=False)
+    finally:
+        holder.kill()
+        holder.join()
+    train(tiny_config(tmp_path, train__steps=1), progress=False)  # a killed holder leaves no stale lock
+
+
+def test_resume_survives_a_metrics_line_torn_by_a_kill(tmp_path):
+    cfg = tiny_config(tmp_path)
+    train(cfg, progress=False, stop_after=3)
+    metrics = tmp_path / "run" / "metrics.jsonl"
+    metrics.write_text(metrics.read_text() + '{"step": 4, "loss": 0.9')  # torn mid-write
+    train(tiny_config(tmp_path), resume=True, progress=False)
+    lines = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert [m["step"] for m in lines][-1] == 6
+
+
+def test_demo_never_deletes_what_is_in_its_folder(tmp_path, capsys):
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / "checkpoint.pt").write_text("someone else's")
+    (out / "notes.txt").write_text("mine")
+    assert main(["demo", "--quiet", "--out", str(out), *TINY]) == 0
+    assert (out / "notes.txt").read_text() == "mine" and (out / "checkpoint.pt").read_text() == "someone else's"
+    assert (tmp_path / "demo-2" / "checkpoint.pt").is_file()
+    assert "demo-2" in capsys.readouterr().out
+
+
+def test_a_checkpoint_whose_config_does_not_match_its_weights_is_named(tmp_path, capsys):
+    assert main(["train", "--quiet", "--out", str(tmp_path / "run"), *TINY]) == 0
+    state = checkpoint.load(tmp_path / "run")
+    state["config"]["model"]["d_model"] = 32
+    checkpoint.save_atomic({k: v for k, v in state.items() if k != "format"}, tmp_path / "run" / "checkpoint.pt")
+    check_error(capsys, ["eval", "--quiet", str(tmp_path / "run")], "weights do not fit the model its config describes")

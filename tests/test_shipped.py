@@ -1,0 +1,68 @@
+"""The models shipped in models/: each loads, and gives on a fixed small episode set the counts its
+manifest records (exactly for the integer, Loihi and Lava back-ends; within what float differences
+between CPUs allow for the float ones); a missing or altered file is a clear error."""
+
+
+import pytest
+import torch
+
+from hebbformer import checkpoint, shipped
+from hebbformer.errors import CheckpointError
+from hebbformer.experiments.shipped_check import EXACT, check_counts
+
+from conftest import SHARED_OMNIGLOT, tiny_config
+
+ENTRIES = shipped.manifest()
+FLOAT_SLACK = 3  # queries of the 2,500 whose argmax may flip between CPUs' float rounding
+
+
+def test_shipped_models_fit_the_size_budget():
+    assert shipped.total_bytes() < 40e6
+    for name, entry in ENTRIES.items():
+        path = shipped.models_dir() / entry["file"]
+        assert path.stat().st_size == entry["bytes"], name
+        assert entry["command"] and entry["description"] and entry["check"], name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(ENTRIES))
+def test_shipped_model_gives_its_recorded_accuracy(name):
+    if not (SHARED_OMNIGLOT / "images_background").is_dir():
+        pytest.skip("../shared/data/omniglot/images_background is not present")
+    entry = ENTRIES[name]
+    if "lava" in entry["check"]:
+        from hebbformer.neuro.loihi.lava_sim import lava_available
+        if not lava_available():
+            pytest.skip("lava-nc is not importable")
+    got = check_counts(shipped.resolve(name), list(entry["check"]))
+    for backend, want in entry["check"].items():
+        if backend in EXACT:
+            assert got[backend] == want, (backend, got[backend], want)
+        else:
+            assert got[backend]["queries"] == want["queries"]
+            assert abs(got[backend]["correct"] - want["correct"]) <= FLOAT_SLACK, (backend, got[backend], want)
+
+
+def test_missing_or_altered_shipped_file_is_named(tmp_path, monkeypatch):
+    cfg = tiny_config(tmp_path, train__steps=1)
+    from hebbformer.train import train
+    train(cfg, progress=False)
+    folder = tmp_path / "models"
+    folder.mkdir()
+    monkeypatch.setenv(shipped.ENV_VAR, str(folder))
+    entry = shipped.pack(tmp_path / "run", "tiny", "a test model", "hebbformer train ...", folder)
+    assert entry["weights"] == "float16"
+    # it loads, in half precision, as a checkpoint does
+    state = checkpoint.load(shipped.resolve("tiny"))
+    assert all(v.dtype == torch.float16 for v in state["model"].values() if v.is_floating_point())
+    path = folder / entry["file"]
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="shipped model 'tiny'.*is altered.*git checkout"):
+        shipped.resolve("tiny")
+    path.unlink()
+    with pytest.raises(CheckpointError, match="shipped model 'tiny'.*is missing"):
+        shipped.resolve("tiny")
+    with pytest.raises(CheckpointError, match="does not exist, and is not the name of a shipped model.*shipped: tiny"):
+        shipped.resolve("no-such-model")
