@@ -1,4 +1,4 @@
-"""The ``hebbformer`` command: train, eval, demo, study, variants, report, loihi.
+"""The ``hebbformer`` command: train, eval, demo, study, variants, pack, results, report, loihi.
 
 Every command takes ``section.key=value`` overrides after its options (see ``hebbformer.config``).
 Bad input ends with one line naming the problem and exit status 2, never a traceback.
@@ -35,7 +35,8 @@ DEMO = [
 ]
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every command's arguments (also what docs/cli.md is generated from)."""
     parser = argparse.ArgumentParser(prog="hebbformer", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -120,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--out", default="loihi_run.npz", help="where to save the recordings (npz)")
     q.set_defaults(func=cmd_loihi_run)
 
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra and hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):
         args.overrides += extra  # overrides given after an option: train -c F a.b=1 --out D c.d=2
