@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from hebbformer.machine import describe_line, save_figures
 from hebbformer.models.sequence import SequenceModel
 from hebbformer.plasticity.fast_weights import FAST_WEIGHTS
 
@@ -59,6 +60,7 @@ def main():
     ap.add_argument("--d-model", type=int, default=64)
     ap.add_argument("--out", default="runs/bench")
     args = ap.parse_args()
+    print(f"machine: {describe_line()}", flush=True)
     torch.manual_seed(0)
     rows = []
     for kind in FAST_WEIGHTS:
@@ -74,7 +76,8 @@ def main():
         writer.writeheader()
         writer.writerows(rows)
     plot(rows, out / "fast_weight_cost.png", args.d_model)
-    print(f"wrote {out / 'fast_weight_cost.csv'} and {out / 'fast_weight_cost.png'}")
+    save_figures(out, "fast_weight_cost_machine", dict(csv="fast_weight_cost.csv"))
+    print(f"wrote {out / 'fast_weight_cost.csv'}, {out / 'fast_weight_cost.png'} and {out / 'fast_weight_cost_machine.json'}")
 
 
 def plot(rows, path, d_model):

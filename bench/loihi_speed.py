@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
+from hebbformer.machine import describe_line, save_figures
 from hebbformer.neuro.loihi import Scenario
 from hebbformer.neuro.loihi.emulator import Network
 from hebbformer.neuro.loihi.lava_sim import lava_available, time_lava
@@ -35,9 +37,12 @@ def main():
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--float", action="store_true", help="also floating_pt")
+    ap.add_argument("--out", default="runs/bench", help="folder for loihi_speed.json (figures and machine)")
     args = ap.parse_args()
+    print(f"machine: {describe_line()}", flush=True)
     if not lava_available():
         raise SystemExit("lava-nc is not installed: see the README, 'Neuromorphic back-ends'")
+    figures = {}
     for mode in ["fixed_pt"] + (["floating_pt"] if args.float else []):
         s = scenario(args.size, args.steps, mode)
         net = Network(s)
@@ -52,6 +57,10 @@ def main():
               f"{'identical' if same else 'DIFFERENT'}\n"
               f"  emulator {1e3 * per_step_emulator:7.3f} ms/step   lava {1e3 * per_step_lava:7.3f} ms/step"
               f"   ratio {per_step_lava / per_step_emulator:5.1f}x", flush=True)
+        figures[mode] = dict(size=args.size, steps=args.steps, emulator_ms_per_step=1e3 * per_step_emulator,
+                             lava_ms_per_step=1e3 * per_step_lava, ratio=per_step_lava / per_step_emulator,
+                             identical=bool(same))
+    print(f"wrote {save_figures(Path(args.out), 'loihi_speed', figures)}")
 
 
 if __name__ == "__main__":

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from hebbformer.machine import describe_line, resolve_precision, save_figures
 from hebbformer.config import load_config
 from hebbformer.data import build_pools
 from hebbformer.models import build_model
@@ -115,12 +117,15 @@ def main():
     ap.add_argument("--real", action="store_true", help="use the config's data set instead of generated glyphs")
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("overrides", nargs="*")
+    ap.add_argument("--out", default="runs/bench", help="folder for throughput.json (figures and machine)")
     args = ap.parse_args()
     cfg = load_config(args.config, args.overrides)
     if not args.real:  # same image shape, no data files needed
         cfg.data.name, cfg.data.glyph_classes = "glyphs", 400
     e, t = cfg.episode, cfg.train
     set_threads(cfg)
+    t.precision = resolve_precision(t.precision, t.device)
+    print(f"machine: {describe_line()}; training precision {t.precision}", flush=True)
     pool = build_pools(cfg.data, ("train",)).train
     tokens_per_episode = e.ways * (e.shots + e.queries)
 
@@ -151,6 +156,11 @@ def main():
           f"measured float32 matmul peak {peak / 1e9:.1f} GFLOP/s: {100 * flops / ours_s / peak:.1f}% of peak")
     print(f"episode sampler{' + augmentation' if t.augment else ''}: {sampler_eps:.0f} episodes/s "
           f"= {sampler_eps / (t.batch_size / ours_s):.0f}x the training step's rate")
+    path = save_figures(Path(args.out), "throughput", dict(
+        config=args.config, overrides=args.overrides, precision=t.precision, step_ms=1000 * ours_s,
+        reference_step_ms=1000 * ref_s, speed_vs_reference=ref_s / ours_s, gflop_per_step=flops / 1e9,
+        gflop_per_s=flops / ours_s / 1e9, matmul_peak_gflop_per_s=peak / 1e9, share_of_peak=flops / ours_s / peak))
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

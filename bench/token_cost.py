@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hebbformer.machine import describe_line, save_figures
 from hebbformer.config import load_config
 from hebbformer.models import build_model
 from hebbformer.plasticity.synaptic import _attend_token, synapses_for
@@ -89,6 +90,7 @@ def main():
     ap.add_argument("--reps", type=int, default=20, help="token steps timed per point")
     ap.add_argument("--out", default="runs/bench", help="folder for token_cost.csv and token_cost.png")
     args = ap.parse_args()
+    print(f"machine: {describe_line()}", flush=True)
     cfg = load_config(args.config, [])
     torch.manual_seed(0)
     rows = []
@@ -112,7 +114,8 @@ def main():
         writer.writeheader()
         writer.writerows(rows)
     plot(rows, out / "token_cost.png", cfg.model)
-    print(f"wrote {out / 'token_cost.csv'} and {out / 'token_cost.png'}")
+    save_figures(out, "token_cost_machine", dict(csv="token_cost.csv"))
+    print(f"wrote {out / 'token_cost.csv'}, {out / 'token_cost.png'} and {out / 'token_cost_machine.json'}")
 
 
 def plot(rows, path, m):

@@ -101,5 +101,18 @@ def git_commit() -> str | None:
 
 def provenance(device: str = "cpu") -> dict:
     """How a figure was made: the command line, the commit, the date and the machine."""
-    return {"command": " ".join(["hebbformer", *sys.argv[1:]]) if sys.argv else "",
+    prog = "hebbformer" if Path(sys.argv[0]).name in ("hebbformer", "cli.py") else f"python {sys.argv[0]}"
+    return {"command": " ".join([prog, *sys.argv[1:]]) if sys.argv and sys.argv[0] else "",
             "commit": git_commit(), "date": time.strftime("%Y-%m-%d"), "machine": describe(device)}
+
+
+def save_figures(out: Path, name: str, figures: dict) -> Path:
+    """A benchmark's figures with the machine and commit that measured them, as ``out/name.json``."""
+    import json
+
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.json"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"figures": figures, **provenance()}, indent=2))
+    os.replace(tmp, path)
+    return path

@@ -118,7 +118,8 @@ def training_step(model, opt, pool, cfg: Config, step: int, lr: float, part: sli
 def autocast(t):
     """The training step's mixed precision (train.precision)."""
     device_type = torch.device(t.device).type
-    return torch.autocast(device_type, dtype=torch.bfloat16, enabled=t.precision == "bf16")
+    enabled = resolve_precision(t.precision, t.device) == "bf16"  # "auto" too, for callers outside train()
+    return torch.autocast(device_type, dtype=torch.bfloat16, enabled=enabled)
 
 
 def init_weights(model, source: str) -> None:
