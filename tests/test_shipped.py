@@ -3,6 +3,8 @@ manifest records (exactly for the integer, Loihi and Lava back-ends; within what
 between CPUs allow for the float ones); a missing or altered file is a clear error."""
 
 
+import json
+
 import pytest
 import torch
 
@@ -66,3 +68,29 @@ def test_missing_or_altered_shipped_file_is_named(tmp_path, monkeypatch):
         shipped.resolve("tiny")
     with pytest.raises(CheckpointError, match="does not exist, and is not the name of a shipped model.*shipped: tiny"):
         shipped.resolve("no-such-model")
+
+
+def test_results_page_puts_our_rows_beside_the_published_ones(tmp_path, monkeypatch):
+    from hebbformer.experiments import results
+    from hebbformer.train import train
+
+    cfg = tiny_config(tmp_path, train__steps=1)
+    train(cfg, progress=False)
+    state = checkpoint.load(tmp_path / "run")
+    state["config"]["data"]["split"] = "vinyals"  # as if trained on the Vinyals split
+    checkpoint.save_atomic({k: v for k, v in state.items() if k != "format"}, tmp_path / "run" / "checkpoint.pt")
+    folder = tmp_path / "models"
+    folder.mkdir()
+    monkeypatch.setenv(shipped.ENV_VAR, str(folder))
+    shipped.pack(tmp_path / "run", "tiny-vinyals", "a test model", "hebbformer train ...", folder)
+    evals = tmp_path / "eval" / "tiny-vinyals"
+    evals.mkdir(parents=True)
+    report = {"results": [{"setting": "5w1s", "accuracy": 0.9876, "ci95": 0.0012, "episodes": 1000, "queries": 15}],
+              "provenance": {"command": "hebbformer eval tiny-vinyals", "commit": "abcdef1234567",
+                             "date": "2026-12-01", "machine": {"cpu": "Some CPU", "cpu_capability": "AVX2", "threads": 2}}}
+    (evals / "eval.json").write_text(json.dumps(report))
+    page = results.build(tmp_path / "eval")
+    assert "| Prototypical Networks (Snell et al., NeurIPS 2017) (published) | 98.80 | 99.70 | 96.00 | 98.90 |" in page
+    assert "| **in-context learner, softmax, Float** (`tiny-vinyals`) | 98.76 ±0.12 | — | — | — |" in page
+    assert "`hebbformer eval tiny-vinyals` · abcdef1234 · Some CPU (AVX2, 2 threads) · 2026-12-01" in page
+    assert "Siamese convnet" in page and "CIFAR-FS: no row" in page

@@ -261,7 +261,7 @@ def cmd_pack(args) -> int:
     state = checkpoint.load(args.run)
     run_dir = checkpoint.resolve(args.run).parent
     extra = {"trained_steps": state["step"], "machine": _first_machine(run_dir),
-             "train_seconds": state.get("elapsed_s"), "commit": git_commit()}
+             "train_seconds": state.get("elapsed_s") or _wall_seconds(run_dir), "commit": git_commit()}
     entry = shipped.pack(args.run, args.name, args.description, args.command, folder, extra)
     path = (folder or shipped.models_dir()) / entry["file"]
     counts = check_counts(path)
@@ -278,6 +278,18 @@ def _first_machine(run_dir: Path) -> dict | None:
         return None
     lines = [line for line in path.read_text().splitlines() if line.strip()]
     return json.loads(lines[0]) if lines else None
+
+
+def _wall_seconds(run_dir: Path) -> float | None:
+    """For a run whose checkpoint predates its own training clock: from its first start
+    (machines.jsonl) to its checkpoint's last write, an upper bound if it was ever stopped."""
+    first = _first_machine(run_dir)
+    if not first:
+        return None
+    from datetime import datetime
+
+    started = datetime.strptime(first["time"], "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    return (run_dir / "checkpoint.pt").stat().st_mtime - started
 
 
 def _load_run(run: str, overrides: list[str]) -> tuple[Config, dict]:

@@ -12,6 +12,7 @@ import contextlib
 import json
 import math
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -256,8 +257,11 @@ def _train_locked(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
 
     model.train()
     last = {"step": start}
-    bar = tqdm(range(start, t.steps), initial=start, total=t.steps, disable=not (progress and main),
+    # a bar on a terminal; in a file or a pipe, where its redraws are noise, a plain line now and then
+    on_terminal = sys.stderr.isatty()
+    bar = tqdm(range(start, t.steps), initial=start, total=t.steps, disable=not (progress and main and on_terminal),
                desc="meta-train", dynamic_ncols=True)
+    plain_every = max(t.steps // 50, 10)
     ema_loss = ema_acc = None
     tic, episodes_done = time.perf_counter(), 0
     with open(metrics_path, "a") if main else contextlib.nullcontext() as log:
@@ -275,6 +279,9 @@ def _train_locked(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
             ema_acc = acc if ema_acc is None else 0.95 * ema_acc + 0.05 * acc
             episodes_done += t.batch_size
             bar.set_postfix(loss=f"{ema_loss:.3f}", acc=f"{100 * ema_acc:.1f}%", lr=f"{lr:.1e}")
+            if progress and main and not on_terminal and ((step + 1) % plain_every == 0 or step + 1 == t.steps):
+                print(f"step {step + 1}/{t.steps}  loss {ema_loss:.3f}  acc {100 * ema_acc:.1f}%  lr {lr:.1e}  "
+                      f"{elapsed():.0f} s", flush=True)
             last = {"step": step + 1, "loss": loss_v, "acc": acc, "lr": lr, "grad_norm": grad_norm.item()}
             if not main:
                 continue

@@ -26,11 +26,13 @@ PUBLISHED_ALL_RUNS = [("People", 4.5), ("Bayesian Program Learning", 3.3), ("Sia
 
 METHOD_NAMES = {"protonet": "ProtoNet", "maml": "MAML", "finetune": "fine-tuning"}
 BACKEND_FILES = {"torch": "eval.json", "integer": "eval_test_integer.json", "loihi": "eval_test_loihi.json",
-                 "lava": "eval_test_lava.json"}
+                 "lava": "eval_test_lava.json", "probe": "eval_test_encoder_probe.json"}
 
 
 def _label(cfg: dict, backend: str) -> str:
     m = cfg["model"]
+    if backend == "probe":  # eval.encoder_probe: the features alone, read out as class means
+        return _label(cfg, "torch") + ": its encoder alone, as a ProtoNet"
     if m["method"] != "icl":
         name = METHOD_NAMES.get(m["method"], m["method"])
         if m["method"] == "maml":

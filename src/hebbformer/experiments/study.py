@@ -6,14 +6,20 @@ by all, aside) come closest to the budget; then scores it at every level of the 
 pairs, shots) on sequences it never saw. A run's result is written atomically to
 ``OUT/runs/TASK__MODULE__sSEED.json`` and a rerun skips finished runs, so a killed study resumes.
 :func:`summarise` turns the results into ``results.csv``, ``summary.md`` and figures.
+
+Every file the study writes (``study.json``, the run results, the table and the figures) goes to
+a temporary file in the same folder, is fsynced and then renamed over the old one, so a kill or a
+power cut leaves the old file or the new one, never half of one.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,7 +27,7 @@ from pathlib import Path
 import torch
 
 from ..config import DataConfig, TrainConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..models.encoder import ConvEncoder
 from ..models.sequence import SequenceModel
 from ..plasticity.fast_weights import FAST_WEIGHTS
@@ -139,21 +145,80 @@ def score(model, task: Task, seed: int, cfg: StudyConfig) -> dict[str, list[floa
     return out
 
 
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
+def write_atomic(path: Path, data: bytes) -> None:
+    """``path`` holds ``data`` or what it held before, whatever happens meanwhile: a temporary file
+    in the same folder (same file system, so the rename is atomic), fsynced, renamed over it."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_folder(path.parent)  # the rename itself survives a power cut
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # not every platform opens folders
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_json_atomic(path: Path, data: dict, indent: int | None = None) -> None:
+    write_atomic(path, json.dumps(data, indent=indent).encode())
 
 
 # Settings every run of one study must share; modules, tasks and seeds may grow between calls.
 _SHARED = ("steps", "batch_size", "lr", "budget", "depth", "heads", "eval_batches", "data", "beside_attention")
+# What train_one writes for a run: a file without all of it is not a finished run.
+_RESULT_KEYS = ("task", "module", "seed", "d_model", "parameters", "train_s", "loss_curve", "metric",
+                "level_name", "levels")
 
 
-def _check_same_training(cfg: StudyConfig, path: Path) -> None:
-    """A study folder resumes only with the settings its finished runs were trained with."""
+def _read_json(path: Path) -> tuple[object, str | None]:
+    """(the JSON value, None), or (None, why it cannot be read) for a torn or foreign file."""
+    try:
+        return json.loads(path.read_bytes().decode("utf-8")), None
+    except OSError as err:
+        return None, f"cannot be read: {err.strerror or err}"
+    except UnicodeDecodeError:
+        return None, "is not UTF-8 text"
+    except (ValueError, RecursionError) as err:
+        return None, f"is not valid JSON ({err.__class__.__name__}: {str(err)[:80]})"
+
+
+def _check_same_training(cfg: StudyConfig, path: Path, log=print) -> None:
+    """A study folder resumes only with the settings its finished runs were trained with.
+
+    ``study.json`` records them. If it is torn or corrupt (written atomically it should never be
+    torn, but a disk or a hand can still break it), the finished runs in ``runs/`` can no longer
+    be checked against the settings given now, and mixing runs trained differently into one table
+    would be a silent error; so then the study stops with a message naming the file. When no
+    finished run exists, nothing depends on it: it is logged and written anew."""
     if not path.exists():
         return
-    before = {**asdict(StudyConfig()), **json.loads(path.read_text())}  # defaults for settings added since
+    saved, why = _read_json(path)
+    if why is None and not isinstance(saved, dict):
+        why = f"holds a JSON {type(saved).__name__}, not the study's settings"
+    if why is not None:
+        finished = sorted((path.parent / "runs").glob("*.json"))
+        if finished:
+            raise DataError(f"{path} {why}, so the {len(finished)} finished runs in {path.parent / 'runs'} cannot "
+                            "be checked against this study's settings; use another --out, or (only if they were "
+                            f"trained with the settings given now) delete {path.name} to resume the study")
+        log(f"{path} {why}; no finished run depends on it, so it is written anew")
+        return
+    before = {**asdict(StudyConfig()), **saved}  # defaults for settings added since
     now = json.loads(json.dumps(asdict(cfg)))
     changed = [f"{k} {before[k]} -> {now[k]}" for k in _SHARED if before[k] != now[k]]
     if changed:
@@ -161,20 +226,55 @@ def _check_same_training(cfg: StudyConfig, path: Path) -> None:
                           "use another --out, or the same settings to resume it")
 
 
+def _finished(path: Path, task: str, kind: str, seed: int, log=print) -> dict | None:
+    """The result of a finished run, or None where the run is to be trained (again).
+
+    A result file that is torn, corrupt or not this run's is treated as not done: that is safe,
+    because a run is a pure function of its task, module, seed and the shared settings (which
+    study.json has just vouched for), so training it again gives the same result (the wall-clock
+    time aside). The file is kept beside it as ``NAME.json.corrupt`` (not a ``*.json`` result any
+    more), and the new result is written in its place."""
+    if not path.exists():
+        return None
+    r, why = _read_json(path)
+    if why is None:
+        if not isinstance(r, dict) or any(k not in r for k in _RESULT_KEYS):
+            why = "is not a finished run's result (entries missing)"
+        elif (r["task"], r["module"], r["seed"]) != (task, kind, seed):
+            why = f"holds the result of another run ({r['task']}, {r['module']}, seed {r['seed']})"
+        elif not _well_formed(r):
+            why = "is not a finished run's result (levels or loss curve malformed)"
+    if why is None:
+        return r
+    aside = path.with_name(path.name + ".corrupt")
+    os.replace(path, aside)
+    log(f"{path} {why}: kept as {aside.name}; training the run again")
+    return None
+
+
+def _well_formed(r: dict) -> bool:
+    """Whether summarise can use it: per level a non-empty list of numbers, a curve of (step, loss)."""
+    levels, curve = r["levels"], r["loss_curve"]
+    return (isinstance(levels, dict) and bool(levels)
+            and all(isinstance(v, list) and v and all(isinstance(x, (int, float)) for x in v) for v in levels.values())
+            and isinstance(curve, list) and bool(curve) and all(isinstance(p, list) and len(p) == 2 for p in curve))
+
+
 def run_study(cfg: StudyConfig, out: Path, log=print) -> list[dict]:
     cfg.validate()
     runs = out / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    _check_same_training(cfg, out / "study.json")
-    (out / "study.json").write_text(json.dumps(asdict(cfg), indent=2))
+    _check_same_training(cfg, out / "study.json", log)
+    _write_json_atomic(out / "study.json", asdict(cfg), indent=2)
     results = []
     for task_name in cfg.tasks:
         task = build_task(task_name, cfg.data)
         for kind in cfg.modules:
             for seed in range(cfg.seeds):
                 path = runs / f"{task.name}__{kind}__s{seed}.json"
-                if path.exists():
-                    results.append(json.loads(path.read_text()))
+                done = _finished(path, task.name, kind, seed, log)
+                if done is not None:
+                    results.append(done)
                     continue
                 r = train_one(kind, task, seed, cfg)
                 _write_json_atomic(path, r)
@@ -215,12 +315,13 @@ def summarise(results: list[dict], out: Path) -> str:
         m, ci = mean_ci(per_seed_overall)
         rows.append({"task": task, "module": module, "parameters": rs[0]["parameters"], "metric": rs[0]["metric"],
                      "level_name": rs[0]["level_name"], "level": "all", "mean": m, "ci95": ci, "seeds": len(rs)})
-    with open(out / "results.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    table = io.StringIO(newline="")
+    w = csv.DictWriter(table, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+    write_atomic(out / "results.csv", table.getvalue().encode())
     md = _markdown(rows)
-    (out / "summary.md").write_text(md)
+    write_atomic(out / "summary.md", md.encode())
     _plots(results, rows, out)
     return md
 
@@ -277,7 +378,7 @@ def _plots(results: list[dict], rows: list[dict], out: Path) -> None:
             ax.set_yscale("log")
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "levels.png", dpi=110)
+    _save_figure(fig, out / "levels.png")
     plt.close(fig)
 
     fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.4), squeeze=False)
@@ -295,5 +396,11 @@ def _plots(results: list[dict], rows: list[dict], out: Path) -> None:
         ax.set_yscale("log")
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "loss_curves.png", dpi=110)
+    _save_figure(fig, out / "loss_curves.png")
     plt.close(fig)
+
+
+def _save_figure(fig, path: Path) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=110, format=path.suffix.lstrip("."))
+    write_atomic(path, buf.getvalue())

@@ -119,8 +119,15 @@ def _show(value) -> str:
         return "an object"
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} ({value.dtype})"
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an integer of more digits than Python converts to text
+        return _huge(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _huge(value: int) -> str:
+    return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
 
 
 def _is_number(value) -> bool:
@@ -134,7 +141,7 @@ def _number(value, path: str, lo: float, hi: float, integer: bool):
     try:
         as_float = float(value)
     except OverflowError:  # an integer beyond float's range
-        raise _Bad(path, f"must lie in {_range(lo, hi)}, got a {len(str(value))}-digit integer") from None
+        raise _Bad(path, f"must lie in {_range(lo, hi)}, got {_huge(value)}") from None
     if not math.isfinite(as_float):
         raise _Bad(path, f"must be a finite number, got {as_float}")
     if integer and as_float != math.floor(as_float):
@@ -179,7 +186,7 @@ class _Choice:
 
     def __call__(self, value, path, fixed):
         if not isinstance(value, str) or value not in self.options:
-            raise _Bad(path, f"expects one of {', '.join(self.options)}, got {path.split('.')[-1]}={value!r}"
+            raise _Bad(path, f"expects one of {', '.join(self.options)}, got {path.split('.')[-1]}={_show(value)}"
                        if isinstance(value, str) else f"expects one of {', '.join(self.options)}, got {_show(value)}")
         return value
 
@@ -261,8 +268,7 @@ class _Matrix:
             a = np.array(value, dtype=np.float64)
         except OverflowError:  # an integer beyond float's range
             i, j = next((i, j) for i, row in enumerate(value) for j, v in enumerate(row) if abs(v) >= 1e308)
-            raise _Bad(f"{path}[{i}][{j}]", f"must lie in {_range(lo, hi)}, got a {len(str(value[i][j]))}-digit "
-                                            "integer") from None
+            raise _Bad(f"{path}[{i}][{j}]", f"must lie in {_range(lo, hi)}, got {_huge(value[i][j])}") from None
         for bad, problem in ((~np.isfinite(a), "must be a finite number"),
                              ((a < lo) | (a > hi), f"must lie in {_range(lo, hi)}"),
                              ((a != np.round(a)) if integer else None,

@@ -1,0 +1,122 @@
+"""The study's state files: written atomically, and a torn or corrupt one never ends the study in
+a traceback (a torn study.json guarding finished runs stops it with one line naming the file; a
+torn run result is trained again, the broken file kept aside)."""
+
+import json
+import os
+
+import pytest
+
+from hebbformer.cli import main
+from hebbformer.errors import DataError
+from hebbformer.experiments import study
+from hebbformer.experiments.study import StudyConfig, run_study, summarise
+
+CFG = dict(modules=["static", "delta"], tasks=["association"], seeds=1, steps=2, batch_size=2, budget=2000,
+           eval_batches=1)
+NAMES = ("association__static__s0.json", "association__delta__s0.json")
+
+
+@pytest.fixture
+def trained(monkeypatch):
+    """train_one replaced by a stand-in that returns a result at once; the runs it trained."""
+    calls = []
+
+    def train_one(kind, task, seed, cfg):
+        calls.append((task.name, kind, seed))
+        return {"task": task.name, "module": kind, "seed": seed, "d_model": 8, "parameters": 100, "train_s": 0.0,
+                "loss_curve": [[1, 2.0], [2, 1.5]], "metric": task.metric, "level_name": task.level_name,
+                "levels": {str(level): [0.5, 0.25] for level in task.levels}}
+
+    monkeypatch.setattr(study, "train_one", train_one)
+    return calls
+
+
+def run(out, log=None):
+    lines = []
+    results = run_study(StudyConfig(**CFG), out, log=lines.append if log is None else log)
+    return results, lines
+
+
+def test_every_file_the_study_writes_is_written_atomically(tmp_path, trained, monkeypatch):
+    written = []
+    real = study.write_atomic
+    monkeypatch.setattr(study, "write_atomic", lambda path, data: (written.append(path.name), real(path, data)))
+    results, _ = run(tmp_path)
+    summarise(results, tmp_path)
+    assert set(written) == {"study.json", *NAMES, "results.csv", "summary.md", "levels.png", "loss_curves.png"}
+    assert json.loads((tmp_path / "study.json").read_text())["steps"] == 2
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_a_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    path = tmp_path / "study.json"
+    path.write_text('{"steps": 1}')
+
+    def no_fsync(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(study.os, "fsync", no_fsync)
+    with pytest.raises(OSError, match="No space left"):
+        study.write_atomic(path, b'{"steps": 2}')
+    assert path.read_text() == '{"steps": 1}' and os.listdir(tmp_path) == ["study.json"]
+
+
+def test_finished_runs_are_kept(tmp_path, trained):
+    run(tmp_path)
+    assert len(trained) == 2
+    results, _ = run(tmp_path)
+    assert len(trained) == 2 and [r["module"] for r in results] == ["static", "delta"]
+
+
+@pytest.mark.parametrize("content", [b"", b'{"task": "association", "mod', b"\xff\xfe", b"[1, 2]",
+                                     b'{"task": "association", "module": "static", "seed": 0}',
+                                     b'{"task": "copy", "module": "static", "seed": 0, "d_model": 8, "parameters": 1, '
+                                     b'"train_s": 0, "loss_curve": [[1, 1.0]], "metric": "m", "level_name": "l", '
+                                     b'"levels": {"1": [1.0]}}',
+                                     b'{"task": "association", "module": "static", "seed": 0, "d_model": 8, '
+                                     b'"parameters": 1, "train_s": 0, "loss_curve": [[1, 1.0]], "metric": "m", '
+                                     b'"level_name": "l", "levels": {"1": []}}'])
+def test_a_torn_or_foreign_run_result_is_trained_again(tmp_path, trained, content):
+    first, _ = run(tmp_path)
+    (tmp_path / "runs" / NAMES[0]).write_bytes(content)
+    again, lines = run(tmp_path)
+    assert trained[2:] == [("association", "static", 0)]  # that run only, trained again
+    assert again == first  # the same result in its place
+    assert json.loads((tmp_path / "runs" / NAMES[0]).read_text()) == first[0]
+    assert (tmp_path / "runs" / (NAMES[0] + ".corrupt")).read_bytes() == content  # nothing lost
+    assert len(lines) == 2 and NAMES[0] in lines[0] and "training the run again" in lines[0]
+    assert sorted(p.name for p in (tmp_path / "runs").glob("*.json")) == sorted(NAMES)
+
+
+@pytest.mark.parametrize("content, words", [(b'{"steps": 2, "batch', "is not valid JSON"), (b"", "is not valid JSON"),
+                                            (b"\xff", "is not UTF-8 text"), (b"[]", "holds a JSON list")])
+def test_a_torn_study_json_guarding_finished_runs_stops_with_one_line(tmp_path, trained, content, words):
+    run(tmp_path)
+    (tmp_path / "study.json").write_bytes(content)
+    with pytest.raises(DataError) as info:
+        run(tmp_path)
+    msg = str(info.value)
+    assert str(tmp_path / "study.json") in msg and words in msg and "the 2 finished runs" in msg
+    assert len(trained) == 2  # nothing trained, nothing overwritten
+    assert (tmp_path / "study.json").read_bytes() == content
+
+
+def test_the_cli_prints_that_as_one_line(tmp_path, trained, capsys):
+    out = tmp_path / "s"
+    args = ["study", "--out", str(out), "--modules", "static,delta", "--tasks", "association", "--seeds", "1",
+            "--steps", "2", "--batch-size", "2", "--budget", "2000"]
+    run(out)
+    (out / "study.json").write_text('{"steps": ')
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "study.json is not valid JSON" in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_torn_study_json_with_no_finished_runs_is_written_anew(tmp_path, trained):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "study.json").write_bytes(b'{"steps": 2, "ba')
+    results, lines = run(tmp_path)
+    assert len(results) == 2 and "no finished run depends on it, so it is written anew" in lines[0]
+    assert json.loads((tmp_path / "study.json").read_text())["modules"] == ["static", "delta"]
