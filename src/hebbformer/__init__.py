@@ -2,6 +2,7 @@
 
 from .config import Config, load_config
 from .errors import CheckpointError, ConfigError, DataError, HebbformerError
+from .predict import load
 
 __version__ = "0.1.0"
-__all__ = ["Config", "load_config", "ConfigError", "DataError", "CheckpointError", "HebbformerError"]
+__all__ = ["Config", "load", "load_config", "ConfigError", "DataError", "CheckpointError", "HebbformerError"]
