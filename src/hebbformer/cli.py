@@ -112,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("results", help="the Omniglot results page from the shipped models' evaluations")
     p.add_argument("--evals", default="runs/eval", help="folder of the evaluations, one sub-folder per model (default runs/eval)")
     p.add_argument("--out", default="docs/results/omniglot.md", help="the page to write (default docs/results/omniglot.md)")
+    p.add_argument("--readme", default="README.md",
+                   help="README whose headline table (between <!-- omniglot-headline --> markers) to rewrite; '' for none")
     p.set_defaults(func=cmd_results)
 
     p = sub.add_parser("report", help="one Markdown report with figures and CSV from the runs, studies and benchmarks found")
@@ -419,9 +421,11 @@ def cmd_study(args) -> int:
 
 
 def cmd_results(args) -> int:
-    from .experiments.results import write
+    from .experiments.results import update_readme, write
 
     print(f"wrote {write(Path(args.out), Path(args.evals))}")
+    if args.readme and update_readme(Path(args.readme), Path(args.evals)):
+        print(f"updated the headline table of {args.readme}")
     return 0
 
 

@@ -22,7 +22,6 @@ import json
 import os
 from pathlib import Path
 
-import torch
 
 from . import checkpoint
 from .errors import CheckpointError

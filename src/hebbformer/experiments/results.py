@@ -137,6 +137,50 @@ def build(eval_root: Path = Path("runs/eval")) -> str:
     return "\n".join(out) + "\n"
 
 
+HEADLINE = ("<!-- omniglot-headline -->", "<!-- /omniglot-headline -->")
+
+
+def headline(eval_root: Path = Path("runs/eval")) -> str:
+    """The README's table: one row per method, Vinyals split settings and Lake's all_runs error."""
+    rows: dict[str, dict] = {}
+    for name, entry, cfg, backend, rep in _evaluations(eval_root):
+        if backend == "probe":
+            continue
+        row = rows.setdefault(_label(cfg, backend), {})
+        if cfg["data"]["split"] == "vinyals":
+            row.update({s: _cell(rep, s).split(" ")[0] for s in SETTINGS})
+        elif cfg["data"]["split"] == "lake" and "all_runs_error" in rep:
+            row["all_runs"] = f"{100 * rep['all_runs_error']:.2f}%"
+    for name in shipped.manifest():
+        path = eval_root / name / "variants.json"
+        if path.is_file():
+            v = json.loads(path.read_text())
+            for r in v["rows"]:
+                if r["backend"] in ("loihi", "lava"):
+                    label = "in-context learner, relu, Quant on Loihi 2 " + ("(emulated)" if r["backend"] == "loihi" else "(lava)")
+                    rows.setdefault(label, {})[v["setting"]] = f"{100 * r['accuracy']:.2f} ({r['episodes']} ep.)"
+    out = ["| Omniglot | Vinyals 5w1s | 5w5s | 20w1s | 20w5s | Lake all_runs error |", "| --- | --- | --- | --- | --- | --- |"]
+    for label, r in rows.items():
+        out.append(f"| hebbformer: {label} | " + " | ".join(r.get(s, "—") for s in SETTINGS) + f" | {r.get('all_runs', '—')} |")
+    for name, values in PUBLISHED_VINYALS[1:]:
+        short = name.split(" (")[0]
+        out.append(f"| {short} (published) | " + " | ".join(f"{v:.2f}" for v in values) + " | |")
+    out.append("| Siamese convnet / people (Lake et al., 2015) | | | | | 8.0% / 4.5% |")
+    return "\n".join(out)
+
+
+def update_readme(readme: Path, eval_root: Path = Path("runs/eval")) -> bool:
+    """Replace the table between the README's headline markers; False if it has no markers."""
+    text = readme.read_text()
+    start, end = HEADLINE
+    if start not in text:
+        return False
+    before, rest = text.split(start, 1)
+    after = rest.split(end, 1)[1] if end in rest else rest
+    readme.write_text(f"{before}{start}\n{headline(eval_root)}\n{end}{after}")
+    return True
+
+
 def write(out: Path, eval_root: Path = Path("runs/eval")) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -242,17 +242,16 @@ class _Matrix:
         if isinstance(value, np.ndarray):  # from Python callers; a file gives lists
             if value.dtype.kind not in "iuf" or value.ndim != 2:
                 raise _Bad(path, f"expects a 2-D array of numbers, got {_show(value)}")
-            rows = value.shape[0]
-            cols = value.shape[1]
+            self._size(path, *value.shape)
         else:
             if not isinstance(value, list) or not value:
                 raise _Bad(path, f"expects a non-empty list of rows (lists of numbers), got {_show(value)}")
-            rows, cols = len(value), None
+            cols = None
             for i, row in enumerate(value):
                 if not isinstance(row, list):
                     raise _Bad(f"{path}[{i}]", f"expects a list of numbers, got {_show(row)}")
                 if cols is None:
-                    cols = len(row)
+                    cols = self._size(path, len(value), len(row))
                 elif len(row) != cols:
                     raise _Bad(path, f"rows must have equal lengths: {path}[0] has {cols} values, "
                                      f"{path}[{i}] has {len(row)}")
@@ -260,10 +259,6 @@ class _Matrix:
                     for j, v in enumerate(row):
                         if not _is_number(v):
                             raise _Bad(f"{path}[{i}][{j}]", f"expects a number, got {_show(v)}")
-        if not 1 <= rows <= self.max_rows:
-            raise _Bad(path, f"has {rows} rows; expects 1..{self.max_rows}")
-        if not 1 <= cols <= self.max_cols:
-            raise _Bad(path, f"has rows of {cols} values; expects 1..{self.max_cols}")
         try:
             a = np.array(value, dtype=np.float64)
         except OverflowError:  # an integer beyond float's range
@@ -277,6 +272,13 @@ class _Matrix:
                 i, j = np.argwhere(bad)[0]
                 raise _Bad(f"{path}[{i}][{j}]", f"{problem}, got {a[i, j]:g}")
         return a
+
+    def _size(self, path, rows: int, cols: int) -> int:
+        if not 1 <= rows <= self.max_rows:
+            raise _Bad(path, f"has {rows} rows; expects 1..{self.max_rows}")
+        if not 1 <= cols <= self.max_cols:
+            raise _Bad(path, f"has rows of {cols} values; expects 1..{self.max_cols}")
+        return cols
 
 
 @dataclass(frozen=True)
