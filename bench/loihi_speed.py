@@ -41,7 +41,7 @@ def main():
     args = ap.parse_args()
     print(f"machine: {describe_line()}", flush=True)
     if not lava_available():
-        raise SystemExit("lava-nc is not installed: see the README, 'Neuromorphic back-ends'")
+        raise SystemExit("lava-nc is not installed: see docs/loihi.md")
     figures = {}
     for mode in ["fixed_pt"] + (["floating_pt"] if args.float else []):
         s = scenario(args.size, args.steps, mode)

@@ -15,7 +15,7 @@ from hebbformer.neuro.loihi import Scenario, parse_rule, simulate
 from hebbformer.neuro.loihi.lava_sim import lava_available
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "loihi"
-needs_lava = pytest.mark.skipif(not lava_available(), reason="lava-nc is not installed (README: 'Neuromorphic back-ends')")
+needs_lava = pytest.mark.skipif(not lava_available(), reason="lava-nc is not installed (docs/loihi.md)")
 
 
 # ------------------------------------------------------------------ grammar

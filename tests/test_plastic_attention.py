@@ -16,7 +16,7 @@ from hebbformer.quant.integer import IntegerLearner, slot_core
 from test_plastic import episodes
 from test_quant import args_of, quant_model
 
-needs_lava = pytest.mark.skipif(not lava_available(), reason="lava-nc is not installed (README: 'Neuromorphic back-ends')")
+needs_lava = pytest.mark.skipif(not lava_available(), reason="lava-nc is not installed (docs/loihi.md)")
 
 
 def random_layer(rng, episodes, tokens, heads, d_head):

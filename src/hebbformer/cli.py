@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("loihi", help="the Loihi 2 emulator: run a scenario, or check it against lava")
     loihi = p.add_subparsers(dest="loihi_command", required=True)
     q = loihi.add_parser("parity", help="run SCENARIO.json on lava and on the emulator; exit 0 only if they agree")
-    q.add_argument("scenario", help="scenario file (README: 'Neuromorphic back-ends')")
+    q.add_argument("scenario", help="scenario file (docs/loihi.md)")
     q.set_defaults(func=cmd_loihi_parity)
     q = loihi.add_parser("run", help="run SCENARIO.json on the emulator alone; save the recordings")
     q.add_argument("scenario")
@@ -445,7 +445,7 @@ def cmd_loihi_parity(args) -> int:
     scenario = Scenario.load(args.scenario)
     if not lava_available():
         raise HebbformerError("lava-nc is not importable here, so there is nothing to compare with; install "
-                              "it as the README says ('Neuromorphic back-ends'), or run bash scripts/setup.sh")
+                              "it as docs/loihi.md says, or run bash scripts/setup.sh")
     rows, times = run_parity(scenario)
     print(format_parity(rows, scenario, times))
     return 0 if all(r.ok for r in rows) else 1

@@ -91,7 +91,7 @@ class ModelConfig:
     # are the supports' labels (a label's probability is the attention mass on its supports).
     # On Omniglot 20-way "vocab" learned faster than "tied" (val 89% vs 84% after 1,800 steps);
     # "attend" leaves the initial plateau soonest (train accuracy 69% vs 34% at step 200) and
-    # ends where "vocab" does (README, Results); on tiny models "tied" beats "vocab" early.
+    # ends where "vocab" does (docs/results/omniglot-small.md); on tiny models "tied" beats "vocab" early.
     readout: str = "vocab"
     # The Quant variant: run in fixed point (hebbformer.quant), trained with quantisation in the
     # loop. Needs attention "relu"; best started from a Float run (train.init_from).

@@ -50,7 +50,7 @@ def forward_for(model, backend: str):
         from ..neuro.loihi.lava_sim import lava_available
         if not lava_available():
             raise ConfigError("backend 'lava' needs lava-nc, which is not importable here "
-                              "(scripts/setup.sh installs it; README: 'Neuromorphic back-ends')")
+                              "(scripts/setup.sh installs it; docs/loihi.md)")
         from ..neuro.loihi.lava_attention import run_lava
         return IntegerForward(model, NetworkCore(run_lava))
     cores = {"integer": None, "loihi": NetworkCore(run_emulated), "board": NetworkCore(run_emulated, avoid_decay=False)}
@@ -102,7 +102,7 @@ def compare(float_model, quant_model, cfg: Config, pool, setting: str, episodes:
         if n < 1:
             continue
         if backend == "lava" and not lava_available():
-            progress("  Lava: left out, lava-nc is not importable here (README: 'Neuromorphic back-ends')")
+            progress("  Lava: left out, lava-nc is not importable here (docs/loihi.md)")
             continue
         accs, logits, seconds = _run(forward_for(model.eval(), backend), batches(n))
         kept[backend] = logits

@@ -74,4 +74,4 @@ def import_lava(module: str = "lava.magma.core.run_configs"):
         return importlib.import_module(module)
     except ImportError as err:
         raise ImportError(f"lava-nc is not importable ({err}); install it with: "
-                          "pip install -e '.[lava]' and, on Python 3.11, pip install --no-deps --ignore-requires-python lava-nc==0.10.0 (README, 'Neuromorphic back-ends')") from err
+                          "pip install -e '.[lava]' and, on Python 3.11, pip install --no-deps --ignore-requires-python lava-nc==0.10.0 (docs/loihi.md)") from err

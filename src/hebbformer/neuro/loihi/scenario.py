@@ -416,7 +416,7 @@ class Scenario:
             raise ConfigError(f"scenario file {p} is not a scenario: {str(err).split(';')[0]}") from None
         if not isinstance(d, dict):
             raise ConfigError(f"scenario file {p} holds a JSON {_json_kind(d)}; a scenario is a JSON object "
-                              "of fields (README: 'Neuromorphic back-ends')")
+                              "of fields (docs/loihi.md)")
         return cls.from_dict(d, str(p))
 
     def validate(self, where: str = "scenario") -> "Scenario":

@@ -1,0 +1,13 @@
+from hebbformer.reference import OUT, field_comments, render
+from hebbformer.config import TrainConfig
+
+
+def test_cli_reference_is_up_to_date():
+    """docs/cli.md is generated; regenerate it with `python -m hebbformer.reference`."""
+    assert OUT.read_text() == render(), "docs/cli.md is stale: run python -m hebbformer.reference"
+
+
+def test_config_comments_are_read_from_the_source():
+    notes = field_comments(TrainConfig)
+    assert notes["batch_size"] == "episodes per step"
+    assert notes["precision"].startswith("Mixed precision of the training step")
