@@ -24,9 +24,9 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from hebbformer.machine import describe_line, resolve_precision, save_figures
 from hebbformer.config import load_config
 from hebbformer.data import build_pools
+from hebbformer.machine import describe_line, resolve_precision, save_figures
 from hebbformer.models import build_model
 from hebbformer.models.attention import context_mask
 from hebbformer.models.encoder import ConvEncoder

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hebbformer.machine import describe_line, save_figures
 from hebbformer.config import load_config
+from hebbformer.machine import describe_line, save_figures
 from hebbformer.models import build_model
 from hebbformer.plasticity.synaptic import _attend_token, synapses_for
 from hebbformer.quant.integer import IntegerLearner, SlotMemory

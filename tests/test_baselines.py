@@ -1,14 +1,13 @@
 import pytest
 import torch
 
+from conftest import blob_pool, tiny_config
 from hebbformer.config import ModelConfig
 from hebbformer.data import Pools
 from hebbformer.errors import ConfigError
 from hebbformer.evaluate import episode_accuracies
 from hebbformer.models import build_model
 from hebbformer.train import train
-
-from conftest import blob_pool, tiny_config
 from test_plastic import episodes
 
 

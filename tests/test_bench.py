@@ -3,10 +3,9 @@ from pathlib import Path
 
 import torch
 
-from hebbformer.models import build_model
-
-from test_plastic import episodes
 from conftest import tiny_config
+from hebbformer.models import build_model
+from test_plastic import episodes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from throughput import ReferenceLearner  # noqa: E402
@@ -26,10 +25,9 @@ def test_throughput_reference_is_the_same_model(tmp_path):
 
 
 def test_token_cost_of_the_integer_path_counts_what_a_token_touches():
-    from token_cost import integer_costs
-
     from hebbformer.quant.integer import IntegerLearner
     from test_quant import args_of, quant_model
+    from token_cost import integer_costs
     model = quant_model(depth=2, heads=2)
     model.calibrate([args_of(episodes(seed=1))])
     read, written, seconds = integer_costs(IntegerLearner.from_model(model), 16, length=5, reps=3)

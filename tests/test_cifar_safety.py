@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from hebbformer.config import DataConfig
-from hebbformer.data import build_pools
-from hebbformer.data import cifar_fs
+from hebbformer.data import build_pools, cifar_fs
 from hebbformer.data.cifar_fs import load_plain_pickle
 from hebbformer.errors import DataError
 from test_data import write_cifar

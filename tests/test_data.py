@@ -6,14 +6,13 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import make_omniglot_zip
 from hebbformer.config import DataConfig
 from hebbformer.data import build_pools, load_all_runs
 from hebbformer.data.cifar_fs import TEST_CLASSES, VAL_CLASSES
 from hebbformer.data.glyphs import generate_glyphs
 from hebbformer.data.omniglot import all_runs_pool, read_characters
 from hebbformer.errors import DataError
-
-from conftest import make_omniglot_zip
 
 
 def omniglot_cfg(root, **kw):
@@ -97,7 +96,7 @@ def test_shared_omniglot_and_all_runs(shared_omniglot):
 
 
 def write_cifar(root, per_class=3):
-    from hebbformer.data.cifar_fs import VAL_CLASSES, TEST_CLASSES
+    from hebbformer.data.cifar_fs import TEST_CLASSES, VAL_CLASSES
     names = list(TEST_CLASSES + VAL_CLASSES) + [f"train_class_{i}" for i in range(64)]
     rng = np.random.default_rng(0)
     folder = root / "cifar-100-python"

@@ -11,9 +11,8 @@ import torch
 
 from hebbformer import checkpoint
 from hebbformer.cli import main
-from hebbformer.errors import ConfigError
 from hebbformer.distributed import shard
-
+from hebbformer.errors import ConfigError
 from test_cli import TINY
 
 # validating every step logs every step's loss

@@ -1,6 +1,7 @@
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hebbformer.data import ClassPool, check_fits, episode_generator, sample_episodes
 from hebbformer.errors import ConfigError

@@ -1,6 +1,7 @@
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hebbformer.models.sequence import SequenceModel
 from hebbformer.plasticity.fast_weights import FAST_WEIGHTS, HebbianFastWeights, build_mixer
@@ -99,6 +100,7 @@ def test_gradient_module_meta_learns_through_its_inner_gradient():
 
 def test_gradient_module_closed_form_equals_autodiff_of_its_inner_loss():
     from torch.func import grad
+
     from hebbformer.plasticity.fast_weights import squared_error_through_tanh
     mixer = build_mixer("gradient", 8, 2).double()
     w, k, target = (torch.randn(3, 2, 4, 4, dtype=torch.float64), torch.randn(3, 2, 4, dtype=torch.float64),

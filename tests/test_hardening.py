@@ -9,14 +9,13 @@ import time
 import pytest
 import torch
 
+from conftest import tiny_config
 from hebbformer import checkpoint
 from hebbformer.cli import main
 from hebbformer.config import load_config
 from hebbformer.errors import ConfigError, RunInUseError, TrainingError
 from hebbformer.runlock import RunLock
 from hebbformer.train import train
-
-from conftest import tiny_config
 from test_cli import TINY, check_error
 
 

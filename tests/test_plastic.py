@@ -1,14 +1,13 @@
 import pytest
 import torch
 
+from conftest import tiny_config
 from hebbformer import checkpoint
 from hebbformer.config import ModelConfig
 from hebbformer.data import ClassPool, episode_generator, sample_episodes
 from hebbformer.models import build_model
 from hebbformer.plasticity import KEY_WRITE, VALUE_WRITE, HebbianRule, forward_token_by_token
 from hebbformer.train import train
-
-from conftest import tiny_config
 
 
 def episodes(ways=4, shots=2, queries=3, batch=3, seed=0, label_space=6):

@@ -9,10 +9,17 @@ from hypothesis import strategies as st
 
 from hebbformer.neuro.loihi.emulator import trace_streams
 from hebbformer.neuro.loihi.lava_sim import lava_available
-from hebbformer.neuro.plastic_attention import (READ, RECRUIT, TRACE_TAU, LayerNet, NetworkCore, compile_program,
-                                                run_emulated, safe_steps)
+from hebbformer.neuro.plastic_attention import (
+    READ,
+    RECRUIT,
+    TRACE_TAU,
+    LayerNet,
+    NetworkCore,
+    compile_program,
+    run_emulated,
+    safe_steps,
+)
 from hebbformer.quant.integer import IntegerLearner, slot_core
-
 from test_plastic import episodes
 from test_quant import args_of, quant_model
 

@@ -5,11 +5,10 @@ import pytest
 from PIL import Image
 
 import hebbformer
+from conftest import blob_pool, tiny_config
 from hebbformer.cli import main
 from hebbformer.errors import DataError
 from hebbformer.train import train
-
-from conftest import blob_pool, tiny_config
 from test_cli import check_error
 
 

@@ -4,13 +4,11 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import make_omniglot_folder
 from hebbformer.config import Config, DataConfig
-from hebbformer.data import build_pools, trains_on_evaluation_alphabets
-from hebbformer.data import omniglot
+from hebbformer.data import build_pools, omniglot, trains_on_evaluation_alphabets
 from hebbformer.data.omniglot import read_characters
 from hebbformer.errors import ConfigError, DataError
-
-from conftest import make_omniglot_folder
 
 BACKGROUND = {"Alpha": 3, "Beta": 3}
 EVALUATION = {"Gamma": 3}

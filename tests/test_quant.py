@@ -6,6 +6,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conftest import blob_pool, tiny_config
 from hebbformer import checkpoint
 from hebbformer.config import ModelConfig
 from hebbformer.data import Pools
@@ -15,10 +16,7 @@ from hebbformer.models import build_model
 from hebbformer.quant.fixed_point import int_matmul, isqrt, requantise, shift_round, synapse_round, synapse_write
 from hebbformer.quant.integer import IntegerLearner
 from hebbformer.train import train
-
-from conftest import blob_pool, tiny_config
 from test_plastic import episodes
-
 
 # ------------------------------------------------------------------ fixed-point primitives
 

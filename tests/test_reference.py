@@ -1,5 +1,5 @@
-from hebbformer.reference import OUT, field_comments, render
 from hebbformer.config import TrainConfig
+from hebbformer.reference import OUT, field_comments, render
 
 
 def test_cli_reference_is_up_to_date():

@@ -8,11 +8,10 @@ import json
 import pytest
 import torch
 
+from conftest import SHARED_OMNIGLOT, tiny_config
 from hebbformer import checkpoint, shipped
 from hebbformer.errors import CheckpointError
 from hebbformer.experiments.shipped_check import EXACT, check_counts
-
-from conftest import SHARED_OMNIGLOT, tiny_config
 
 ENTRIES = shipped.manifest()
 FLOAT_SLACK = 3  # queries of the 2,500 whose argmax may flip between CPUs' float rounding

@@ -3,10 +3,10 @@ import json
 import pytest
 import torch
 
+from hebbformer.config import DataConfig
 from hebbformer.errors import ConfigError
 from hebbformer.experiments.study import StudyConfig, run_study, summarise, train_one
 from hebbformer.tasks import Association, Copy, FewShot, Regression, build_task
-from hebbformer.config import DataConfig
 
 
 def g(seed=0):

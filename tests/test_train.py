@@ -4,14 +4,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import blob_pool, tiny_config
 from hebbformer import checkpoint
 from hebbformer.data import ClassPool, Pools
 from hebbformer.errors import CheckpointError
 from hebbformer.evaluate import episode_accuracies
 from hebbformer.models import build_model
 from hebbformer.train import lr_at, train
-
-from conftest import blob_pool, tiny_config
 
 
 def weights(path):
@@ -130,6 +129,7 @@ def test_auxiliary_protonet_loss_is_added_to_the_models(tmp_path):
     """train.aux_protonet: one step moves every weight by the gradient of the model's loss plus
     the weighted Prototypical-Network loss on its own encoder's features, and nothing else."""
     import torch.nn.functional as F
+
     from hebbformer.baselines import prototype_logits
     from hebbformer.train import EncoderTap, training_batch, training_step
 

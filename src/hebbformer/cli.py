@@ -13,15 +13,15 @@ import time
 from pathlib import Path
 
 from . import checkpoint, shipped
+from .baselines import encoder_probe
 from .config import Config, load_config
 from .data import build_pools, describe_split, load_all_runs, trains_on_evaluation_alphabets
 from .data.files import data_root
 from .errors import ConfigError, DataError, HebbformerError
 from .evaluate import all_runs_errors, evaluate_settings, format_all_runs, format_results
-from .baselines import encoder_probe
+from .experiments.variants import forward_for
 from .machine import describe, git_commit, provenance
 from .models import build_model
-from .experiments.variants import forward_for
 from .train import set_threads, train
 
 # The main job on an embedded default: generated glyphs, no download, a few minutes on 2 CPU cores.
@@ -298,7 +298,7 @@ def cmd_pack(args) -> int:
     state = checkpoint.load(args.run)
     run_dir = checkpoint.resolve(args.run).parent
     extra = {"trained_steps": state["step"], "machine": _first_machine(run_dir),
-             "train_seconds": state.get("elapsed_s") or _wall_seconds(run_dir), "commit": git_commit()}
+             "train_seconds": state.get("elapsed_s") or _wall_seconds(run_dir), "packed_at_commit": git_commit()}
     entry = shipped.pack(args.run, args.name, args.description, args.command, folder, extra)
     path = (folder or shipped.models_dir()) / entry["file"]
     counts = check_counts(path)

@@ -19,8 +19,6 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-
-
 DATASETS = ("glyphs", "omniglot", "cifar_fs")
 SPLITS = ("sets", "vinyals", "lake")
 # Lake's protocol: the sets that may train and validate, and those that may test.

@@ -22,7 +22,6 @@ import json
 import os
 from pathlib import Path
 
-
 from . import checkpoint
 from .errors import CheckpointError
 

@@ -20,17 +20,16 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from . import checkpoint
+from . import checkpoint, distributed
 from .baselines import prototype_logits
 from .config import Config
-from . import distributed
 from .data import Episodes, Pools, build_pools, check_fits, episode_generator, sample_episodes
 from .data.augment import random_affine
 from .errors import CheckpointError, TrainingError
-from .runlock import RunLock
 from .evaluate import episode_accuracies
 from .machine import describe, resolve_precision
 from .models import build_model
+from .runlock import RunLock
 
 VAL_SEED = 987_654  # validation episodes are the same at every validation
 

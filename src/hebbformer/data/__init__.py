@@ -14,8 +14,7 @@ from .cifar_fs import load_cifar_fs
 from .episodes import ClassPool, Episodes, check_fits, episode_generator, sample_episodes
 from .files import data_root
 from .glyphs import generate_glyphs
-from .omniglot import (all_runs_pool, characters_to_pool, load_all_runs, omniglot_set,
-                       read_split_list, split_pool)
+from .omniglot import all_runs_pool, characters_to_pool, load_all_runs, omniglot_set, read_split_list, split_pool
 
 __all__ = ["ClassPool", "Episodes", "Pools", "build_pools", "check_fits", "episode_generator",
            "sample_episodes", "load_all_runs", "describe_split",

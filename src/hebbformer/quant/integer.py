@@ -20,8 +20,17 @@ import numpy as np
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .fixed_point import (RECIPROCAL_BITS, int_matmul, int_range, isqrt, mantissa, reciprocals, requantise,
-                          slot_rate, synapse_round)
+from .fixed_point import (
+    RECIPROCAL_BITS,
+    int_matmul,
+    int_range,
+    isqrt,
+    mantissa,
+    reciprocals,
+    requantise,
+    slot_rate,
+    synapse_round,
+)
 from .model import ACT_BITS, NORM_FRACTION_BITS, RESIDUAL_BITS, QuantLearner
 
 

@@ -33,8 +33,18 @@ from ..errors import ConfigError
 from ..models.attention import context_mask
 from ..models.transformer import InContextLearner
 from ..plasticity.rules import QUANT_KEY_WRITE, QUANT_VALUE_WRITE
-from .fixed_point import (BIAS_BITS, RECIPROCAL_BITS, WEIGHT_BITS, exponent_for, int_range,
-                          mantissa, synapse_write, quantise, reciprocals, weight_exponent)
+from .fixed_point import (
+    BIAS_BITS,
+    RECIPROCAL_BITS,
+    WEIGHT_BITS,
+    exponent_for,
+    int_range,
+    mantissa,
+    quantise,
+    reciprocals,
+    synapse_write,
+    weight_exponent,
+)
 
 NORM_FRACTION_BITS = 7  # (x - mean) / std as an int16 mantissa with 7 fractional bits
 RESIDUAL_BITS = 16

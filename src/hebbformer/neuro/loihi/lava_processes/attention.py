@@ -6,7 +6,8 @@ only in who moves the spikes."""
 import numpy as np
 
 from hebbformer.neuro.lava_compat import import_lava
-from hebbformer.neuro.loihi.lava_processes._lava import LavaPyType, PyInPort, PyOutPort, cpu_model, ports as _ports
+from hebbformer.neuro.loihi.lava_processes._lava import LavaPyType, PyInPort, PyOutPort, cpu_model
+from hebbformer.neuro.loihi.lava_processes._lava import ports as _ports
 from hebbformer.neuro.plastic_attention import readout_step, slot_step
 
 _process = import_lava("lava.magma.core.process.process")

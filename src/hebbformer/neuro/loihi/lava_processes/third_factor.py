@@ -5,7 +5,8 @@ not send these (the reference's pitfall P3), so Loihi3FLearningRule needs a neur
 import numpy as np
 
 from hebbformer.neuro.lava_compat import import_lava
-from hebbformer.neuro.loihi.lava_processes._lava import LavaPyType, PyInPort, PyOutPort, cpu_model, ports as _ports
+from hebbformer.neuro.loihi.lava_processes._lava import LavaPyType, PyInPort, PyOutPort, cpu_model
+from hebbformer.neuro.loihi.lava_processes._lava import ports as _ports
 
 _lif_process = import_lava("lava.proc.lif.process")
 _lif_models = import_lava("lava.proc.lif.models")

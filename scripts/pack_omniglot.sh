@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Ships the models that scripts/train_omniglot.sh trained: models/NAME.pt and models/MANIFEST.json
+# (sha256, size, training command, machine and time, and the check counts tests/test_shipped.py
+# re-measures). Usage: scripts/pack_omniglot.sh [NAME ...]   (default: every model whose run exists)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+H=".venv/bin/hebbformer"
+V="hebbformer train -c configs/omniglot_vinyals.toml data.root=../shared/data/omniglot train.threads=1"
+L="hebbformer train -c configs/omniglot_lake.toml data.root=../shared/data/omniglot train.threads=1"
+NO_AUX="model.rotate_features=false train.aux_protonet=0"
+MAML="model.method=maml $NO_AUX episode.ways=5 episode.queries=5 episode.same_alphabet=0 train.augment=false"
+declare -A RUN DESC CMD
+add() { RUN[$1]=$2; DESC[$1]=$3; CMD[$1]="$4 --out $2"; }
+add vinyals-icl runs/vinyals_icl "in-context learner, softmax attention, Float; Vinyals split" \
+    "$V train.steps=4500"
+add vinyals-relu runs/vinyals_relu "in-context learner, relu attention, Float (from vinyals-icl); Vinyals split" \
+    "$V model.attention=relu train.init_from=runs/vinyals_icl train.steps=600 train.warmup_steps=50 train.lr=5e-4"
+add vinyals-quant runs/vinyals_quant "in-context learner, relu attention, Quant (QAT from vinyals-relu); Vinyals split" \
+    "$V model.attention=relu model.quant=true $NO_AUX train.init_from=runs/vinyals_relu train.steps=300 train.warmup_steps=20 train.lr=2e-4"
+add vinyals-protonet runs/vinyals_protonet "Prototypical Network; Vinyals split" \
+    "$V model.method=protonet $NO_AUX train.steps=2500"
+add vinyals-maml runs/vinyals_maml "MAML, second order, 5-way 1-shot meta-training; Vinyals split" \
+    "$V $MAML train.steps=1000"
+add vinyals-maml-fo runs/vinyals_maml_fo "MAML, first order, 5-way 1-shot meta-training; Vinyals split" \
+    "$V $MAML model.maml_first_order=true train.steps=1000"
+add vinyals-finetune runs/vinyals_finetune "fine-tuning: a cosine head per support set on vinyals-protonet's frozen encoder" \
+    "$V model.method=finetune $NO_AUX train.init_from=runs/vinyals_protonet train.freeze_encoder=true train.steps=1"
+add lake-icl runs/lake_icl "in-context learner, softmax attention, Float; Lake's protocol (images_background only)" \
+    "$L train.steps=2000"
+add lake-protonet runs/lake_protonet "Prototypical Network; Lake's protocol (images_background only)" \
+    "$L model.method=protonet $NO_AUX train.steps=2500"
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(vinyals-icl vinyals-relu vinyals-quant vinyals-protonet vinyals-maml vinyals-maml-fo vinyals-finetune lake-icl lake-protonet)
+for name in "${names[@]}"; do
+  if [ -f "${RUN[$name]}/checkpoint.pt" ]; then
+    $H pack "${RUN[$name]}" "$name" --description "${DESC[$name]}" --command "${CMD[$name]}"
+  else
+    echo "skipped $name: ${RUN[$name]} has no checkpoint"
+  fi
+done
