@@ -111,3 +111,11 @@ def test_a_checkpoint_whose_config_does_not_match_its_weights_is_named(tmp_path,
     state["config"]["model"]["d_model"] = 32
     checkpoint.save_atomic({k: v for k, v in state.items() if k != "format"}, tmp_path / "run" / "checkpoint.pt")
     check_error(capsys, ["eval", "--quiet", str(tmp_path / "run")], "weights do not fit the model its config describes")
+
+
+def test_an_output_path_that_cannot_be_written_is_named_before_any_work(tmp_path, capsys):
+    (tmp_path / "a_file").write_text("x")
+    check_error(capsys, ["train", "--quiet", "--out", str(tmp_path / "a_file"), *TINY], "is a file, not a folder")
+    check_error(capsys, ["report", "--out", str(tmp_path / "a_file")], "is a file, not a folder")
+    check_error(capsys, ["loihi", "run", "examples/loihi/stdp_2f.json", "--out", str(tmp_path)], "is a folder, not a file")
+    assert not (tmp_path / "a_file" / "checkpoint.pt").exists()

@@ -177,3 +177,16 @@ def test_auto_precision_follows_the_hardware_and_the_run_keeps_what_it_became(tm
     machine._warned.clear()
     with pytest.warns(UserWarning, match="no bf16 in this test"):
         assert machine.resolve_precision("bf16", "cpu") == "bf16"
+
+
+def test_tensorboard_scalars_beside_the_metrics_or_a_clear_error(tmp_path):
+    cfg = tiny_config(tmp_path, train__steps=10, train__tensorboard="true")
+    try:
+        import torch.utils.tensorboard  # noqa: F401
+    except ImportError:
+        from hebbformer.errors import ConfigError
+        with pytest.raises(ConfigError, match="needs the tensorboard package"):
+            train(cfg, progress=False)
+        return
+    train(cfg, progress=False)
+    assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -179,6 +180,7 @@ def cmd_train(args) -> int:
         cfg = load_config(args.config, args.overrides)
     if args.out:
         cfg.out_dir = args.out
+    writable_folder(cfg.out_dir)
     last = train(cfg, resume=args.resume, progress=not args.quiet)
     print(f"trained {last.get('step', 0)} steps; checkpoint in {cfg.out_dir}/checkpoint.pt")
     return 0
@@ -259,7 +261,7 @@ def cmd_eval(args) -> int:
         out = Path("runs") / "eval" / args.run
     else:
         out = checkpoint.resolve(args.run).parent
-    out.mkdir(parents=True, exist_ok=True)
+    writable_folder(out)
     run_eval(cfg, state, out, args.quiet)
     return 0
 
@@ -270,6 +272,8 @@ def cmd_classify(args) -> int:
     from .predict import check_backend, image_files, load, read_image, read_support_folder
 
     check_backend(args.backend)
+    if args.out:
+        writable_file(args.out)
     images, labels = read_support_folder(Path(args.support))
     query_dir = Path(args.query)
     if not query_dir.is_dir():
@@ -360,8 +364,9 @@ def cmd_variants(args) -> int:
     rows = compare(*models, qcfg, pool, args.setting, args.episodes, args.lava_episodes)
     table = format_table(rows, args.setting, where)
     print(table)
-    out = Path(args.out) if args.out else (Path("runs") / "eval" / args.quant_run if shipped.is_shipped_name(args.quant_run)
-                                           else checkpoint.resolve(args.quant_run).parent)
+    out = writable_folder(Path(args.out) if args.out else (Path("runs") / "eval" / args.quant_run
+                                                           if shipped.is_shipped_name(args.quant_run)
+                                                           else checkpoint.resolve(args.quant_run).parent))
     save(rows, table, out, args.setting, where)
     print(f"saved {out / 'variants.md'}, variants.csv and variants.json")
     return 0
@@ -380,6 +385,32 @@ def cmd_demo(args) -> int:
     run_eval(cfg, state, out, args.quiet)
     print(f"demo finished in {time.perf_counter() - tic:.0f} s (chance: 20% at 5-way, 5% at 20-way); run in {out}")
     return 0
+
+
+def writable_folder(path: str | Path, what: str = "--out") -> Path:
+    """A folder this command may write into, checked before any work: created if missing; an
+    existing file or an unwritable place is an error naming it."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{what} {folder} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"{what} {folder} cannot be created: {err.strerror}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what} {folder} is not writable")
+    return folder
+
+
+def writable_file(path: str | Path, what: str = "--out") -> Path:
+    """A file this command may write, checked before any work (its folder is created if missing)."""
+    file = Path(path)
+    if file.is_dir():
+        raise ConfigError(f"{what} {file} is a folder, not a file")
+    writable_folder(file.parent if str(file.parent) else ".", f"the folder of {what}")
+    if file.exists() and not os.access(file, os.W_OK):
+        raise ConfigError(f"{what} {file} is not writable")
+    return file
 
 
 def fresh_folder(out: Path) -> Path:
@@ -411,7 +442,7 @@ def cmd_study(args) -> int:
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
-    out = Path(args.out)
+    out = writable_folder(args.out)
     tic = time.perf_counter()
     results = run_study(cfg.validate(), out)
     print(summarise(results, out))
@@ -423,7 +454,7 @@ def cmd_study(args) -> int:
 def cmd_results(args) -> int:
     from .experiments.results import update_readme, write
 
-    print(f"wrote {write(Path(args.out), Path(args.evals))}")
+    print(f"wrote {write(writable_file(args.out), Path(args.evals))}")
     if args.readme and update_readme(Path(args.readme), Path(args.evals)):
         print(f"updated the headline table of {args.readme}")
     return 0
@@ -432,7 +463,7 @@ def cmd_results(args) -> int:
 def cmd_report(args) -> int:
     from .experiments.report import build_report
 
-    path = build_report([Path(r) for r in args.roots], Path(args.out))
+    path = build_report([Path(r) for r in args.roots], writable_folder(args.out))
     print(f"wrote {path} (figures and CSV beside it)")
     return 0
 
@@ -456,6 +487,7 @@ def cmd_loihi_run(args) -> int:
 
     from .neuro.loihi import Scenario, simulate
 
+    writable_file(args.out)
     scenario = Scenario.load(args.scenario)
     tic = time.perf_counter()
     recordings = simulate(scenario)

@@ -143,6 +143,9 @@ class TrainConfig:
     # a metric signal straight into the encoder, which learns slowly through the transformer alone.
     # The model's answers are still the transformer's. 0: none.
     aux_protonet: float = 0.0
+    # Also write the metrics as TensorBoard scalars into the run folder (needs the tensorboard
+    # package: pip install -e '.[tensorboard]').
+    tensorboard: bool = False
 
 
 @dataclass

@@ -25,7 +25,7 @@ from .baselines import prototype_logits
 from .config import Config
 from .data import Episodes, Pools, build_pools, check_fits, episode_generator, sample_episodes
 from .data.augment import random_affine
-from .errors import CheckpointError, TrainingError
+from .errors import CheckpointError, ConfigError, TrainingError
 from .evaluate import episode_accuracies
 from .machine import describe, resolve_precision
 from .models import build_model
@@ -263,6 +263,7 @@ def _train_locked(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
     plain_every = max(t.steps // 50, 10)
     ema_loss = ema_acc = None
     tic, episodes_done = time.perf_counter(), 0
+    board = tensorboard_writer(out) if main and t.tensorboard else None
     with open(metrics_path, "a") if main else contextlib.nullcontext() as log:
         for step in bar:
             if stop_after is not None and step - start >= stop_after:
@@ -296,10 +297,24 @@ def _train_locked(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
                 last["elapsed_s"] = round(elapsed(), 1)
                 log.write(json.dumps(last) + "\n")
                 log.flush()
+                if board is not None:
+                    for key, value in last.items():
+                        if key != "step":
+                            board.add_scalar(key, value, last["step"])
             if (step + 1) % t.checkpoint_every == 0 or done:
                 save(step + 1)
     bar.close()
+    if board is not None:
+        board.close()
     return last
+
+
+def tensorboard_writer(out: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ConfigError("train.tensorboard=true needs the tensorboard package: pip install -e '.[tensorboard]'") from None
+    return SummaryWriter(log_dir=str(out / "tensorboard"))
 
 
 def _truncate_metrics(path: Path, step: int) -> None:

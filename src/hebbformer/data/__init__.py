@@ -88,6 +88,9 @@ def _omniglot_pools(cfg: DataConfig, splits) -> dict[str, ClassPool]:
         val_ids = set(order[:n_val])
         train = [c for i, c in enumerate(chars) if i not in val_ids]
         val = [c for i, c in enumerate(chars) if i in val_ids]
+        if not train:
+            raise DataError(f"data.val_fraction={cfg.val_fraction} leaves none of the {len(chars)} characters of "
+                            f"{', '.join(cfg.train_sets)} for meta-training")
         pools["train"] = characters_to_pool(train, cfg.rotations)
         if val:
             pools["val"] = characters_to_pool(val, cfg.rotations)
