@@ -255,6 +255,9 @@ class Config:
                 raise ConfigError(f"{name} must be at least 1, got {value}")
         _one_of("eval.backend", v.backend, BACKENDS)
         _one_of("train.precision", t.precision, PRECISIONS)
+        if m.method == "maml" and t.precision == "bf16":
+            raise ConfigError("train.precision=bf16 does not apply to model.method='maml': its inner loop's "
+                              "gradients (torch.func) fail under bf16 autocast; MAML trains in fp32 (auto does so)")
         _one_of("data.split", d.split, SPLITS)
         _one_of("data.vinyals_train", d.vinyals_train, ("train", "trainval"))
         if d.split != "sets" and d.name != "omniglot":

@@ -200,9 +200,9 @@ def _train_locked(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
     main = rank == 0
     part = distributed.shard(t.batch_size, size, rank)
     set_threads(cfg)
-    # "auto" is resolved once, when the run starts, and the run's config keeps what it became:
+    # "auto" is resolved once, when the run starts (MAML always fp32: config.validate), and the run's config keeps what it became:
     # a resume on another machine then computes as the run began, not as that machine prefers.
-    t.precision = resolve_precision(t.precision, t.device)
+    t.precision = "fp32" if cfg.model.method == "maml" else resolve_precision(t.precision, t.device)
     pools = pools or build_pools(cfg.data, ("train", "val"))
     check_fits(pools.train, e.ways, e.shots, e.queries, "meta-train")
     if pools.val is not None:
