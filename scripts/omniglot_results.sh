@@ -14,6 +14,7 @@ done
 for name in vinyals-icl lake-icl; do
   $H eval "$name" "$D" eval.encoder_probe=true --quiet
 done
-# one model, four back-ends: Float (relu) / Quant / Loihi 2 emulated (1,000 episodes) / lava (200)
-$H variants vinyals-relu vinyals-quant --episodes 1000 --lava-episodes 200 --out runs/eval/vinyals-quant "$D"
+# one model, four back-ends: Float (relu) / Quant / Loihi 2 emulated (1,000 episodes) / lava (200);
+# 5 queries per class (lava simulates every token of an episode, one after another)
+$H variants vinyals-relu vinyals-quant --episodes 1000 --lava-episodes 200 --out runs/eval/vinyals-quant "$D" eval.queries=5
 $H results

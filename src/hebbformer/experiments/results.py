@@ -69,7 +69,8 @@ def _made(report: dict) -> str:
            f"({m.get('cpu_capability', '?')}, {m.get('threads', '?')} threads) · {p.get('date', '?')}"
 
 
-def build(eval_root: Path = Path("runs/eval")) -> str:
+def build(eval_root: Path = Path("runs/eval"), notes: Path | None = None) -> str:
+    """The page; ``notes``: a hand-written reading of the figures, included after the tables."""
     rows = list(_evaluations(eval_root))
     vin = [r for r in rows if r[2]["data"]["split"] == "vinyals"]
     lake = [r for r in rows if r[2]["data"]["split"] == "lake"]
@@ -131,6 +132,8 @@ def build(eval_root: Path = Path("runs/eval")) -> str:
                    f"{e.get('trained_steps', '?')} | {f'{secs / 60:.1f} min' if secs else '?'} | "
                    f"{m.get('cpu', '?')} ({m.get('cpu_capability', '?')}, {m.get('threads', '?')} threads, "
                    f"{m.get('precision', '?')}) | `{e['command']}` |")
+    if notes is not None and notes.is_file():
+        out += ["", f"## Reading (by hand, from the figures above: `{notes.name}`)", "", notes.read_text().strip()]
     out.append("")
     out.append("CIFAR-FS: no row. CIFAR-100 could not be obtained on the machines these results were made on; "
                "its loader is tested on generated fixtures only.")
@@ -184,6 +187,6 @@ def update_readme(readme: Path, eval_root: Path = Path("runs/eval")) -> bool:
 def write(out: Path, eval_root: Path = Path("runs/eval")) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(build(eval_root))
+    tmp.write_text(build(eval_root, out.with_name(out.stem + "-notes.md")))
     tmp.replace(out)
     return out
