@@ -23,6 +23,7 @@ def tiny_config(tmp_path, **sections) -> Config:
         "train.steps=6", "train.batch_size=4", "train.warmup_steps=2", "train.val_every=3",
         "train.val_episodes=4", "train.checkpoint_every=3", "eval.episodes=8", "eval.queries=2",
         "eval.settings=3w1s,5w1s",
+        "train.precision=fp32",  # not "auto", which is bf16 on some CPUs: the same numbers on every machine
     ])
     for key, value in sections.items():
         cfg.override([f"{key.replace('__', '.')}={value}"])

@@ -19,7 +19,7 @@ def trained(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("predict")
     cfg = tiny_config(tmp, model__method="protonet", train__steps=100, train__val_every=1000,
-                      train__checkpoint_every=1000, train__precision="fp32")
+                      train__checkpoint_every=1000)
     train(cfg, progress=False, pools=Pools(blob_pool(100, 0), blob_pool(20, 1), blob_pool(20, 2)))
     return tmp / "run"
 
