@@ -22,16 +22,28 @@ from test_cli import TINY, check_error
 @pytest.mark.parametrize("override, words", [
     ("train.lr=inf", "train.lr must be a finite number"),
     ("train.weight_decay=nan", "train.weight_decay must be a finite number"),
-    ("model.finetune_steps=-5", "model.finetune_steps must be at least 1"),
+    ("model.method=finetune model.finetune_steps=-5", "model.finetune_steps must be at least 1"),
     ("eval.settings=", "eval.settings is empty"),
-    ("train.seed=99999999999999999999", "train.seed must lie in [0, 2**63)"),
-    ("train.device=quantum", "train.device='quantum' is not a device name"),
-    ("train.device=cuda:7", "train.device='cuda:7'"),
+    ("train.seed=99999999999999999999", "train.seed must fit in 64 bits"),
+    ("train.grad_clip=nan", "train.grad_clip must be a finite number"),
 ])
 def test_bad_values_are_refused_by_name(override, words):
     with pytest.raises(ConfigError, match=words.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
                        .replace("*", r"\*")):
-        load_config(None, [override])
+        load_config(None, override.split())
+
+
+def test_a_device_this_machine_lacks_is_named_when_training(tmp_path):
+    from hebbformer.config import check_device
+
+    with pytest.raises(ConfigError, match="train.device='quantum' is not a device name"):
+        check_device("quantum")
+    with pytest.raises(ConfigError, match="train.device='cuda:99'"):
+        check_device("cuda:99")
+    with pytest.raises(ConfigError, match="train.device='cuda:99'"):
+        train(tiny_config(tmp_path, train__device="cuda:99"), progress=False)
+    assert not (tmp_path / "run").exists()  # before any work
+    load_config(None, ["train.grad_clip=inf"])  # no clipping: allowed
 
 
 def test_config_files_that_are_not_tables_or_not_text_are_refused(tmp_path):

@@ -102,15 +102,48 @@ def test_all_runs_is_refused_for_a_model_that_saw_evaluation_alphabets(omniglot_
     from hebbformer.cli import all_runs_report
 
     cfg = Config()
-    cfg.override(["data.name=omniglot", f"data.root={omniglot_root}", "data.split=vinyals"])
-    assert all_runs_report(cfg, model=None, device="cpu") == {}  # never reaches the model
+    cfg.override(["data.name=omniglot", f"data.root={omniglot_root}"])
+    assert all_runs_report(cfg, model=None, device="cpu", saw_evaluation=True) == {}  # never reaches the model
     assert "all_runs benchmark not run" in capsys.readouterr().out
     cfg.eval.all_runs = str(omniglot_root / "all_runs.zip")
-    with pytest.raises(ConfigError, match="eval.all_runs refused.*Vinyals split"):
-        all_runs_report(cfg, model=None, device="cpu")
-    cfg.data.split, cfg.data.train_sets = "sets", ["images_background", "images_evaluation"]
-    with pytest.raises(ConfigError, match="eval.all_runs refused.*images_evaluation"):
-        all_runs_report(cfg, model=None, device="cpu")
+    with pytest.raises(ConfigError, match="eval.all_runs refused"):
+        all_runs_report(cfg, model=None, device="cpu", saw_evaluation=True)
+
+
+def test_the_leak_flag_follows_the_checkpoint_not_the_overrides_and_passes_down_init_from(omniglot_root, tmp_path,
+                                                                                         capsys):
+    """A Vinyals-split run saw evaluation alphabets; evaluating it with data.split=sets does not
+    make it fair for all_runs, a run started from it carries the flag, and Lake's protocol refuses
+    to start from it at all."""
+    from conftest import tiny_config
+    from hebbformer import checkpoint
+    from hebbformer.cli import main
+    from hebbformer.train import saw_evaluation_alphabets, train
+
+    tiny = ["data.name=omniglot", f"data.root={omniglot_root}", "data.image_size=16", "episode.ways=3",
+            "episode.shots=1", "episode.queries=2", "model.max_ways=5", "train.steps=1", "data.rotations=true",
+            "data.val_fraction=0.34"]
+    vin = tiny_config(tmp_path / "v")
+    vin.override(tiny + ["data.split=vinyals"])
+    train(vin.validate(), progress=False)
+    state = checkpoint.load(tmp_path / "v" / "run")
+    assert state["saw_evaluation_alphabets"] is True
+    del state["saw_evaluation_alphabets"]  # a checkpoint from before the flag: judged by its stored config
+    assert saw_evaluation_alphabets(state)
+    child = tiny_config(tmp_path / "c")
+    child.override(tiny + [f"train.init_from={tmp_path / 'v' / 'run'}"])
+    train(child.validate(), progress=False)
+    assert checkpoint.load(tmp_path / "c" / "run")["saw_evaluation_alphabets"] is True
+    lake = tiny_config(tmp_path / "l")
+    lake.override(tiny + ["data.split=lake", f"train.init_from={tmp_path / 'v' / 'run'}"])
+    with pytest.raises(ConfigError, match="data.split='lake': train.init_from=.* was trained on alphabets of images_evaluation"):
+        train(lake.validate(), progress=False)
+    capsys.readouterr()
+    assert main(["eval", "--quiet", str(tmp_path / "v" / "run"), "data.split=sets",
+                 "data.test_sets=images_evaluation", "eval.settings=3w1s", "eval.episodes=2"]) == 0
+    assert "all_runs benchmark not run" in capsys.readouterr().out
+    assert main(["eval", "--quiet", str(tmp_path / "v" / "run"), "data.split=sets", "data.test_sets=all_runs"]) == 2
+    assert "whose alphabets this model saw in training" in capsys.readouterr().err
 
 
 def test_decoded_sets_are_cached_keyed_by_their_files_and_a_corrupt_entry_is_rebuilt(tmp_path, monkeypatch):

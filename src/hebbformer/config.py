@@ -226,15 +226,15 @@ class Config:
         for section in _SECTIONS:  # no NaN or infinity anywhere: each would train or score nonsense
             for f in dataclasses.fields(getattr(self, section)):
                 value = getattr(getattr(self, section), f.name)
-                if isinstance(value, float) and not math.isfinite(value):
+                if isinstance(value, float) and not math.isfinite(value) and not (
+                        f.name == "grad_clip" and value == math.inf):  # inf: no clipping
                     raise ConfigError(f"{section}.{f.name} must be a finite number, got {value}")
         for name, value in (("data.seed", d.seed), ("train.seed", t.seed), ("eval.seed", v.seed)):
-            if not 0 <= value < 2 ** 63:
-                raise ConfigError(f"{name} must lie in [0, 2**63), got {value}")
+            if not -2 ** 63 <= value < 2 ** 63:
+                raise ConfigError(f"{name} must fit in 64 bits, [-2**63, 2**63), got {value}")
         if not v.settings:
             raise ConfigError("eval.settings is empty; give at least one setting, e.g. eval.settings=5w1s")
-        _check_device(t.device)
-        if m.finetune_steps < 1 or not m.finetune_lr > 0 or not m.finetune_scale > 0:
+        if m.method == "finetune" and (m.finetune_steps < 1 or not m.finetune_lr > 0 or not m.finetune_scale > 0):
             raise ConfigError(f"model.finetune_steps must be at least 1 (got {m.finetune_steps}), model.finetune_lr "
                               f"(got {m.finetune_lr}) and model.finetune_scale (got {m.finetune_scale}) positive")
         _one_of("data.name", d.name, DATASETS)
@@ -341,8 +341,9 @@ def parse_setting(text: str) -> tuple[int, int]:
     return ways, shots
 
 
-def _check_device(device: str) -> None:
-    """A device torch knows and this machine has."""
+def check_device(device: str) -> None:
+    """A device torch knows and this machine has: checked where a command computes on it (train),
+    not in validate(), so that a run trained on a GPU still loads and evaluates on a CPU."""
     import torch
 
     try:

@@ -110,9 +110,6 @@ def save_figures(out: Path, name: str, figures: dict) -> Path:
     """A benchmark's figures with the machine and commit that measured them, as ``out/name.json``."""
     import json
 
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{name}.json"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"figures": figures, **provenance()}, indent=2))
-    os.replace(tmp, path)
-    return path
+    from .atomic import write_text
+
+    return write_text(out / f"{name}.json", json.dumps({"figures": figures, **provenance()}, indent=2))

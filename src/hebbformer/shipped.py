@@ -23,6 +23,7 @@ import os
 from pathlib import Path
 
 from . import checkpoint
+from .atomic import write_text
 from .errors import CheckpointError
 
 ENV_VAR = "HEBBFORMER_MODELS"
@@ -107,10 +108,7 @@ def update_manifest(name: str, entry: dict, folder: Path | None = None) -> None:
     folder = folder or models_dir()
     entries = manifest(folder)
     entries[name] = {**entries.get(name, {}), **entry}
-    text = json.dumps(dict(sorted(entries.items())), indent=2) + "\n"
-    tmp = folder / (MANIFEST + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, folder / MANIFEST)
+    write_text(folder / MANIFEST, json.dumps(dict(sorted(entries.items())), indent=2) + "\n")
 
 
 def total_bytes(folder: Path | None = None) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -21,9 +20,18 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import checkpoint, distributed
+from .atomic import write_text
 from .baselines import prototype_logits
-from .config import Config
-from .data import Episodes, Pools, build_pools, check_fits, episode_generator, sample_episodes
+from .config import Config, check_device
+from .data import (
+    Episodes,
+    Pools,
+    build_pools,
+    check_fits,
+    episode_generator,
+    sample_episodes,
+    trains_on_evaluation_alphabets,
+)
 from .data.augment import random_affine
 from .errors import CheckpointError, ConfigError, TrainingError
 from .evaluate import episode_accuracies
@@ -147,6 +155,29 @@ def init_encoder(model, source: str) -> None:
                               f"({str(err).splitlines()[0]})") from None
 
 
+def saw_evaluation_alphabets(state: dict) -> bool:
+    """Whether a checkpoint's model, or any model it started from, saw images_evaluation's
+    alphabets in training or model selection (then all_runs is no test of it)."""
+    if "saw_evaluation_alphabets" in state:
+        return bool(state["saw_evaluation_alphabets"])
+    return trains_on_evaluation_alphabets(Config.from_dict(state["config"]).data)  # checkpoints before the flag
+
+
+def lineage_saw_evaluation(cfg: Config) -> bool:
+    """This run's own data, or that of a run whose weights start it (train.init_from,
+    train.init_encoder_from); under Lake's protocol such a start is refused, since it would carry
+    images_evaluation into the model by the back door."""
+    saw = cfg.data.name == "omniglot" and trains_on_evaluation_alphabets(cfg.data)
+    for key in ("init_from", "init_encoder_from"):
+        source = getattr(cfg.train, key)
+        if source and saw_evaluation_alphabets(checkpoint.load(source)):
+            if cfg.data.split == "lake":
+                raise ConfigError(f"data.split='lake': train.{key}={source} was trained on alphabets of "
+                                  "images_evaluation, which Lake's protocol keeps out of training")
+            saw = True
+    return saw
+
+
 def freeze(module: torch.nn.Module) -> None:
     """No gradient for its weights, and batch norm's running statistics left as they are
     (momentum 0); in training mode batch norm still normalises with the batch's statistics,
@@ -176,6 +207,7 @@ def train(cfg: Config, resume: bool = False, progress: bool = True, pools: Pools
     that many steps of this call, as a kill would (the tests use it). Under ``torchrun`` the
     processes share each step's batch (hebbformer.distributed); process 0 alone validates, logs
     and writes checkpoints."""
+    check_device(cfg.train.device)
     rank, size = distributed.setup(cfg.train.device)
     try:
         last = _train(cfg, resume, progress, pools, stop_after, rank, size)
@@ -208,6 +240,8 @@ def _train_locked(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
     if pools.val is not None:
         check_fits(pools.val, e.ways, e.shots, 1, "validation")
 
+    saw = None if resume else lineage_saw_evaluation(cfg)  # refuses a Lake run started from a leak
+
     torch.manual_seed(t.seed)
     model = build_model(cfg.model, pools.train.image_shape).to(t.device)
     opt = make_optimizer(model, t)
@@ -216,6 +250,7 @@ def _train_locked(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
         if not ckpt_path.is_file():
             raise CheckpointError(f"cannot resume: {ckpt_path} does not exist")
         state = checkpoint.load(ckpt_path)
+        saw = saw_evaluation_alphabets(state)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         start = state["step"]
@@ -245,7 +280,8 @@ def _train_locked(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
 
     def save(step):
         checkpoint.save_atomic({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                                "config": cfg.to_dict(), "elapsed_s": elapsed()}, ckpt_path)
+                                "config": cfg.to_dict(), "elapsed_s": elapsed(), "saw_evaluation_alphabets": saw},
+                               ckpt_path)
 
     # wall-clock seconds of training over all of the run's (re)starts, validation included
     elapsed_before = state.get("elapsed_s", 0.0) if resume else 0.0
@@ -323,9 +359,7 @@ def _truncate_metrics(path: Path, step: int) -> None:
     if not path.exists():
         return
     keep = [m for m in map(read_metric, path.read_text().splitlines()) if m is not None and m.get("step", 0) <= step]
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(m) + "\n" for m in keep))
-    os.replace(tmp, path)
+    write_text(path, "".join(json.dumps(m) + "\n" for m in keep))
 
 
 def read_metric(line: str) -> dict | None:

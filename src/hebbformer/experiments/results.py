@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from .. import checkpoint, shipped
+from ..atomic import write_text
 
 SETTINGS = ("5w1s", "5w5s", "20w1s", "20w5s")
 
@@ -180,13 +181,9 @@ def update_readme(readme: Path, eval_root: Path = Path("runs/eval")) -> bool:
         return False
     before, rest = text.split(start, 1)
     after = rest.split(end, 1)[1] if end in rest else rest
-    readme.write_text(f"{before}{start}\n{headline(eval_root)}\n{end}{after}")
+    write_text(readme, f"{before}{start}\n{headline(eval_root)}\n{end}{after}")
     return True
 
 
 def write(out: Path, eval_root: Path = Path("runs/eval")) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(build(eval_root, out.with_name(out.stem + "-notes.md")))
-    tmp.replace(out)
-    return out
+    return write_text(out, build(eval_root, out.with_name(out.stem + "-notes.md")))

@@ -19,13 +19,13 @@ import io
 import json
 import math
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
+from ..atomic import write_bytes
 from ..config import DataConfig, TrainConfig
 from ..errors import ConfigError, DataError
 from ..models.encoder import ConvEncoder
@@ -145,33 +145,7 @@ def score(model, task: Task, seed: int, cfg: StudyConfig) -> dict[str, list[floa
     return out
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """``path`` holds ``data`` or what it held before, whatever happens meanwhile: a temporary file
-    in the same folder (same file system, so the rename is atomic), fsynced, renamed over it."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_folder(path.parent)  # the rename itself survives a power cut
-
-
-def _fsync_folder(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # not every platform opens folders
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+write_atomic = write_bytes  # every state and result file of a study: see hebbformer.atomic
 
 
 def _write_json_atomic(path: Path, data: dict, indent: int | None = None) -> None:
