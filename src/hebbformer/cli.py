@@ -23,7 +23,7 @@ from .evaluate import all_runs_errors, evaluate_settings, format_all_runs, forma
 from .experiments.variants import forward_for
 from .machine import describe, git_commit, provenance
 from .models import build_model
-from .train import saw_evaluation_alphabets, set_threads, train
+from .train import read_metric, saw_evaluation_alphabets, set_threads, train
 
 # The main job on an embedded default: generated glyphs, no download, a few minutes on 2 CPU cores.
 DEMO = [
@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--description", required=True, help="one line: what the model is")
     p.add_argument("--command", required=True, help="the command that trained it")
     p.add_argument("--models", help="folder of shipped models (default: models/ of this repository)")
+    p.add_argument("--partial", action="store_true", help="ship a run that has not finished its train.steps")
     p.add_argument("overrides", nargs="*", metavar="section.key=value")
     p.set_defaults(func=cmd_pack)
 
@@ -311,13 +312,12 @@ def cmd_pack(args) -> int:
     state = checkpoint.load(args.run)
     run_dir = checkpoint.resolve(args.run).parent
     extra = {"trained_steps": state["step"], "machine": _first_machine(run_dir),
-             "train_seconds": state.get("elapsed_s") or _wall_seconds(run_dir), "packed_at_commit": git_commit()}
-    entry = shipped.pack(args.run, args.name, args.description, args.command, folder, extra)
-    path = (folder or shipped.models_dir()) / entry["file"]
-    counts = check_counts(path)
-    shipped.update_manifest(args.name, {"check": counts, "check_machine": describe()}, folder)
-    print(f"packed {args.run} as {path} ({entry['bytes'] / 1e6:.1f} MB, {entry['weights']}); check: "
-          + ", ".join(f"{b} {c['correct']}/{c['queries']}" for b, c in counts.items()))
+             "train_seconds": state.get("elapsed_s") or _wall_seconds(run_dir), "packed_at_commit": git_commit(),
+             "check_machine": describe()}
+    entry = shipped.pack(args.run, args.name, args.description, args.command, folder, extra,
+                         check=lambda path: check_counts(path, overrides=args.overrides), partial=args.partial)
+    print(f"packed {args.run} as {(folder or shipped.models_dir()) / entry['file']} ({entry['bytes'] / 1e6:.1f} MB, "
+          f"{entry['weights']}); check: " + ", ".join(f"{b} {c['correct']}/{c['queries']}" for b, c in entry["check"].items()))
     print(f"shipped models now take {shipped.total_bytes(folder) / 1e6:.1f} MB")
     return 0
 
@@ -326,8 +326,8 @@ def _first_machine(run_dir: Path) -> dict | None:
     path = run_dir / "machines.jsonl"
     if not path.is_file():
         return None
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
-    return json.loads(lines[0]) if lines else None
+    lines = [m for m in map(read_metric, path.read_text().splitlines()) if m is not None]
+    return lines[0] if lines else None
 
 
 def _wall_seconds(run_dir: Path) -> float | None:
@@ -383,7 +383,7 @@ def cmd_variants(args) -> int:
 
 def cmd_demo(args) -> int:
     cfg = load_config(None, DEMO + args.overrides)
-    out = fresh_folder(Path(args.out))
+    out = writable_folder(fresh_folder(Path(args.out)))
     cfg.out_dir = str(out)
     tic = time.perf_counter()
     print(f"hebbformer demo: meta-training a {cfg.model.depth}-layer in-context learner on generated glyphs "

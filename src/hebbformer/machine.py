@@ -37,9 +37,11 @@ def native_bf16(device: str) -> tuple[bool, str]:
         ok = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
         return ok, "CUDA GPU with bf16" if ok else "CUDA GPU without native bf16"
     if dev.type == "cpu":
-        if torch.cpu._is_amx_tile_supported():
+        # torch's own probes (private: absent from some releases, where the answer is "no")
+        probe = lambda name: bool(getattr(torch.cpu, name, lambda: False)())  # noqa: E731
+        if probe("_is_amx_tile_supported"):
             return True, "CPU with AMX"
-        if torch.cpu._is_avx512_bf16_supported():
+        if probe("_is_avx512_bf16_supported"):
             return True, "CPU with AVX512-BF16"
         return False, f"this CPU ({torch.backends.cpu.get_cpu_capability()}) has neither AVX512-BF16 nor AMX"
     return False, f"no bf16 rule for device type {dev.type!r}"

@@ -67,8 +67,14 @@ class Predictor:
             a = np.asarray(image)
             if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 3, 4)) or a.size == 0:
                 raise DataError(f"{where} has shape {a.shape}; expected H x W, or H x W x 1, 3 or 4")
-            if a.dtype != np.uint8:
-                if not np.isfinite(a).all() or a.min() < 0 or a.max() > 1:
+            if a.dtype == bool:
+                a = a.astype(np.uint8) * 255
+            elif np.issubdtype(a.dtype, np.integer) and a.dtype != np.uint8:
+                if a.min() < 0 or a.max() > 255:
+                    raise DataError(f"{where}: integer pixels must lie in 0..255")
+                a = a.astype(np.uint8)
+            elif a.dtype != np.uint8:
+                if not np.issubdtype(a.dtype, np.floating) or not np.isfinite(a).all() or a.min() < 0 or a.max() > 1:
                     raise DataError(f"{where}: float pixels must lie in [0, 1]")
                 a = np.round(a * 255).astype(np.uint8)
             img = Image.fromarray(a[..., 0] if a.ndim == 3 and a.shape[2] == 1 else a)

@@ -3,13 +3,19 @@ exits, however it exits (a kill included), so a stale lock never blocks a resume
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
+import platform
 import time
+import warnings
 from pathlib import Path
 
 from .errors import RunInUseError
+
+try:
+    import fcntl
+except ImportError:  # not a POSIX system: no lock (said once, when a run starts)
+    fcntl = None
 
 LOCK_NAME = ".lock"
 
@@ -22,9 +28,15 @@ class RunLock:
     def __enter__(self) -> "RunLock":
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.file = open(self.path, "a+")
+        if fcntl is None:
+            warnings.warn("no file locks on this system: nothing stops a second training into this folder")
+            return self
         try:
             fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        except OSError as err:
+            if not isinstance(err, BlockingIOError):  # e.g. a network file system without locks
+                warnings.warn(f"cannot lock {self.path} ({err.strerror}); nothing stops a second training into it")
+                return self
             self.file.seek(0)
             holder = self.file.read().strip() or "another process"
             self.file.close()
@@ -32,11 +44,10 @@ class RunLock:
                                 "choose another --out") from None
         self.file.seek(0)
         self.file.truncate()
-        self.file.write(json.dumps({"pid": os.getpid(), "host": os.uname().nodename,
+        self.file.write(json.dumps({"pid": os.getpid(), "host": platform.node(),
                                     "since": time.strftime("%Y-%m-%dT%H:%M:%S")}))
         self.file.flush()
         return self
 
     def __exit__(self, *exc) -> None:
-        fcntl.flock(self.file, fcntl.LOCK_UN)
-        self.file.close()
+        self.file.close()  # closing releases the lock

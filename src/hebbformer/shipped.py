@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 from . import checkpoint
@@ -85,29 +86,51 @@ def resolve(ref: str | os.PathLike) -> Path:
     return path
 
 
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
 def pack(run: str | os.PathLike, name: str, description: str, command: str, folder: Path | None = None,
-         extra: dict | None = None) -> dict:
-    """Write run's model as ``folder/name.pt`` and enter it in the manifest; returns the entry."""
+         extra: dict | None = None, check=None, partial: bool = False) -> dict:
+    """Write run's model as ``folder/name.pt`` and enter it in the manifest; returns the entry.
+    ``check(path)``: counts measured on the packed file before it replaces anything (see
+    experiments.shipped_check); a run that has not finished its steps is refused unless ``partial``."""
+    if not NAME.fullmatch(name):
+        raise CheckpointError(f"shipped model name {name!r}: use letters, digits, '.', '_' and '-' only")
     folder = folder or models_dir()
     state = checkpoint.load(run)
     cfg = state["config"]
+    if state["step"] < cfg["train"]["steps"] and not partial:
+        raise CheckpointError(f"{run} has trained {state['step']} of its {cfg['train']['steps']} steps; "
+                              "finish it (or pass --partial)")
     half = not cfg["model"]["quant"]
     weights = {k: (v.half() if half and v.is_floating_point() else v) for k, v in state["model"].items()}
+    shipped = {"model": weights, "step": state["step"], "config": cfg,
+               "saw_evaluation_alphabets": state.get("saw_evaluation_alphabets"),
+               "shipped": {"name": name, "description": description, "command": command, **(extra or {})}}
+    folder.mkdir(parents=True, exist_ok=True)
+    staged = folder / f".{name}.pt.staged"
+    checkpoint.save_atomic(shipped, staged)
+    try:
+        counts = check(staged) if check else None
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
     path = folder / f"{name}.pt"
-    checkpoint.save_atomic({"model": weights, "step": state["step"], "config": cfg,
-                            "shipped": {"name": name, "description": description, "command": command,
-                                        **(extra or {})}}, path)
+    os.replace(staged, path)
     entry = {"file": path.name, "sha256": sha256(path), "bytes": path.stat().st_size,
              "description": description, "command": command,
              "weights": "float16" if half else "float32", **(extra or {})}
-    update_manifest(name, entry, folder)
+    if counts is not None:
+        entry["check"] = counts
+    update_manifest(name, entry, folder, replace=True)
     return entry
 
 
-def update_manifest(name: str, entry: dict, folder: Path | None = None) -> None:
+def update_manifest(name: str, entry: dict, folder: Path | None = None, replace: bool = False) -> None:
+    """Add to (or, with ``replace``, replace) the manifest's entry for ``name``."""
     folder = folder or models_dir()
     entries = manifest(folder)
-    entries[name] = {**entries.get(name, {}), **entry}
+    entries[name] = entry if replace else {**entries.get(name, {}), **entry}
     write_text(folder / MANIFEST, json.dumps(dict(sorted(entries.items())), indent=2) + "\n")
 
 

@@ -115,10 +115,13 @@ def training_step(model, opt, pool, cfg: Config, step: int, lr: float, part: sli
     opt.zero_grad(set_to_none=True)
     total.backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
-    if not (torch.isfinite(total) and torch.isfinite(grad_norm)):  # before the step: the weights stay good
+    # before the step, so the weights stay good; the gradient norm is of the all-reduced gradients,
+    # the same on every process under torchrun, so all of them stop together (a NaN loss makes it NaN)
+    if not torch.isfinite(grad_norm):
         raise TrainingError(f"step {step}: the loss ({total.item():.4g}) or gradient norm ({grad_norm.item():.4g}) "
-                            "is not finite; training stopped, the last checkpoint is kept. Lower train.lr, or "
-                            "check the data")
+                            "is not finite; training stopped, the last checkpoint is kept. A resume would meet "
+                            "the same step again: start a new run (train.init_from the checkpoint) with a lower "
+                            "train.lr, or check the data")
     opt.step()
     return loss, logits, target, grad_norm
 
@@ -232,6 +235,8 @@ def _train_locked(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
     main = rank == 0
     part = distributed.shard(t.batch_size, size, rank)
     set_threads(cfg)
+    if t.tensorboard and main:
+        tensorboard_writer(None)  # installed? Before any work, not after the first steps
     # "auto" is resolved once, when the run starts (MAML always fp32: config.validate), and the run's config keeps what it became:
     # a resume on another machine then computes as the run began, not as that machine prefers.
     t.precision = "fp32" if cfg.model.method == "maml" else resolve_precision(t.precision, t.device)
@@ -274,7 +279,7 @@ def _train_locked(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
         _truncate_metrics(metrics_path, start)
-        with open(out / "machines.jsonl", "a") as f:  # every (re)start of the run, and where it ran
+        with open(out / "machines.jsonl", "a" if resume else "w") as f:  # every (re)start, and where it ran
             f.write(json.dumps({"from_step": start, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                 "precision": t.precision, **describe(t.device)}) + "\n")
 
@@ -345,12 +350,13 @@ def _train_locked(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
     return last
 
 
-def tensorboard_writer(out: Path):
+def tensorboard_writer(out: Path | None):
+    """A SummaryWriter into out/tensorboard (None: only check that tensorboard is installed)."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         raise ConfigError("train.tensorboard=true needs the tensorboard package: pip install -e '.[tensorboard]'") from None
-    return SummaryWriter(log_dir=str(out / "tensorboard"))
+    return None if out is None else SummaryWriter(log_dir=str(out / "tensorboard"))
 
 
 def _truncate_metrics(path: Path, step: int) -> None:

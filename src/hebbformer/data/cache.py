@@ -2,8 +2,8 @@
 
 An entry is one ``.npz`` file (numpy arrays only, read with ``allow_pickle=False``: loading it runs
 no code) named by a key over everything the decoded arrays depend on: the source's resolved path,
-the name, size and modification time of every file in it, the image size and this format's
-version. A changed source therefore misses the cache and is decoded anew. Each entry also stores
+the name, size and modification time of every file in it, the image size, this format's
+version, the Pillow and numpy versions and a digest of the decoding code. A changed source therefore misses the cache and is decoded anew. Each entry also stores
 the sha256 of its own arrays; an entry that does not open or does not match is reported, deleted
 (it is the cache's own file) and rebuilt, never used. Entries are written to a temporary file and
 renamed into place, so a killed run leaves either no entry or a whole one.
@@ -46,8 +46,20 @@ def source_key(source: Path, *params) -> str:
     else:
         st = source.stat()
         listing = [(source.name, st.st_size, st.st_mtime_ns)]
-    text = json.dumps([VERSION, str(source), listing, list(params)])
+    text = json.dumps([VERSION, str(source), listing, list(params), *decoder_versions()])
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def decoder_versions() -> list[str]:
+    """What else the decoded arrays depend on: the image and array libraries (a new Pillow may
+    resize differently) and the decoding code itself."""
+    import inspect
+
+    import PIL
+
+    from . import omniglot
+    code = inspect.getsource(omniglot.decode) + inspect.getsource(omniglot._decode_set)
+    return [PIL.__version__, np.__version__, hashlib.sha256(code.encode()).hexdigest()[:16]]
 
 
 def path_tag(source: Path) -> str:
@@ -77,7 +89,10 @@ def cached_arrays(directory: Path | None, label: str, key: str,
         if arrays is not None:
             return arrays
         warnings.warn(f"cache entry {path} is corrupt; it is deleted and rebuilt", stacklevel=2)
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:  # a read-only cache: rebuild in memory all the same
+            pass
     arrays = build()
     try:
         _write(path, arrays)

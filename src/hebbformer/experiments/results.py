@@ -175,6 +175,8 @@ def headline(eval_root: Path = Path("runs/eval")) -> str:
 
 def update_readme(readme: Path, eval_root: Path = Path("runs/eval")) -> bool:
     """Replace the table between the README's headline markers; False if it has no markers."""
+    if not readme.is_file():
+        return False
     text = readme.read_text()
     start, end = HEADLINE
     if start not in text:

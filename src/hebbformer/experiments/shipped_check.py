@@ -28,9 +28,11 @@ def backends_of(cfg: Config) -> list[str]:
     return ["torch", "integer", "loihi", "lava"] if cfg.model.quant else ["torch"]
 
 
-def load_model(path, pool=None):
+def load_model(path, pool=None, overrides: list[str] | None = None):
     state = checkpoint.load(path)
-    cfg = Config.from_dict(state["config"]).validate()
+    cfg = Config.from_dict(state["config"])
+    cfg.override(overrides or [])  # e.g. data.root=PATH where the data lie elsewhere
+    cfg.validate()
     pool = pool or build_pools(cfg.data, ("test",)).test
     model = build_model(cfg.model, pool.image_shape)
     checkpoint.load_into(model, state["model"], path)
@@ -38,9 +40,10 @@ def load_model(path, pool=None):
 
 
 @torch.no_grad()
-def check_counts(path, backends: list[str] | None = None, pool=None) -> dict[str, dict]:
+def check_counts(path, backends: list[str] | None = None, pool=None,
+                 overrides: list[str] | None = None) -> dict[str, dict]:
     """{backend: {"correct": queries answered right, "queries": queries asked, "episodes": n}}."""
-    cfg, model, pool = load_model(path, pool)
+    cfg, model, pool = load_model(path, pool, overrides)
     out = {}
     for backend in backends or backends_of(cfg):
         run = forward_for(model, backend)
