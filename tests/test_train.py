@@ -55,7 +55,7 @@ def test_refuses_to_overwrite_or_resume_nothing(tmp_path):
 def test_corrupt_checkpoint_is_named(tmp_path):
     p = tmp_path / "checkpoint.pt"
     p.write_bytes(b"\x80\x02 truncated")
-    with pytest.raises(CheckpointError, match="unreadable or truncated"):
+    with pytest.raises(CheckpointError, match="unreadable, truncated, or holds more than tensors"):
         checkpoint.load(p)
     torch.save({"weights": 1}, p)
     with pytest.raises(CheckpointError, match="not a hebbformer checkpoint"):

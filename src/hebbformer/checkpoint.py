@@ -31,7 +31,9 @@ def load(path: str | os.PathLike) -> dict:
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise CheckpointError(f"checkpoint {p} is unreadable or truncated ({type(err).__name__}: {err})") from None
+        # torch's message would advise loading with weights_only=False, which can run code: never do
+        raise CheckpointError(f"checkpoint {p} is unreadable, truncated, or holds more than tensors and plain "
+                              f"data ({type(err).__name__}); hebbformer loads weights only") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{p} is not a hebbformer checkpoint")
     return state

@@ -71,7 +71,7 @@ def describe(device: str = "cpu") -> dict:
         "native_bf16": native_bf16("cpu")[0],
         "cores": os.cpu_count(),
         "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),  # a plain str: TorchVersion would not load weights_only
         "python": platform.python_version(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
