@@ -32,6 +32,9 @@ add lake-protonet runs/lake_protonet "Prototypical Network; Lake's protocol (ima
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(vinyals-icl vinyals-relu vinyals-quant vinyals-protonet vinyals-maml vinyals-maml-fo vinyals-finetune lake-icl lake-protonet)
 for name in "${names[@]}"; do
+  if [ -z "${RUN[$name]+set}" ]; then
+    echo "unknown model $name; known: ${!RUN[*]}" >&2; exit 2
+  fi
   if [ -f "${RUN[$name]}/checkpoint.pt" ]; then
     $H pack "${RUN[$name]}" "$name" --description "${DESC[$name]}" --command "${CMD[$name]}"
   else
