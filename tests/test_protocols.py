@@ -92,6 +92,10 @@ def test_lake_protocol_refuses_any_leak_by_construction(omniglot_root):
         data_cfg(omniglot_root, split="lake", train_sets="images_background,images_evaluation")
     with pytest.raises(ConfigError, match="tests on images_evaluation, all_runs.*images_background"):
         data_cfg(omniglot_root, split="lake", test_sets="images_background")
+    # a background folder that holds an evaluation alphabet is refused, whatever it is called
+    make_omniglot_folder(omniglot_root, "images_background_small1", {"Gamma": 1}, seed=5)
+    with pytest.raises(DataError, match="training sets hold alphabets of images_evaluation \\(Gamma\\)"):
+        build_pools(data_cfg(omniglot_root, split="lake", train_sets="images_background_small1"), ("train",))
     # a config built around the validation is stopped where the pools are built
     sneaky = DataConfig(name="omniglot", root=str(omniglot_root), split="lake", train_sets=["images_evaluation"])
     with pytest.raises(DataError, match="cannot use \\['images_evaluation'\\]"):

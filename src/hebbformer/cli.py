@@ -196,7 +196,8 @@ def run_eval(cfg: Config, state: dict, out_dir: Path | None, quiet: bool) -> dic
                           "on alphabets of images_evaluation); test it on other classes")
     pool = getattr(build_pools(cfg.data, (split,)), split)
     if pool is None:
-        raise DataError(f"eval.split={split!r}: this config has no {split} classes (data.val_fraction=0?)")
+        raise DataError(f"eval.split={split!r}: this config has no {split} classes (data.val_fraction=0, or "
+                        "data.vinyals_train=trainval, which validates on nothing)")
     device = cfg.train.device
     try:
         check_device(device)

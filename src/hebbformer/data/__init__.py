@@ -14,7 +14,15 @@ from .cifar_fs import load_cifar_fs
 from .episodes import ClassPool, Episodes, check_fits, episode_generator, sample_episodes
 from .files import data_root
 from .glyphs import generate_glyphs
-from .omniglot import all_runs_pool, characters_to_pool, load_all_runs, omniglot_set, read_split_list, split_pool
+from .omniglot import (
+    all_runs_pool,
+    alphabet_names,
+    characters_to_pool,
+    load_all_runs,
+    omniglot_set,
+    read_split_list,
+    split_pool,
+)
 
 __all__ = ["ClassPool", "Episodes", "Pools", "build_pools", "check_fits", "episode_generator",
            "sample_episodes", "load_all_runs", "describe_split",
@@ -82,6 +90,8 @@ def _omniglot_pools(cfg: DataConfig, splits) -> dict[str, ClassPool]:
     pools = {}
     if "train" in splits or "val" in splits:
         chars = [c for name in cfg.train_sets for c in omniglot_set(root, name, cfg.image_size, cfg.download, cache)]
+        if cfg.split == "lake":
+            _check_no_evaluation_alphabets(root, chars)
         # Hold out whole characters (with all their rotations) for validation.
         order = torch.randperm(len(chars), generator=torch.Generator().manual_seed(cfg.seed)).tolist()
         n_val = round(cfg.val_fraction * len(chars))
@@ -105,6 +115,19 @@ def _omniglot_pools(cfg: DataConfig, splits) -> dict[str, ClassPool]:
     return pools
 
 
+def _check_no_evaluation_alphabets(root, chars) -> None:
+    """Lake's protocol, beyond the set names: no training character may belong to an alphabet of
+    images_evaluation (as its files list them), whatever a folder is called."""
+    folder, archive = root / "images_evaluation", root / "images_evaluation.zip"
+    source = folder if folder.is_dir() else archive if archive.is_file() else None
+    if source is None:
+        return  # nothing to compare with; the set names were checked
+    shared = sorted({c.alphabet for c in chars} & alphabet_names(source))
+    if shared:
+        raise DataError(f"data.split='lake': the training sets hold alphabets of images_evaluation ({', '.join(shared[:3])}"
+                        f"{', ...' if len(shared) > 3 else ''}); Lake's protocol keeps them out of training")
+
+
 def _vinyals_pools(cfg: DataConfig, root, cache, splits) -> dict[str, ClassPool]:
     """The Vinyals split: the classes its lists name, drawn from both Omniglot sets. The lists
     are checked to share no character between training (train or trainval, val) and test."""
@@ -120,8 +143,12 @@ def _vinyals_pools(cfg: DataConfig, root, cache, splits) -> dict[str, ClassPool]
         shared = sorted(trained & {c for c, _ in seen["test"]})
         raise DataError(f"the split files in {folder} put {len(shared)} characters both in training and in "
                         f"test, e.g. {shared[0]!r}")
-    chars = {c.key: c for name in ("images_background", "images_evaluation")
-             for c in omniglot_set(root, name, cfg.image_size, cfg.download, cache)}
+    every = [c for name in ("images_background", "images_evaluation")
+             for c in omniglot_set(root, name, cfg.image_size, cfg.download, cache)]
+    chars = {c.key: c for c in every}
+    if len(chars) != len(every):
+        raise DataError(f"images_background and images_evaluation under {root} share alphabet names; "
+                        "the split files' Alphabet/characterNN would be ambiguous")
     return {s: split_pool(chars, entries, folder / f"{lists[s]}.txt") for s, entries in wanted.items()}
 
 

@@ -112,6 +112,12 @@ def _decode_set(path: Path, size: int) -> dict[str, np.ndarray]:
     return {"images": images, "alphabets": np.array([a for a, _ in keys]), "characters": np.array([c for _, c in keys])}
 
 
+def alphabet_names(path: Path) -> set[str]:
+    """The alphabets of an Omniglot set (zip or folder) from its listing alone, nothing decoded."""
+    parts = (PurePosixPath(n).parts for n in _Source(path).names if n.endswith(".png"))
+    return {p[-3] for p in parts if len(p) >= 3}
+
+
 def omniglot_set(root: Path, name: str, size: int, download: bool, cache: Path | None = None) -> list[Character]:
     path = locate(root, name, OFFICIAL.get(name), download, f"Omniglot set {name!r}")
     return read_characters(path, size, cache, source=name)
