@@ -132,8 +132,12 @@ def test_the_leak_flag_follows_the_checkpoint_not_the_overrides_and_passes_down_
     train(vin.validate(), progress=False)
     state = checkpoint.load(tmp_path / "v" / "run")
     assert state["saw_evaluation_alphabets"] is True
-    del state["saw_evaluation_alphabets"]  # a checkpoint from before the flag: judged by its stored config
-    assert saw_evaluation_alphabets(state)
+    for missing in (None, "absent"):  # a checkpoint from before the flag: judged by its stored config
+        if missing is None:
+            state["saw_evaluation_alphabets"] = None
+        else:
+            del state["saw_evaluation_alphabets"]
+        assert saw_evaluation_alphabets(state)
     child = tiny_config(tmp_path / "c")
     child.override(tiny + [f"train.init_from={tmp_path / 'v' / 'run'}"])
     train(child.validate(), progress=False)
@@ -148,6 +152,13 @@ def test_the_leak_flag_follows_the_checkpoint_not_the_overrides_and_passes_down_
     assert "all_runs benchmark not run" in capsys.readouterr().out
     assert main(["eval", "--quiet", str(tmp_path / "v" / "run"), "data.split=sets", "data.test_sets=all_runs"]) == 2
     assert "whose alphabets this model saw in training" in capsys.readouterr().err
+    # packed and shipped, from a checkpoint that predates the flag, it still carries it
+    legacy = checkpoint.load(tmp_path / "v" / "run")
+    del legacy["saw_evaluation_alphabets"]
+    checkpoint.save_atomic({k: v for k, v in legacy.items() if k != "format"}, tmp_path / "legacy.pt")
+    assert main(["pack", str(tmp_path / "legacy.pt"), "legacy", "--description", "d", "--command", "c",
+                 "--models", str(tmp_path / "models"), f"data.root={omniglot_root}"]) == 0
+    assert checkpoint.load(tmp_path / "models" / "legacy.pt")["saw_evaluation_alphabets"] is True
 
 
 def test_decoded_sets_are_cached_keyed_by_their_files_and_a_corrupt_entry_is_rebuilt(tmp_path, monkeypatch):

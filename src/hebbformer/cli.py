@@ -316,7 +316,8 @@ def cmd_pack(args) -> int:
              "train_seconds": state.get("elapsed_s") or _wall_seconds(run_dir), "packed_at_commit": git_commit(),
              "check_machine": describe()}
     entry = shipped.pack(args.run, args.name, args.description, args.command, folder, extra,
-                         check=lambda path: check_counts(path, overrides=args.overrides), partial=args.partial)
+                         check=lambda path: check_counts(path, overrides=args.overrides), partial=args.partial,
+                         saw_evaluation=saw_evaluation_alphabets(state))
     print(f"packed {args.run} as {(folder or shipped.models_dir()) / entry['file']} ({entry['bytes'] / 1e6:.1f} MB, "
           f"{entry['weights']}); check: " + ", ".join(f"{b} {c['correct']}/{c['queries']}" for b, c in entry["check"].items()))
     print(f"shipped models now take {shipped.total_bytes(folder) / 1e6:.1f} MB")

@@ -90,10 +90,12 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def pack(run: str | os.PathLike, name: str, description: str, command: str, folder: Path | None = None,
-         extra: dict | None = None, check=None, partial: bool = False) -> dict:
+         extra: dict | None = None, check=None, partial: bool = False, saw_evaluation: bool | None = None) -> dict:
     """Write run's model as ``folder/name.pt`` and enter it in the manifest; returns the entry.
     ``check(path)``: counts measured on the packed file before it replaces anything (see
-    experiments.shipped_check); a run that has not finished its steps is refused unless ``partial``."""
+    experiments.shipped_check); a run that has not finished its steps is refused unless ``partial``.
+    ``saw_evaluation``: whether its lineage saw images_evaluation (train.saw_evaluation_alphabets),
+    kept in the file so that all_runs is refused for it."""
     if not NAME.fullmatch(name):
         raise CheckpointError(f"shipped model name {name!r}: use letters, digits, '.', '_' and '-' only")
     folder = folder or models_dir()
@@ -105,7 +107,7 @@ def pack(run: str | os.PathLike, name: str, description: str, command: str, fold
     half = not cfg["model"]["quant"]
     weights = {k: (v.half() if half and v.is_floating_point() else v) for k, v in state["model"].items()}
     shipped = {"model": weights, "step": state["step"], "config": cfg,
-               "saw_evaluation_alphabets": state.get("saw_evaluation_alphabets"),
+               "saw_evaluation_alphabets": saw_evaluation,
                "shipped": {"name": name, "description": description, "command": command, **(extra or {})}}
     folder.mkdir(parents=True, exist_ok=True)
     staged = folder / f".{name}.pt.staged"

@@ -161,7 +161,7 @@ def init_encoder(model, source: str) -> None:
 def saw_evaluation_alphabets(state: dict) -> bool:
     """Whether a checkpoint's model, or any model it started from, saw images_evaluation's
     alphabets in training or model selection (then all_runs is no test of it)."""
-    if "saw_evaluation_alphabets" in state:
+    if state.get("saw_evaluation_alphabets") is not None:
         return bool(state["saw_evaluation_alphabets"])
     return trains_on_evaluation_alphabets(Config.from_dict(state["config"]).data)  # checkpoints before the flag
 

@@ -48,7 +48,8 @@ def check_counts(path, backends: list[str] | None = None, pool=None,
     for backend in backends or backends_of(cfg):
         run = forward_for(model, backend)
         correct = total = 0
-        for ep in episode_batches(pool, *SETTING, QUERIES, EPISODES[backend], SEED, cfg.model.max_ways):
+        queries = min(QUERIES, pool.n_drawings - SETTING[1])  # all_runs-like pools have two drawings
+        for ep in episode_batches(pool, *SETTING, queries, EPISODES[backend], SEED, cfg.model.max_ways):
             logits = run(ep.support, ep.support_labels, ep.query, ep.label_ids)
             correct += int((logits.argmax(-1) == ep.query_labels).sum())
             total += ep.query_labels.numel()
