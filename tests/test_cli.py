@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from hebbformer.cli import main
 
 TINY = ["data.glyph_classes=40", "data.glyph_drawings=6", "data.image_size=16", "episode.ways=3",
@@ -123,3 +125,10 @@ def test_report_collects_runs_studies_and_benchmarks(tmp_path, capsys):
     check_error(capsys, ["report", str(runs)], "eval_val_torch.json is not an evaluation written by hebbformer eval")
     (tmp_path / "empty").mkdir()
     check_error(capsys, ["report", str(tmp_path / "empty")], "no runs, studies or benchmarks")
+
+
+def test_version(capsys):
+    import hebbformer
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"hebbformer {hebbformer.__version__}"

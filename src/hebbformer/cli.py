@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import checkpoint, shipped
+from . import atomic, checkpoint, shipped
 from .baselines import encoder_probe
 from .config import Config, check_device, load_config
 from .data import build_pools, describe_split, load_all_runs
@@ -39,6 +39,8 @@ DEMO = [
 def build_parser() -> argparse.ArgumentParser:
     """Every command's arguments (also what docs/cli.md is generated from)."""
     parser = argparse.ArgumentParser(prog="hebbformer", description=__doc__.splitlines()[0])
+    from . import __version__
+    parser.add_argument("--version", action="version", version=f"hebbformer {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="meta-train an in-context learner")
@@ -235,7 +237,7 @@ def run_eval(cfg: Config, state: dict, out_dir: Path | None, quiet: bool) -> dic
         name = "eval.json" if split == "test" and cfg.eval.backend == "torch" else f"eval_{split}_{cfg.eval.backend}.json"
         if cfg.eval.encoder_probe:
             name = f"eval_{split}_encoder_probe.json"
-        (out_dir / name).write_text(json.dumps(report, indent=2))
+        atomic.write_text(out_dir / name, json.dumps(report, indent=2))
     return report
 
 

@@ -277,7 +277,7 @@ def _train_locked(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
     metrics_path = out / "metrics.jsonl"
     if main:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+        write_text(out / "config.json", json.dumps(cfg.to_dict(), indent=2))
         _truncate_metrics(metrics_path, start)
         with open(out / "machines.jsonl", "a" if resume else "w") as f:  # every (re)start, and where it ran
             f.write(json.dumps({"from_step": start, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -22,6 +22,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..atomic import write_text
 from ..config import parse_setting
 from ..errors import DataError
 
@@ -213,5 +214,5 @@ def build_report(roots: list[Path], out: Path) -> Path:
         shutil.copy(csv_path, out / f"token_cost_{i}.csv")
         md += [f"Data: `token_cost_{i}.csv`.", ""]
     path = out / "report.md"
-    path.write_text("\n".join(md))
+    write_text(path, "\n".join(md))
     return path

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import time
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from ..atomic import write_text
 from ..config import Config, parse_setting
 from ..data import Episodes
 from ..errors import ConfigError
@@ -131,10 +133,11 @@ def save(rows: list[Row], table: str, out: Path, setting: str = "", where: str =
     from ..machine import provenance
 
     out.mkdir(parents=True, exist_ok=True)
-    (out / "variants.md").write_text(table + "\n")
-    (out / "variants.json").write_text(json.dumps({"setting": setting, "where": where, "rows": [r.__dict__ for r in rows],
+    write_text(out / "variants.md", table + "\n")
+    write_text(out / "variants.json", json.dumps({"setting": setting, "where": where, "rows": [r.__dict__ for r in rows],
                                                    "provenance": provenance()}, indent=2))
-    with open(out / "variants.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(Row.__dataclass_fields__))
-        writer.writeheader()
-        writer.writerows(r.__dict__ for r in rows)
+    table_csv = io.StringIO()
+    writer = csv.DictWriter(table_csv, fieldnames=list(Row.__dataclass_fields__))
+    writer.writeheader()
+    writer.writerows(r.__dict__ for r in rows)
+    write_text(out / "variants.csv", table_csv.getvalue())
