@@ -78,24 +78,28 @@ def _train_command(out, steps):
             "episode.ways=3", "episode.queries=2", "model.encoder_channels=8", "model.encoder_blocks=2",
             "model.d_model=16", "model.depth=1", "model.heads=2", "model.max_ways=5", f"train.steps={steps}",
             "train.batch_size=4", "train.checkpoint_every=1", "train.val_every=1000", "train.precision=fp32",
-            "train.threads=1"]
+            "train.threads=1", "eval.settings=3w1s"]
 
 
 @pytest.mark.slow
 def test_sigkill_at_random_moments_then_resume_equals_the_uninterrupted_run(tmp_path):
-    steps = 40
+    steps = 1500
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     subprocess.run(_train_command(tmp_path / "whole", steps), check=True, env=env, capture_output=True)
     killed = tmp_path / "killed"
     rng = torch.Generator().manual_seed(1)
+    reached = []
     for _ in range(3):  # killed three times at random moments, then resumed to the end
         cmd = _train_command(killed, steps)
         if (killed / "checkpoint.pt").exists():
             cmd = [sys.executable, "-m", "hebbformer.cli", "train", "--quiet", "--resume", "--out", str(killed)]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(2 + 3 * torch.rand(1, generator=rng).item())
+        time.sleep(3 + 3 * torch.rand(1, generator=rng).item())
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        if (killed / "checkpoint.pt").exists():
+            reached.append(checkpoint.load(killed)["step"])
+    assert any(r < steps for r in reached), reached  # kills did land mid-run
     subprocess.run([sys.executable, "-m", "hebbformer.cli", "train", "--quiet", "--resume", "--out", str(killed)],
                    check=True, env=env, capture_output=True)
     a, b = checkpoint.load(tmp_path / "whole"), checkpoint.load(killed)
