@@ -17,4 +17,9 @@ done
 # one model, four back-ends: Float (relu) / Quant / Loihi 2 emulated (1,000 episodes) / lava (200);
 # 5 queries per class (lava simulates every token of an episode, one after another)
 $H variants vinyals-relu vinyals-quant --episodes 1000 --lava-episodes 200 --out runs/eval/vinyals-quant "$D" eval.queries=5
+# the page is made from copies kept beside it, so that its sources are in the repository too
+for d in runs/eval/*/; do
+  mkdir -p "docs/results/omniglot-evals/$(basename "$d")"
+  cp "$d"/*.json "docs/results/omniglot-evals/$(basename "$d")/"
+done
 $H results

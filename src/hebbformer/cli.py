@@ -114,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_pack)
 
     p = sub.add_parser("results", help="the Omniglot results page from the shipped models' evaluations")
-    p.add_argument("--evals", default="runs/eval", help="folder of the evaluations, one sub-folder per model (default runs/eval)")
+    p.add_argument("--evals", default="docs/results/omniglot-evals",
+                   help="folder of the evaluations, one sub-folder per model (default docs/results/omniglot-evals, "
+                        "the copies of runs/eval/ that the committed page was made from)")
     p.add_argument("--out", default="docs/results/omniglot.md", help="the page to write (default docs/results/omniglot.md)")
     p.add_argument("--readme", default="README.md",
                    help="README whose headline table (between <!-- omniglot-headline --> markers) to rewrite; '' for none")

@@ -22,7 +22,7 @@ PUBLISHED_VINYALS = [
     ("SNAIL (Mishra et al., ICLR 2018)", (99.07, 99.78, 97.64, 99.36)),
 ]
 # Lake et al. (Science 2015), all_runs error %.
-PUBLISHED_ALL_RUNS = [("People", 4.5), ("Bayesian Program Learning", 3.3), ("Siamese convnet (Koch et al., 2015)", 8.0),
+PUBLISHED_ALL_RUNS = [("People", 4.5), ("Bayesian Program Learning", 3.3), ("Siamese convnet (Koch et al., 2015; as reported)", 8.0),
                       ("Convnet", 13.5)]
 
 METHOD_NAMES = {"protonet": "ProtoNet", "maml": "MAML", "finetune": "fine-tuning"}
@@ -70,14 +70,15 @@ def _made(report: dict) -> str:
            f"({m.get('cpu_capability', '?')}, {m.get('threads', '?')} threads) · {p.get('date', '?')}"
 
 
-def build(eval_root: Path = Path("runs/eval"), notes: Path | None = None) -> str:
+def build(eval_root: Path = Path("docs/results/omniglot-evals"), notes: Path | None = None) -> str:
     """The page; ``notes``: a hand-written reading of the figures, included after the tables."""
     rows = list(_evaluations(eval_root))
     vin = [r for r in rows if r[2]["data"]["split"] == "vinyals"]
     lake = [r for r in rows if r[2]["data"]["split"] == "lake"]
     out = ["# Omniglot: the standard benchmarks", "",
            "Written by `hebbformer results` from the shipped models (`models/`, `models/MANIFEST.json`) and their "
-           "evaluations in `runs/eval/`; `scripts/omniglot_results.sh` reruns every evaluation and this page. "
+           "evaluations (`hebbformer eval NAME` writes `runs/eval/NAME/`; the copies this page was made from are in "
+           "`docs/results/omniglot-evals/`); `scripts/omniglot_results.sh` reruns every evaluation and this page. "
            "Accuracy in %, mean ± 95% CI over 1,000 test episodes per setting.", "",
            "## Vinyals split", "",
            "Meta-trained on the 1,028 characters of `train.txt` (with their four rotations: 4,112 classes), "
@@ -115,7 +116,10 @@ def build(eval_root: Path = Path("runs/eval"), notes: Path | None = None) -> str
         path = eval_root / name / "variants.json"
         if path.is_file():
             v = json.loads(path.read_text())
-            out += ["", f"## One model, four back-ends (`{name}`, {v['setting']}, {v['where']})", "",
+            words = v.get("provenance", {}).get("command", "").split()
+            runs = words[words.index("variants") + 1:words.index("variants") + 3] if "variants" in words else []
+            which = f"Float: `{runs[0]}`, the others `{runs[1]}`; " if len(runs) == 2 else ""
+            out += ["", f"## One model, four back-ends ({which}{v['setting']}, {v['where']})", "",
                     "| variant | executed by | episodes | accuracy | time | note |", "| --- | --- | --- | --- | --- | --- |"]
             for r in v["rows"]:
                 out.append(f"| {r['variant']} | {r['backend']} | {r['episodes']} | {100 * r['accuracy']:.2f} "
@@ -144,7 +148,7 @@ def build(eval_root: Path = Path("runs/eval"), notes: Path | None = None) -> str
 HEADLINE = ("<!-- omniglot-headline -->", "<!-- /omniglot-headline -->")
 
 
-def headline(eval_root: Path = Path("runs/eval")) -> str:
+def headline(eval_root: Path = Path("docs/results/omniglot-evals")) -> str:
     """The README's table: one row per method, Vinyals split settings and Lake's all_runs error."""
     rows: dict[str, dict] = {}
     for name, entry, cfg, backend, rep in _evaluations(eval_root):
@@ -170,10 +174,14 @@ def headline(eval_root: Path = Path("runs/eval")) -> str:
         short = name.split(" (")[0]
         out.append(f"| {short} (published) | " + " | ".join(f"{v:.2f}" for v in values) + " | |")
     out.append("| Siamese convnet / people (Lake et al., 2015) | | | | | 8.0% / 4.5% |")
+    out += ["", "Accuracy in % over 1,000 test episodes per setting (15 queries per class; the Loihi and lava rows: "
+            "5 queries); the Vinyals columns are models trained on the Vinyals split, the all_runs column models "
+            "trained under Lake's protocol (`images_background` only). Every figure with its confidence interval, "
+            "command, commit and machine: [docs/results/omniglot.md](docs/results/omniglot.md)."]
     return "\n".join(out)
 
 
-def update_readme(readme: Path, eval_root: Path = Path("runs/eval")) -> bool:
+def update_readme(readme: Path, eval_root: Path = Path("docs/results/omniglot-evals")) -> bool:
     """Replace the table between the README's headline markers; False if it has no markers."""
     if not readme.is_file():
         return False
@@ -187,5 +195,5 @@ def update_readme(readme: Path, eval_root: Path = Path("runs/eval")) -> bool:
     return True
 
 
-def write(out: Path, eval_root: Path = Path("runs/eval")) -> Path:
+def write(out: Path, eval_root: Path = Path("docs/results/omniglot-evals")) -> Path:
     return write_text(out, build(eval_root, out.with_name(out.stem + "-notes.md")))
