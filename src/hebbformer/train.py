@@ -237,8 +237,9 @@ def _train_locked(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
     set_threads(cfg)
     if t.tensorboard and main:
         tensorboard_writer(None)  # installed? Before any work, not after the first steps
-    # "auto" is resolved once, when the run starts (MAML always fp32: config.validate), and the run's config keeps what it became:
-    # a resume on another machine then computes as the run began, not as that machine prefers.
+    # "auto" is resolved once, when the run starts (MAML: always fp32, see config.validate), and the
+    # run's config keeps what it became: a resume elsewhere keeps the run's precision, not that
+    # machine's preference (bit-exact only where that precision computes the same, e.g. fp32 CPUs).
     t.precision = "fp32" if cfg.model.method == "maml" else resolve_precision(t.precision, t.device)
     pools = pools or build_pools(cfg.data, ("train", "val"))
     check_fits(pools.train, e.ways, e.shots, e.queries, "meta-train")
