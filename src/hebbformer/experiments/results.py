@@ -164,8 +164,10 @@ def headline(eval_root: Path = Path("docs/results/omniglot-evals")) -> str:
         if path.is_file():
             v = json.loads(path.read_text())
             for r in v["rows"]:
-                if r["backend"] in ("loihi", "lava"):
-                    label = "in-context learner, relu, Quant on Loihi 2 " + ("(emulated)" if r["backend"] == "loihi" else "(lava)")
+                if r["backend"] in ("integer", "loihi", "lava"):
+                    label = {"integer": "in-context learner, relu, Quant (integer path)",
+                             "loihi": "in-context learner, relu, Quant on Loihi 2 (emulated)",
+                             "lava": "in-context learner, relu, Quant on Loihi 2 (lava)"}[r["backend"]]
                     rows.setdefault(label, {})[v["setting"]] = f"{100 * r['accuracy']:.2f} ({r['episodes']} ep.)"
     out = ["| Omniglot | Vinyals 5w1s | 5w5s | 20w1s | 20w5s | Lake all_runs error |", "| --- | --- | --- | --- | --- | --- |"]
     for label, r in rows.items():
@@ -174,8 +176,8 @@ def headline(eval_root: Path = Path("docs/results/omniglot-evals")) -> str:
         short = name.split(" (")[0]
         out.append(f"| {short} (published) | " + " | ".join(f"{v:.2f}" for v in values) + " | |")
     out.append("| Siamese convnet / people (Lake et al., 2015) | | | | | 8.0% / 4.5% |")
-    out += ["", "Accuracy in % over 1,000 test episodes per setting (15 queries per class; the Loihi and lava rows: "
-            "5 queries); the Vinyals columns are models trained on the Vinyals split, the all_runs column models "
+    out += ["", "Accuracy in % over 1,000 test episodes per setting (15 queries per class; the Quant, Loihi and lava rows: "
+            "5 queries, 5w1s only); the Vinyals columns are models trained on the Vinyals split, the all_runs column models "
             "trained under Lake's protocol (`images_background` only). Every figure with its confidence interval, "
             "command, commit and machine: [docs/results/omniglot.md](docs/results/omniglot.md)."]
     return "\n".join(out)
