@@ -32,15 +32,23 @@ TEXT = st.one_of(
 )
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(key=st.sampled_from(KEYS), text=TEXT)
-def test_any_value_of_any_key_validates_or_is_refused_by_name(key, text):
-    section, name = key
+def configured(section: str, name: str, text: str) -> tuple[Config, ConfigError | None]:
+    """The default config with ``section.name=text`` applied and validated, and its refusal if any."""
     cfg = Config()
     try:
         cfg.override([f"{section}.{name}={text}"])
         cfg.validate()
     except ConfigError as err:
+        return cfg, err
+    return cfg, None
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(key=st.sampled_from(KEYS), text=TEXT)
+def test_any_value_of_any_key_validates_or_is_refused_by_name(key, text):
+    section, name = key
+    cfg, err = configured(section, name, text)
+    if err is not None:
         assert str(err) and "\n" not in str(err)
         return
     value = getattr(getattr(cfg, section), name)  # accepted: then it is a sane value of its type
@@ -54,13 +62,7 @@ def test_the_command_line_gives_one_line_and_exit_2_for_a_bad_value(key, text):
     from hebbformer.cli import main
 
     section, name = key
-    cfg = Config()
-    try:
-        cfg.override([f"{section}.{name}={text}"])
-        cfg.validate()
-    except ConfigError:
-        pass
-    else:
+    if configured(section, name, text)[1] is None:
         return  # a valid value: nothing to refuse (running it is the other tests' business)
     import contextlib
     import io
