@@ -26,8 +26,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from hebbformer.config import load_config
 from hebbformer.data import build_pools
+from hebbformer.families import build_model
 from hebbformer.machine import describe_line, resolve_precision, save_figures
-from hebbformer.models import build_model
 from hebbformer.models.attention import context_mask
 from hebbformer.models.encoder import ConvEncoder
 from hebbformer.train import make_optimizer, set_threads, training_batch, training_step

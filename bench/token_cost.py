@@ -22,59 +22,49 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hebbformer.backends.synaptic import OuterProductSynapses, SlotSynapses
 from hebbformer.config import load_config
+from hebbformer.families import build_model
 from hebbformer.machine import describe_line, save_figures
-from hebbformer.models import build_model
-from hebbformer.plasticity.synaptic import _attend_token, synapses_for
-from hebbformer.quant.integer import IntegerLearner, SlotMemory
+from hebbformer.models.forward import FloatNumerics
+from hebbformer.quant.integer import IntegerNumerics
 
 KINDS = ["softmax", "relu", "linear"]
 
 
-def float_costs(model, length: int, reps: int):
-    """(elements read, elements written, seconds) per token after ``length`` tokens."""
-    d, heads = model.cfg.d_model, model.cfg.heads
-    like = torch.zeros(1, d)
-    memories = [synapses_for(model.cfg.attention, 1, heads, d // heads, length + reps + 1, like)
-                for _ in model.blocks]
-    g = torch.Generator().manual_seed(0)
-    for memory in memories:  # fill the context with random keys and values
-        for _ in range(length):
-            memory.write(torch.randn(1, heads, d // heads, generator=g), torch.randn(1, heads, d // heads, generator=g))
+def token_costs(numerics, length: int, reps: int):
+    """(elements read, elements written, seconds) per token after ``length`` tokens, in every
+    layer: the projections, the synaptic write (into the spare slot) and read, the read's output."""
+    cfg = numerics.cfg
+    d, heads = cfg.d_model, cfg.heads
+    integer = getattr(numerics, "on_numpy", False)
+    rng = np.random.default_rng(0)
+    draw = (lambda: rng.integers(-127, 128, (1, heads, d // heads))) if integer else \
+        (lambda: torch.from_numpy(rng.standard_normal((1, heads, d // heads)).astype(np.float32)))
+    memories = []
+    for layer in range(numerics.depth):
+        rule = numerics.memory_rule(layer)
+        if rule.kind == "linear":
+            memory = OuterProductSynapses(1, heads, d // heads, draw())
+        else:
+            memory = SlotSynapses(1, heads, d // heads, length + 1, draw(), rule)
+        for i in range(length):  # fill the context with random keys and values
+            memory.write(draw(), draw()) if rule.kind == "linear" else memory.write(i, draw(), draw())
+        memories.append(memory)
     read = sum(m.read_elements for m in memories)
     written = sum(m.write_elements for m in memories)
-    x = torch.randn(1, d, generator=g)
-    _step(model, x, memories)  # warm-up
-    tic = time.perf_counter()
-    for _ in range(reps - 1):
-        _step(model, x, memories)
-    return read, written, (time.perf_counter() - tic) / (reps - 1)
+    x = np.clip(rng.integers(-2 ** 12, 2 ** 12, (1, 1, d)), -128, 127) if integer else \
+        torch.from_numpy(rng.standard_normal((1, 1, d)).astype(np.float32))  # a layer-norm output
 
-
-@torch.no_grad()
-def _step(model, x, memories):
-    for block, memory in zip(model.blocks, memories):
-        _attend_token(block.attn, x, memory, write=True)
-
-
-def integer_costs(program: IntegerLearner, d: int, length: int, reps: int):
-    """Per token, in every layer: the host's projections, one slot written, ``length`` slots read."""
-    rng = np.random.default_rng(0)
-    memories = []
-    for _ in program.blocks:
-        memory = SlotMemory(1, program.heads, d // program.heads, length)
-        memory.k[:], memory.v[:] = (rng.integers(-127, 128, memory.k.shape) for _ in range(2))
-        memories.append(memory)
-    read = sum(m.k.size + m.v.size for m in memories)
-    written = sum(m.k[:, :, 0].size + m.v[:, :, 0].size for m in memories)  # one slot's key and value synapses
-    x = np.clip(rng.integers(-2 ** 12, 2 ** 12, (1, 1, d)), -128, 127)  # an int8 layer-norm output
-
+    @torch.no_grad()
     def step():
         for layer, memory in enumerate(memories):
-            def core(q, k, v, n_support, rate_shift, memory=memory):  # the token overwrites the last slot
-                memory.write(length - 1, k[:, 0], v[:, 0])
-                return memory.read(q[:, 0], rate_shift)[:, None]
-            program.attend(layer, x, 1, core)
+            q, k, v = (t[:, 0] for t in numerics.qkv(layer, x))
+            if isinstance(memory, OuterProductSynapses):
+                memory.write(k, v)
+            else:
+                memory.write(length, k, v)  # the token takes the spare slot
+            numerics.attention_out(layer, memory.read(q)[:, None], length)
 
     step()  # warm-up
     tic = time.perf_counter()
@@ -98,12 +88,9 @@ def main():
     for kind in KINDS + ["relu (Quant, integer)"]:
         cfg.model.attention, cfg.model.quant = kind.split()[0], kind.startswith("relu (")
         model = build_model(cfg.model, image).eval()
-        program = IntegerLearner.from_model(model) if cfg.model.quant else None
+        numerics = IntegerNumerics.from_model(model) if cfg.model.quant else FloatNumerics(model)
         for length in args.lengths:
-            if program is None:
-                read, written, seconds = float_costs(model, length, args.reps)
-            else:
-                read, written, seconds = integer_costs(program, cfg.model.d_model, length, args.reps)
+            read, written, seconds = token_costs(numerics, length, args.reps)
             rows.append(dict(kind=kind, context=length, read=read, written=written, us_per_token=seconds * 1e6))
             print(f"{kind:22s} L={length:5d}  read {read:>9,d}  written {written:>7,d}  {seconds * 1e6:9.0f} us/token",
                   flush=True)

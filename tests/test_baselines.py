@@ -6,7 +6,7 @@ from hebbformer.config import ModelConfig
 from hebbformer.data import Pools
 from hebbformer.errors import ConfigError
 from hebbformer.evaluate import episode_accuracies
-from hebbformer.models import build_model
+from hebbformer.families import build_model
 from hebbformer.train import train
 from test_plastic import episodes
 

@@ -4,7 +4,7 @@ from pathlib import Path
 import torch
 
 from conftest import tiny_config
-from hebbformer.models import build_model
+from hebbformer.families import build_model
 from test_plastic import episodes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -25,10 +25,10 @@ def test_throughput_reference_is_the_same_model(tmp_path):
 
 
 def test_token_cost_of_the_integer_path_counts_what_a_token_touches():
-    from hebbformer.quant.integer import IntegerLearner
+    from hebbformer.quant.integer import IntegerNumerics
     from test_quant import args_of, quant_model
-    from token_cost import integer_costs
+    from token_cost import token_costs
     model = quant_model(depth=2, heads=2)
     model.calibrate([args_of(episodes(seed=1))])
-    read, written, seconds = integer_costs(IntegerLearner.from_model(model), 16, length=5, reps=3)
+    read, written, seconds = token_costs(IntegerNumerics.from_model(model), length=5, reps=3)
     assert (read, written) == (2 * 2 * 5 * 16, 2 * 2 * 16) and seconds > 0  # 2 layers, keys and values

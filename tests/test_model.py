@@ -2,7 +2,7 @@ import torch
 
 from hebbformer.config import ModelConfig
 from hebbformer.data import ClassPool, episode_generator, sample_episodes
-from hebbformer.models import build_model
+from hebbformer.families import build_model
 from hebbformer.models.attention import context_mask
 
 

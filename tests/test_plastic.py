@@ -3,10 +3,12 @@ import torch
 
 from conftest import tiny_config
 from hebbformer import checkpoint
+from hebbformer.backends.synaptic import OuterProductSynapses, SlotSynapses, synaptic_memory
 from hebbformer.config import ModelConfig
 from hebbformer.data import ClassPool, episode_generator, sample_episodes
-from hebbformer.models import build_model
-from hebbformer.plasticity import KEY_WRITE, VALUE_WRITE, HebbianRule, forward_token_by_token
+from hebbformer.families import build_model
+from hebbformer.models.forward import FloatNumerics, MemoryRule, forward
+from hebbformer.plasticity import KEY_WRITE, VALUE_WRITE, HebbianRule
 from hebbformer.train import train
 
 
@@ -20,7 +22,7 @@ def episodes(ways=4, shots=2, queries=3, batch=3, seed=0, label_space=6):
 def both_forms(model, ep):
     args = (ep.support, ep.support_labels, ep.query, ep.label_ids)
     with torch.no_grad():
-        return model(*args), forward_token_by_token(model, *args)
+        return model(*args), forward(FloatNumerics(model), synaptic_memory, *args)
 
 
 @pytest.mark.parametrize("attention", ["softmax", "linear", "relu"])
@@ -63,13 +65,14 @@ def test_rules_are_outer_products():
 
 
 def test_linear_memory_does_not_grow():
-    from hebbformer.plasticity import synapses_for
     like = torch.zeros(())
-    linear, slots = synapses_for("linear", 2, 2, 4, 50, like), synapses_for("softmax", 2, 2, 4, 50, like)
+    linear, slots = OuterProductSynapses(2, 2, 4, like), SlotSynapses(2, 2, 4, 50, like, MemoryRule("softmax"))
     before = linear.w.numel() + linear.z.numel()
-    for _ in range(10):
+    for i in range(10):
         k, v = torch.randn(2, 2, 4), torch.randn(2, 2, 4)
         linear.write(k, v)
-        slots.write(k, v)
+        slots.write(i, k, v)
     assert linear.w.numel() + linear.z.numel() == before
-    assert slots.n == 10
+    assert slots.n == 10 and slots.read_elements == 10 * slots.write_elements
+    with pytest.raises(RuntimeError, match="synaptic memory is full"):
+        slots.write(50, k, v)

@@ -7,6 +7,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hebbformer.backends.synaptic import synaptic_memory
+from hebbformer.models.forward import MemoryRule, forward
 from hebbformer.neuro.loihi.emulator import trace_streams
 from hebbformer.neuro.loihi.lava_sim import lava_available
 from hebbformer.neuro.plastic_attention import (
@@ -14,16 +16,32 @@ from hebbformer.neuro.plastic_attention import (
     RECRUIT,
     TRACE_TAU,
     LayerNet,
-    NetworkCore,
+    NetworkMemory,
     compile_program,
     run_emulated,
     safe_steps,
 )
-from hebbformer.quant.integer import IntegerLearner, slot_core
+from hebbformer.plasticity.rules import QUANT_KEY_WRITE, QUANT_VALUE_WRITE
+from hebbformer.quant.fixed_point import slot_rate
+from hebbformer.quant.integer import IntegerNumerics
 from test_plastic import episodes
 from test_quant import args_of, quant_model
 
 needs_lava = pytest.mark.skipif(not lava_available(), reason="lava-nc is not installed (docs/loihi.md)")
+
+
+def integer_rule(shift: int) -> MemoryRule:
+    return MemoryRule("relu", rate=lambda drive: slot_rate(drive, shift), shift=shift,
+                      key_write=QUANT_KEY_WRITE, value_write=QUANT_VALUE_WRITE)
+
+
+def slot_core(q, k, v, n_support, shift):
+    """The integer slots in numpy: what every network must give."""
+    return synaptic_memory(q, k, v, n_support, integer_rule(shift))
+
+
+def network(run, q, k, v, n_support, shift, **kw):
+    return NetworkMemory(run, **kw)(q, k, v, n_support, integer_rule(shift))
 
 
 def random_layer(rng, episodes, tokens, heads, d_head):
@@ -40,17 +58,16 @@ def test_network_on_the_emulator_equals_the_numpy_slots(episodes, heads, d_head,
     overwriting the spare slot, extreme keys and values: the same read-outs, exactly."""
     q, k, v = random_layer(np.random.default_rng(seed), episodes, n_support + n_query, heads, d_head)
     expected = slot_core(q, k, v, n_support, rate_shift)
-    assert np.array_equal(NetworkCore(run_emulated)(q, k, v, n_support, rate_shift), expected)
+    assert np.array_equal(network(run_emulated, q, k, v, n_support, rate_shift), expected)
 
 
 def test_whole_learner_on_the_emulator_equals_its_integer_path():
     model = quant_model(depth=2, heads=2, readout="tied", seed=2)
     model.calibrate([args_of(episodes(seed=1))])
-    program = IntegerLearner.from_model(model)
+    numerics = IntegerNumerics.from_model(model)
     args = [t.numpy() for t in args_of(episodes(seed=2))]
-    expected, exp = program.logits(*args)
-    got, exp_net = program.logits(*args, core=NetworkCore(run_emulated))
-    assert exp == exp_net and np.array_equal(got, expected)
+    expected = forward(numerics, synaptic_memory, *args)
+    assert np.array_equal(forward(numerics, NetworkMemory(run_emulated), *args), expected)
 
 
 @needs_lava
@@ -59,9 +76,9 @@ def test_whole_learner_on_lava_equals_its_integer_path():
     from hebbformer.neuro.loihi.lava_attention import run_lava
     model = quant_model(depth=2, heads=2, seed=3)
     model.calibrate([args_of(episodes(seed=1))])
-    program = IntegerLearner.from_model(model)
+    numerics = IntegerNumerics.from_model(model)
     args = [t.numpy() for t in args_of(episodes(batch=2, seed=4))]
-    assert np.array_equal(program.logits(*args, core=NetworkCore(run_lava))[0], program.logits(*args)[0])
+    assert np.array_equal(forward(numerics, NetworkMemory(run_lava), *args), forward(numerics, synaptic_memory, *args))
 
 
 def test_safe_steps_are_the_steps_where_no_written_trace_decays():
@@ -82,8 +99,8 @@ def test_without_safe_steps_some_writes_lose_one():
     q, k, v = random_layer(np.random.default_rng(0), 100, 8, 2, 4)  # 2,500 steps: a write on an unsafe one
     k[:], v[:] = 127, -127  # the traces most likely to decay
     exact = slot_core(q, k, v, 4, 3)
-    assert np.array_equal(NetworkCore(run_emulated)(q, k, v, 4, 3), exact)
-    assert not np.array_equal(NetworkCore(run_emulated, avoid_decay=False)(q, k, v, 4, 3), exact)
+    assert np.array_equal(network(run_emulated, q, k, v, 4, 3), exact)
+    assert not np.array_equal(network(run_emulated, q, k, v, 4, 3, avoid_decay=False), exact)
 
 
 def test_program_recruits_one_slot_per_head_and_reads_three_steps_later():
@@ -111,10 +128,10 @@ def test_program_rejects_what_the_network_cannot_hold():
 
 
 def test_integer_forward_runs_the_network_core():
-    from hebbformer.experiments.variants import forward_for
+    from hebbformer import backends
     model = quant_model(seed=5)
     model.calibrate([args_of(episodes(seed=1))])
     ep = episodes(seed=6)
     with torch.no_grad():
-        outs = [forward_for(model.eval(), b)(*args_of(ep)) for b in ("torch", "integer", "loihi")]
+        outs = [backends.run(model, b)(*args_of(ep)) for b in ("torch", "integer", "loihi")]
     assert torch.equal(outs[0], outs[1]) and torch.equal(outs[1], outs[2])

@@ -8,13 +8,15 @@ from hypothesis import strategies as st
 
 from conftest import blob_pool, tiny_config
 from hebbformer import checkpoint
+from hebbformer.backends.synaptic import synaptic_memory
 from hebbformer.config import ModelConfig
 from hebbformer.data import Pools
 from hebbformer.errors import CheckpointError, ConfigError
 from hebbformer.evaluate import episode_accuracies
-from hebbformer.models import build_model
+from hebbformer.families import build_model
+from hebbformer.models.forward import forward
 from hebbformer.quant.fixed_point import int_matmul, isqrt, requantise, shift_round, synapse_round, synapse_write
-from hebbformer.quant.integer import IntegerLearner
+from hebbformer.quant.integer import IntegerNumerics
 from hebbformer.train import train
 from test_plastic import episodes
 
@@ -78,7 +80,8 @@ def assert_integer_path_equals_fake_quant(model, ep):
     with torch.no_grad():
         fake = model(*args_of(ep))
     assert fake.dtype == torch.float64
-    ints, exp = IntegerLearner.from_model(model).logits(*(t.numpy() for t in args_of(ep)))
+    numerics = IntegerNumerics.from_model(model)
+    ints, exp = forward(numerics, synaptic_memory, *(t.numpy() for t in args_of(ep))), numerics.logit_exp
     mantissas = fake * 2.0 ** -exp
     assert torch.equal(mantissas, mantissas.round()), "fake-quantised logits are off the integer grid"
     assert np.array_equal(mantissas.numpy().astype(np.int64), ints)

@@ -9,7 +9,7 @@ from hebbformer import checkpoint
 from hebbformer.data import ClassPool, Pools
 from hebbformer.errors import CheckpointError
 from hebbformer.evaluate import episode_accuracies
-from hebbformer.models import build_model
+from hebbformer.families import build_model
 from hebbformer.train import lr_at, train
 
 

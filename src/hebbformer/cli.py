@@ -13,19 +13,20 @@ import sys
 import time
 from pathlib import Path
 
-from . import atomic, checkpoint, shipped
+from . import atomic, backends, checkpoint, shipped
 from .baselines import encoder_probe
 from .config import Config, check_device, load_config
 from .data import build_pools, describe_split, load_all_runs
 from .data.files import data_root
 from .errors import ConfigError, DataError, HebbformerError
 from .evaluate import all_runs_errors, evaluate_settings, format_all_runs, format_results
-from .experiments.variants import forward_for
+from .families import build_model
 from .machine import describe, git_commit, provenance
-from .models import build_model
+from .registry import BACKENDS
 from .train import read_metric, saw_evaluation_alphabets, set_threads, train
 
 # The main job on an embedded default: generated glyphs, no download, a few minutes on 2 CPU cores.
+BACKEND_HELP = "; ".join(f"{name}: {entry.summary}" for name, entry in BACKENDS.items())
 DEMO = [
     "data.name=glyphs", "data.glyph_classes=1000",
     "episode.ways=5", "episode.shots=1", "episode.queries=5",
@@ -98,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="a shipped model's name, a run folder or a checkpoint file")
     p.add_argument("--support", required=True, help="folder with one sub-folder per class (named by its label) of images")
     p.add_argument("--query", required=True, help="folder of images to label")
-    p.add_argument("--backend", default="torch", help="torch | integer | loihi | lava (the last three: Quant models)")
+    p.add_argument("--backend", default="torch", help=BACKEND_HELP)
     p.add_argument("--out", help="also write the answers to this CSV file")
     p.set_defaults(func=cmd_classify)
 
@@ -212,7 +213,7 @@ def run_eval(cfg: Config, state: dict, out_dir: Path | None, quiet: bool) -> dic
     checkpoint.load_into(model, state["model"], "the checkpoint")
     model.to(device)
     if cfg.eval.backend != "torch":
-        model, device = forward_for(model.cpu(), cfg.eval.backend), "cpu"
+        model, device = backends.run(model.cpu(), cfg.eval.backend), "cpu"
     if cfg.eval.encoder_probe:
         model = encoder_probe(model, cfg.model, pool.image_shape)
     tic = time.perf_counter()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
+from .registry import BACKENDS
 
 DATASETS = ("glyphs", "omniglot", "cifar_fs")
 SPLITS = ("sets", "vinyals", "lake")
@@ -28,7 +29,6 @@ PRECISIONS = ("auto", "fp32", "bf16")
 ATTENTION_KINDS = ("softmax", "linear", "relu")
 READOUTS = ("vocab", "tied", "attend")
 METHODS = ("icl", "protonet", "maml", "finetune")
-BACKENDS = ("torch", "integer", "loihi", "lava")  # what executes a model at evaluation
 
 
 @dataclass
@@ -253,7 +253,7 @@ class Config:
         ]:
             if value < 1:
                 raise ConfigError(f"{name} must be at least 1, got {value}")
-        _one_of("eval.backend", v.backend, BACKENDS)
+        _one_of("eval.backend", v.backend, tuple(BACKENDS))
         _one_of("train.precision", t.precision, PRECISIONS)
         if m.method == "maml" and t.precision == "bf16":
             raise ConfigError("train.precision=bf16 does not apply to model.method='maml': its inner loop's "
@@ -275,9 +275,8 @@ class Config:
             raise ConfigError(f"model.quant applies to the in-context learner, not model.method={m.method!r}")
         _one_of("eval.split", v.split, ("test", "val"))
         if m.quant:
-            from .quant.model import check_quantisable
             check_quantisable(m)
-        elif v.backend != "torch":
+        elif BACKENDS[v.backend].quant_only:
             raise ConfigError(f"eval.backend={v.backend!r} needs a Quant model (model.quant=true)")
         if v.encoder_probe and v.backend != "torch":
             raise ConfigError(f"eval.encoder_probe runs the encoder in torch, not eval.backend={v.backend!r}")
@@ -358,6 +357,19 @@ def check_device(device: str) -> None:
         raise ConfigError(f"train.device={device!r}: MPS is not available on this machine")
     if dev.type not in ("cpu", "cuda", "mps"):
         raise ConfigError(f"train.device={device!r}: hebbformer runs on cpu, cuda or mps")
+
+
+def check_quantisable(cfg: ModelConfig) -> None:
+    """What the Quant model's fixed-point forward can run."""
+    if cfg.attention != "relu":
+        raise ConfigError(f"model.quant needs model.attention='relu' (got {cfg.attention!r}): softmax and "
+                          "linear attention divide by a data-dependent sum, which fixed point cannot")
+    if cfg.dropout or cfg.rotate_features:
+        raise ConfigError(f"model.quant trains without model.dropout (got {cfg.dropout}) and model.rotate_features "
+                          f"(got {cfg.rotate_features}); its fixed-point forward has neither")
+    if cfg.readout == "attend":
+        raise ConfigError("model.quant needs model.readout='vocab' or 'tied' (got 'attend'): its read-out is a "
+                          "softmax over the supports, which the fixed-point path does not compute")
 
 
 def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import checkpoint, shipped
+from . import backends, checkpoint, shipped
 from .config import Config
 from .errors import ConfigError, DataError
-from .models import build_model
+from .families import build_model
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -42,8 +42,7 @@ def load(ref: str | Path, backend: str = "torch") -> "Predictor":
     checkpoint.load_into(model, state["model"], ref)
     model.eval()
     if backend != "torch":
-        from .experiments.variants import forward_for
-        model = forward_for(model, backend)
+        model = backends.run(model, backend)
     return Predictor(cfg, model, channels)
 
 
@@ -145,6 +144,6 @@ def read_support_folder(folder: Path) -> tuple[list[Image.Image], list[str]]:
 
 
 def check_backend(backend: str) -> None:
-    from .config import BACKENDS
+    from .registry import BACKENDS
     if backend not in BACKENDS:
         raise ConfigError(f"--backend {backend!r} is not one of: {', '.join(BACKENDS)}")

@@ -35,8 +35,8 @@ from .data import (
 from .data.augment import random_affine
 from .errors import CheckpointError, ConfigError, TrainingError
 from .evaluate import episode_accuracies
+from .families import build_model
 from .machine import describe, resolve_precision
-from .models import build_model
 from .runlock import RunLock
 
 VAL_SEED = 987_654  # validation episodes are the same at every validation

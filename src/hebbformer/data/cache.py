@@ -37,8 +37,9 @@ def cache_dir(configured: str = "") -> Path:
     return Path(base) / "hebbformer"
 
 
-def source_key(source: Path, *params) -> str:
-    """A digest of the source's files (names, sizes, modification times) and ``params``."""
+def source_key(source: Path, *params, decoder=()) -> str:
+    """A digest of the source's files (names, sizes, modification times), ``params`` and the
+    ``decoder`` functions that turn the files into arrays."""
     source = source.resolve()
     if source.is_dir():
         listing = sorted((p.relative_to(source).as_posix(), st.st_size, st.st_mtime_ns)
@@ -46,19 +47,18 @@ def source_key(source: Path, *params) -> str:
     else:
         st = source.stat()
         listing = [(source.name, st.st_size, st.st_mtime_ns)]
-    text = json.dumps([VERSION, str(source), listing, list(params), *decoder_versions()])
+    text = json.dumps([VERSION, str(source), listing, list(params), *decoder_versions(decoder)])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def decoder_versions() -> list[str]:
+def decoder_versions(decoder) -> list[str]:
     """What else the decoded arrays depend on: the image and array libraries (a new Pillow may
     resize differently) and the decoding code itself."""
     import inspect
 
     import PIL
 
-    from . import omniglot
-    code = inspect.getsource(omniglot.decode) + inspect.getsource(omniglot._decode_set)
+    code = "".join(inspect.getsource(f) for f in decoder)
     return [PIL.__version__, np.__version__, hashlib.sha256(code.encode()).hexdigest()[:16]]
 
 

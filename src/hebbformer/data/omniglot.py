@@ -88,8 +88,8 @@ class _Source:
 def read_characters(path: Path, size: int, cache: Path | None = None, source: str = "") -> list[Character]:
     """Every character of one Omniglot set, in a stable (sorted) order; decoded once and then
     read from ``cache`` (a folder; None: decode every time)."""
-    arrays = cached_arrays(cache, f"omniglot-{path.name}-{path_tag(path)}-{size}px", source_key(path, size),
-                           lambda: _decode_set(path, size))
+    key = source_key(path, size, decoder=(decode, _decode_set))
+    arrays = cached_arrays(cache, f"omniglot-{path.name}-{path_tag(path)}-{size}px", key, lambda: _decode_set(path, size))
     return [Character(str(a), str(n), imgs, source)
             for a, n, imgs in zip(arrays["alphabets"], arrays["characters"], arrays["images"])]
 

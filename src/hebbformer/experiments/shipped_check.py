@@ -14,8 +14,7 @@ from .. import checkpoint
 from ..config import Config
 from ..data import build_pools
 from ..evaluate import episode_batches
-from ..models import build_model
-from .variants import forward_for
+from ..families import build_model
 
 SETTING = (5, 1)  # 5-way 1-shot
 QUERIES = 5  # per class
@@ -46,7 +45,7 @@ def check_counts(path, backends: list[str] | None = None, pool=None,
     cfg, model, pool = load_model(path, pool, overrides)
     out = {}
     for backend in backends or backends_of(cfg):
-        run = forward_for(model, backend)
+        run = backends.run(model, backend)
         correct = total = 0
         queries = min(QUERIES, pool.n_drawings - SETTING[1])  # all_runs-like pools have two drawings
         for ep in episode_batches(pool, *SETTING, queries, EPISODES[backend], SEED, cfg.model.max_ways):

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from .. import backends
 from ..atomic import write_text
 from ..config import Config, parse_setting
 from ..data import Episodes
@@ -39,26 +40,6 @@ class Row:
     ci95: float
     seconds: float
     note: str = ""
-
-
-def forward_for(model, backend: str):
-    """The model executed by ``backend`` (config.BACKENDS, or "board"): itself for "torch", else a
-    Quant model's integer path with its attention layers run in numpy, or as Loihi 2 networks."""
-    if backend == "torch":
-        return model
-    from ..neuro.plastic_attention import NetworkCore, run_emulated
-    from ..quant.integer import IntegerForward
-    if backend == "lava":
-        from ..neuro.loihi.lava_sim import lava_available
-        if not lava_available():
-            raise ConfigError("backend 'lava' needs lava-nc, which is not importable here "
-                              "(scripts/setup.sh installs it; docs/loihi.md)")
-        from ..neuro.loihi.lava_attention import run_lava
-        return IntegerForward(model, NetworkCore(run_lava))
-    cores = {"integer": None, "loihi": NetworkCore(run_emulated), "board": NetworkCore(run_emulated, avoid_decay=False)}
-    if backend not in cores:
-        raise ConfigError(f"unknown backend {backend!r}; known: torch, lava, {', '.join(cores)}")
-    return IntegerForward(model, cores[backend])
 
 
 @torch.no_grad()
@@ -106,7 +87,7 @@ def compare(float_model, quant_model, cfg: Config, pool, setting: str, episodes:
         if backend == "lava" and not lava_available():
             progress("  Lava: left out, lava-nc is not importable here (docs/loihi.md)")
             continue
-        accs, logits, seconds = _run(forward_for(model.eval(), backend), batches(n))
+        accs, logits, seconds = _run(backends.run(model, backend), batches(n))
         kept[backend] = logits
         mean, ci = mean_ci95(accs)
         note, other = "", {"lava": "loihi", "loihi": "integer", "board": "integer"}.get(backend)

@@ -1,5 +1,6 @@
-"""Models: the image encoder, attention kinds and the in-context learner."""
+"""Models: the image encoder, attention's weights, the in-context learner and its one forward
+(``forward``). Which family a config builds: ``hebbformer.families.build_model``."""
 
-from .transformer import InContextLearner, build_model
+from .transformer import InContextLearner
 
-__all__ = ["InContextLearner", "build_model"]
+__all__ = ["InContextLearner"]

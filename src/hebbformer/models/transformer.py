@@ -7,8 +7,9 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from .attention import SelfAttention, context_mask
+from .attention import SelfAttention
 from .encoder import ConvEncoder
+from .forward import FloatNumerics, forward, parallel_memory
 
 
 def random_rotations(n: int, d: int, device) -> torch.Tensor:
@@ -19,19 +20,16 @@ def random_rotations(n: int, d: int, device) -> torch.Tensor:
 
 
 class Block(nn.Module):
-    """Pre-norm transformer block."""
+    """The weights of a pre-norm transformer block (``forward.forward`` runs them):
+    x + attn(ln1(x)), then x + mlp(ln2(x))."""
 
-    def __init__(self, d: int, heads: int, mlp_ratio: int, attention: str, dropout: float = 0.0):
+    def __init__(self, d: int, heads: int, mlp_ratio: int, dropout: float = 0.0):
         super().__init__()
         self.ln1 = nn.LayerNorm(d)
-        self.attn = SelfAttention(d, heads, attention)
+        self.attn = SelfAttention(d, heads)
         self.ln2 = nn.LayerNorm(d)
         self.mlp = nn.Sequential(nn.Linear(d, mlp_ratio * d), nn.GELU(), nn.Linear(mlp_ratio * d, d))
         self.drop = nn.Dropout(dropout)  # on what each half adds to the residual stream (training only)
-
-    def forward(self, x, mask):
-        x = x + self.drop(self.attn(self.ln1(x), mask))
-        return x + self.drop(self.mlp(self.ln2(x)))
 
 
 class InContextLearner(nn.Module):
@@ -45,7 +43,7 @@ class InContextLearner(nn.Module):
         self.encoder = ConvEncoder(in_channels, cfg.encoder_channels, cfg.encoder_blocks, image_size)
         self.embed = nn.Linear(self.encoder.out_dim, cfg.d_model)
         self.label_embed = nn.Embedding(cfg.max_ways + 1, cfg.d_model)  # last row: "unknown"
-        self.blocks = nn.ModuleList(Block(cfg.d_model, cfg.heads, cfg.mlp_ratio, cfg.attention, cfg.dropout)
+        self.blocks = nn.ModuleList(Block(cfg.d_model, cfg.heads, cfg.mlp_ratio, cfg.dropout)
                                     for _ in range(cfg.depth))
         self.norm = nn.LayerNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, cfg.max_ways if cfg.readout == "vocab" else cfg.d_model)
@@ -66,12 +64,7 @@ class InContextLearner(nn.Module):
     def forward(self, support, support_labels, query, label_ids) -> torch.Tensor:
         """support [B, S, C, H, W] with label tokens support_labels [B, S], query [B, Q, C, H, W],
         and the episode's N label tokens label_ids [B, N] -> logits [B, Q, N] over those N."""
-        s = support_labels.shape[1]
-        x = self.tokens(support, support_labels, query)
-        mask = context_mask(s, query.shape[1]).to(x.device)
-        for block in self.blocks:
-            x = block(x, mask)
-        return self.readout(x, support_labels, label_ids)
+        return forward(FloatNumerics(self), parallel_memory, support, support_labels, query, label_ids)
 
     def readout(self, x: torch.Tensor, support_labels: torch.Tensor, label_ids: torch.Tensor) -> torch.Tensor:
         """Final residual stream [B, S+Q, d] -> the queries' logits [B, Q, N] at the N label tokens."""
@@ -91,14 +84,3 @@ class InContextLearner(nn.Module):
         # "tied": a class's logit is the output's match with its label embedding, scaled like an
         # attention score so that the first logits are of order one.
         return torch.einsum("bqd,bnd->bqn", out, self.label_embed(label_ids)) / self.cfg.d_model ** 0.5
-
-
-def build_model(cfg: ModelConfig, image_shape: tuple[int, int, int]) -> InContextLearner:
-    channels, height, _ = image_shape
-    if cfg.method != "icl":
-        from ..baselines import BASELINES  # the comparison methods, same encoder and episodes
-        return BASELINES[cfg.method](cfg, channels, height)
-    if cfg.quant:
-        from ..quant.model import QuantLearner  # the fixed-point variant of this same model
-        return QuantLearner(cfg, channels, height)
-    return InContextLearner(cfg, channels, height)

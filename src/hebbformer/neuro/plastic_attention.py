@@ -41,7 +41,7 @@ draws its own random numbers: there about one write in 250 would lose 1 in some 
 
 Between episodes one clearing step recruits every slot with all-zero traces, which sets every
 weight to 0. What runs where: the key and value synapses, their learning rules and the slot
-neurons are the neuromorphic network; the host (``hebbformer.quant.IntegerLearner``) computes
+neurons are the neuromorphic network; the host (``hebbformer.quant.IntegerNumerics``) computes
 what it sends (layer norm, the q, k, v projections), and turns the read-out into the layer's
 output (the 1/n of ReLU attention, the output projection, the MLP); the image encoder too.
 """
@@ -52,6 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..plasticity.rules import LOIHI
 from ..quant.fixed_point import slot_rate
 from .loihi.emulator import LearningDense, trace_streams
 from .loihi.scenario import Rule, Scenario
@@ -61,7 +62,7 @@ VALUE_RULE = "y0*x0*y2*t - y0*x0*y1*t - 4*y0*x0*w*t"  # three-factor: value (y2 
 MASK = 64  # tag_1 within a head (see the module docstring)
 TRACE_TAU = 65535  # x1 of the key synapses; the third-factor y traces are fixed at this by lava
 RNG_SEED = 0  # both LearningDense processes' rule seed
-TRACE_MAX = 127  # a written key or value component: one 7-bit trace per sign
+TRACE_MAX = LOIHI.largest  # a written key or value component: one 7-bit trace per sign
 IDLE, RECRUIT, READ = 0, 1, 2  # what a slot neuron does in a step
 
 
@@ -232,15 +233,18 @@ def run_emulated(net: LayerNet, program: Program) -> np.ndarray:
     return received
 
 
-class NetworkCore:
-    """A ``core`` for ``IntegerLearner.logits``: each attention layer compiled to its network and
-    run by ``run`` (``run_emulated``, or ``lava_attention.run_lava``) over all episodes back to back."""
+class NetworkMemory:
+    """A memory of the one forward (``models.forward``) on integer numerics: each attention layer
+    compiled to its network and run by ``run`` (``run_emulated``, or ``lava_attention.run_lava``)
+    over all episodes back to back; its slot neurons compute the memory rule's rates (``shift``)."""
 
     def __init__(self, run=run_emulated, avoid_decay: bool = True):
         self.run, self.avoid_decay = run, avoid_decay
 
-    def __call__(self, q, k, v, n_support: int, rate_shift: int) -> np.ndarray:
+    def __call__(self, q, k, v, n_support: int, rule) -> np.ndarray:
+        if rule.kind != "relu" or rule.shift is None:
+            raise ValueError("a Loihi 2 network runs the Quant model's integer ReLU attention only")
         b, n, heads, d_head = q.shape
-        net = LayerNet(heads, d_head, n_support + 1, rate_shift)
+        net = LayerNet(heads, d_head, n_support + 1, rule.shift)
         program = compile_program(net, q, k, v, n_support, self.avoid_decay)
         return read_out(program, self.run(net, program)).reshape(b, n, heads, d_head)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 
 
@@ -20,6 +21,22 @@ class Precision:
     synapse_bits: int | None = None
     fraction_bits: int = 0
     rounding: str = "none"
+
+    @property
+    def largest(self) -> int | None:
+        """The largest magnitude a synapse stores (its mantissa, symmetric), None in float."""
+        return None if self.synapse_bits is None else (1 << (self.synapse_bits - 1)) - 1
+
+    def store(self, x):
+        """What a synapse keeps of a written value x (numpy or torch): rounded half up onto its
+        grid of ``fraction_bits`` and saturated at ``largest``; x itself in floating point."""
+        if self.synapse_bits is None:
+            return x
+        xp = np if isinstance(x, np.ndarray) else torch
+        scale = 1 << self.fraction_bits
+        if self.rounding == "nearest" and not (xp is np and np.issubdtype(x.dtype, np.integer) and scale == 1):
+            x = xp.floor(x * scale + 0.5) / scale
+        return xp.clip(x, -self.largest, self.largest)
 
 
 FLOAT = Precision()
@@ -42,9 +59,10 @@ class HebbianRule:
     def factors(self) -> int:
         return 2 if self.third is None else 3
 
-    def delta(self, pre: torch.Tensor, post: torch.Tensor, third: torch.Tensor | None = None) -> torch.Tensor:
-        """dW [..., n_post, n_pre] for activities pre [..., n_pre] and post [..., n_post]; a
-        three-factor rule multiplies each postsynaptic row by its modulator ``third`` [..., n_post]."""
+    def delta(self, pre, post, third=None):
+        """dW [..., n_post, n_pre] for activities pre [..., n_pre] and post [..., n_post] (numpy or
+        torch); a three-factor rule multiplies each postsynaptic row by its modulator ``third``
+        [..., n_post]. Stored at ``precision`` by the memory that applies it (``store``)."""
         if (third is None) != (self.third is None):
             raise ValueError(f"rule {self.name!r} is {self.factors}-factor")
         gate = post if third is None else post * third

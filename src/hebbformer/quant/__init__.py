@@ -1,7 +1,4 @@
-"""The Quant variant: the in-context learner in fixed point (``model.QuantLearner``, trained with
-quantisation in the loop) and its integer-only inference path (``integer.IntegerLearner``)."""
-
-from .integer import IntegerForward, IntegerLearner
-from .model import QuantLearner
-
-__all__ = ["IntegerForward", "IntegerLearner", "QuantLearner"]
+"""The Quant variant: the in-context learner in fixed point. ``fixed_point``: the arithmetic;
+``model.QuantLearner``: the model, trained with quantisation in the loop, whose arithmetic is
+``numerics.FakeQuant``; ``integer.IntegerNumerics``: its integer-only inference. (Nothing is
+imported here: the modules sit on different layers, ``tests/test_layering.py``.)"""

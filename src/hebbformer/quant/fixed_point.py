@@ -16,10 +16,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..plasticity.rules import LOIHI
+
 WEIGHT_BITS = 8  # static weights: 8-bit signed mantissa, one shared exponent per tensor
 BIAS_BITS = 32  # biases live on the accumulator's grid
-SYNAPSE_RANGE = (-127, 127)  # a written key or value: one 7-bit trace per sign
+SYNAPSE_RANGE = (-LOIHI.largest, LOIHI.largest)  # a written key or value: one 7-bit trace per sign
 RECIPROCAL_BITS = 16  # 1/n for the relu slot normalisation, as a 16-bit fixed-point constant
+ACT_BITS = 8  # activations into every matrix: int8 (uint8 after a ReLU)
+RESIDUAL_BITS = 16  # the residual stream: int16
+NORM_FRACTION_BITS = 7  # layer norm's (x - mean) / std as an int16 mantissa with 7 fractional bits
 
 
 def int_range(bits: int, signed: bool = True) -> tuple[int, int]:

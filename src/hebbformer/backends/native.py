@@ -1,0 +1,18 @@
+"""The model's own numerics (float, or the Quant model's fake quantisation in float64) with the
+parallel memory: what training runs."""
+
+from __future__ import annotations
+
+import torch
+
+from ..models.forward import FloatNumerics, parallel_memory
+from ..quant.numerics import FakeQuant
+from . import Executed
+
+
+def own_numerics(model):
+    return FakeQuant(model, torch.float64) if hasattr(model, "exponents") else FloatNumerics(model)
+
+
+def parallel(model):
+    return Executed(model, own_numerics(model), parallel_memory, "torch")
