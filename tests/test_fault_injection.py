@@ -95,8 +95,16 @@ def test_sigkill_at_random_moments_then_resume_equals_the_uninterrupted_run(tmp_
         cmd = _train_command(killed, steps)
         if (killed / "checkpoint.pt").exists():
             cmd = [sys.executable, "-m", "hebbformer.cli", "train", "--quiet", "--resume", "--out", str(killed)]
+        before = checkpoint.load(killed)["step"] if (killed / "checkpoint.pt").exists() else 0
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(3 + 3 * torch.rand(1, generator=rng).item())
+        # wait until this run has written a checkpoint of its own (start-up takes seconds on a
+        # busy machine), then kill it at a random moment of its training
+        deadline = time.monotonic() + 300
+        while proc.poll() is None and time.monotonic() < deadline:
+            if (killed / "checkpoint.pt").exists() and checkpoint.load(killed)["step"] != before:
+                break
+            time.sleep(0.05)
+        time.sleep(2 * torch.rand(1, generator=rng).item())
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         if (killed / "checkpoint.pt").exists():

@@ -2,12 +2,11 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from hebbformer import checkpoint
-from hebbformer.backends.synaptic import OuterProductSynapses, SlotSynapses, synaptic_memory
-from hebbformer.config import ModelConfig
+from hebbformer import backends, checkpoint
+from hebbformer.backends.synaptic import OuterProductSynapses, SlotSynapses
 from hebbformer.data import ClassPool, episode_generator, sample_episodes
 from hebbformer.families import build_model
-from hebbformer.models.forward import FloatNumerics, MemoryRule, forward
+from hebbformer.models.forward import MemoryRule
 from hebbformer.plasticity import KEY_WRITE, VALUE_WRITE, HebbianRule
 from hebbformer.train import train
 
@@ -22,22 +21,7 @@ def episodes(ways=4, shots=2, queries=3, batch=3, seed=0, label_space=6):
 def both_forms(model, ep):
     args = (ep.support, ep.support_labels, ep.query, ep.label_ids)
     with torch.no_grad():
-        return model(*args), forward(FloatNumerics(model), synaptic_memory, *args)
-
-
-@pytest.mark.parametrize("attention", ["softmax", "linear", "relu"])
-@pytest.mark.parametrize("depth, heads, readout", [(1, 1, "vocab"), (2, 2, "vocab"), (3, 4, "tied"), (2, 2, "attend")])
-def test_synaptic_form_equals_parallel_model(attention, depth, heads, readout):
-    torch.manual_seed(depth)
-    cfg = ModelConfig(encoder_channels=8, encoder_blocks=2, d_model=16, depth=depth, heads=heads, mlp_ratio=2,
-                      max_ways=6, readout=readout, attention=attention)
-    model = build_model(cfg, (1, 16, 16)).eval()
-    ep = episodes()
-    parallel, plastic = both_forms(model, ep)
-    torch.testing.assert_close(plastic, parallel, rtol=0, atol=1e-5)
-    assert torch.equal(plastic.argmax(-1), parallel.argmax(-1))
-    parallel64, plastic64 = both_forms(model.double(), episodes())
-    torch.testing.assert_close(plastic64, parallel64, rtol=0, atol=1e-12)
+        return model(*args), backends.run(model, "synaptic")(*args)
 
 
 @pytest.mark.parametrize("attention", ["softmax", "linear", "relu"])

@@ -3,12 +3,11 @@ they give exactly what the integer path's numpy slots give."""
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hebbformer.backends.synaptic import synaptic_memory
-from hebbformer.models.forward import MemoryRule, forward
+from hebbformer.models.forward import MemoryRule
 from hebbformer.neuro.loihi.emulator import trace_streams
 from hebbformer.neuro.loihi.lava_sim import lava_available
 from hebbformer.neuro.plastic_attention import (
@@ -23,9 +22,6 @@ from hebbformer.neuro.plastic_attention import (
 )
 from hebbformer.plasticity.rules import QUANT_KEY_WRITE, QUANT_VALUE_WRITE
 from hebbformer.quant.fixed_point import slot_rate
-from hebbformer.quant.integer import IntegerNumerics
-from test_plastic import episodes
-from test_quant import args_of, quant_model
 
 needs_lava = pytest.mark.skipif(not lava_available(), reason="lava-nc is not installed (docs/loihi.md)")
 
@@ -59,26 +55,6 @@ def test_network_on_the_emulator_equals_the_numpy_slots(episodes, heads, d_head,
     q, k, v = random_layer(np.random.default_rng(seed), episodes, n_support + n_query, heads, d_head)
     expected = slot_core(q, k, v, n_support, rate_shift)
     assert np.array_equal(network(run_emulated, q, k, v, n_support, rate_shift), expected)
-
-
-def test_whole_learner_on_the_emulator_equals_its_integer_path():
-    model = quant_model(depth=2, heads=2, readout="tied", seed=2)
-    model.calibrate([args_of(episodes(seed=1))])
-    numerics = IntegerNumerics.from_model(model)
-    args = [t.numpy() for t in args_of(episodes(seed=2))]
-    expected = forward(numerics, synaptic_memory, *args)
-    assert np.array_equal(forward(numerics, NetworkMemory(run_emulated), *args), expected)
-
-
-@needs_lava
-def test_whole_learner_on_lava_equals_its_integer_path():
-    """lava's own LearningDense processes, with hebbformer's slot and read-out neurons."""
-    from hebbformer.neuro.loihi.lava_attention import run_lava
-    model = quant_model(depth=2, heads=2, seed=3)
-    model.calibrate([args_of(episodes(seed=1))])
-    numerics = IntegerNumerics.from_model(model)
-    args = [t.numpy() for t in args_of(episodes(batch=2, seed=4))]
-    assert np.array_equal(forward(numerics, NetworkMemory(run_lava), *args), forward(numerics, synaptic_memory, *args))
 
 
 def test_safe_steps_are_the_steps_where_no_written_trace_decays():
@@ -125,13 +101,3 @@ def test_program_rejects_what_the_network_cannot_hold():
     k[0, 0, 0, 0] = 128
     with pytest.raises(ValueError, match="within -127..127"):
         compile_program(LayerNet(1, 2, 3, 0), q, k, v, n_support=2)
-
-
-def test_integer_forward_runs_the_network_core():
-    from hebbformer import backends
-    model = quant_model(seed=5)
-    model.calibrate([args_of(episodes(seed=1))])
-    ep = episodes(seed=6)
-    with torch.no_grad():
-        outs = [backends.run(model, b)(*args_of(ep)) for b in ("torch", "integer", "loihi")]
-    assert torch.equal(outs[0], outs[1]) and torch.equal(outs[1], outs[2])

@@ -18,6 +18,8 @@ class BackendEntry:
 BACKENDS: dict[str, BackendEntry] = {
     "torch": BackendEntry("the model's own forward: parallel masked attention (Float; Quant fake-quantised, float64)",
                           "hebbformer.backends.native:parallel", False),
+    "synaptic": BackendEntry("the model's own arithmetic, every attention layer as plastic synapses written and read "
+                             "token by token", "hebbformer.backends.native:synaptic", False),
     "integer": BackendEntry("the Quant model on integers, its synapses as numpy slots",
                             "hebbformer.backends.integer:slots", True),
     "loihi": BackendEntry("the Quant model's attention layers as Loihi 2 networks on hebbformer's bit-exact emulator",

@@ -3,6 +3,7 @@
 
     backend    numerics                        memory
     torch      the model's own (Float / fake)  parallel masked attention
+    synaptic   the model's own                 slots / outer products, token by token (torch)
     integer    integer (Quant)                 the same slots on integer mantissas (numpy)
     loihi      integer (Quant)                 Loihi 2 networks on the emulator
     board      integer (Quant)                 the same, writing on every step

@@ -1,5 +1,5 @@
 """The model's own numerics (float, or the Quant model's fake quantisation in float64) with the
-parallel memory: what training runs."""
+parallel memory (what training runs) or the synaptic one, token by token."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import torch
 from ..models.forward import FloatNumerics, parallel_memory
 from ..quant.numerics import FakeQuant
 from . import Executed
+from .synaptic import synaptic_memory
 
 
 def own_numerics(model):
@@ -16,3 +17,7 @@ def own_numerics(model):
 
 def parallel(model):
     return Executed(model, own_numerics(model), parallel_memory, "torch")
+
+
+def synaptic(model):
+    return Executed(model, own_numerics(model), synaptic_memory, "synaptic")

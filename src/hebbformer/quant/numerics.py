@@ -13,7 +13,6 @@ import torch
 import torch.nn.functional as F
 
 from ..models.forward import MemoryRule, slots_read
-from ..plasticity.rules import QUANT_KEY_WRITE, QUANT_VALUE_WRITE
 from .fixed_point import (
     NORM_FRACTION_BITS,
     RECIPROCAL_BITS,
@@ -126,8 +125,10 @@ class FakeQuant:
         return split(q), split(k), split(v)
 
     def memory_rule(self, layer: int) -> MemoryRule:
-        return MemoryRule("relu", rate=lambda drive: self.model.act(f"b{layer}.rate", F.relu(drive)),
-                          key_write=QUANT_KEY_WRITE, value_write=QUANT_VALUE_WRITE)
+        # The keys and values arrive already as the synapses store them (``_write``, at the range
+        # of QUANT_KEY_WRITE / QUANT_VALUE_WRITE), but in real units, not mantissas: the slots
+        # keep them as they are (the float rules), and the integer path applies the Quant rules.
+        return MemoryRule("relu", rate=lambda drive: self.model.act(f"b{layer}.rate", F.relu(drive)))
 
     def attention_out(self, layer: int, read, n_support: int):
         m = self.model
