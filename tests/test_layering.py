@@ -23,7 +23,7 @@ LAYERS = [
     ("back-ends", ["backends", "backends.*", "quant.integer", "neuro.plastic_attention", "neuro.loihi",
                    "neuro.loihi.*"]),
     ("training and evaluation", ["train", "evaluate", "predict", "shipped", "experiments", "experiments.*"]),
-    ("CLI", ["cli", "reference"]),
+    ("CLI", ["cli", "cli.*", "reference"]),
 ]
 
 
@@ -65,6 +65,8 @@ def imports_of(module: str) -> set[str]:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(anchor + ([base] if base else []))
             targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names]
+            if node.level:  # a relative import names a module of the package, which must exist
+                assert base in MODULES, f"{module} imports {base}, which is no module of the package"
         else:
             continue
         for target in targets:

@@ -103,7 +103,7 @@ def test_lake_protocol_refuses_any_leak_by_construction(omniglot_root):
 
 
 def test_all_runs_is_refused_for_a_model_that_saw_evaluation_alphabets(omniglot_root, capsys):
-    from hebbformer.cli import all_runs_report
+    from hebbformer.cli.eval import all_runs_report
 
     cfg = Config()
     cfg.override(["data.name=omniglot", f"data.root={omniglot_root}"])

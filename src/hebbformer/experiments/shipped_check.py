@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .. import checkpoint
+from .. import backends, checkpoint
 from ..config import Config
 from ..data import build_pools
 from ..evaluate import episode_batches
@@ -39,12 +39,12 @@ def load_model(path, pool=None, overrides: list[str] | None = None):
 
 
 @torch.no_grad()
-def check_counts(path, backends: list[str] | None = None, pool=None,
+def check_counts(path, names: list[str] | None = None, pool=None,
                  overrides: list[str] | None = None) -> dict[str, dict]:
     """{backend: {"correct": queries answered right, "queries": queries asked, "episodes": n}}."""
     cfg, model, pool = load_model(path, pool, overrides)
     out = {}
-    for backend in backends or backends_of(cfg):
+    for backend in names or backends_of(cfg):
         run = backends.run(model, backend)
         correct = total = 0
         queries = min(QUERIES, pool.n_drawings - SETTING[1])  # all_runs-like pools have two drawings
