@@ -17,7 +17,7 @@ from test_quant import args_of, quant_model
 
 FLOAT_BACKENDS = [name for name, entry in BACKENDS.items() if not entry.quant_only]
 # "board" writes on every step, so that the trace decay changes some writes by 1, on purpose
-# (tests/test_plastic_attention.py shows it does); every other back-end must be exact.
+# (tests/test_attention_compiler.py shows it does); every other back-end must be exact.
 EXACT_QUANT_BACKENDS = [name for name in BACKENDS if name != "board"]
 
 

@@ -160,7 +160,7 @@ class EvalConfig:
     # "torch": the model's own forward; for a Quant model: "integer", its integer-only path
     # (hebbformer.quant.integer), "loihi", that path with the attention layers compiled to Loihi 2
     # networks run on hebbformer's emulator, "lava", the same networks on lava-nc's simulation
-    # (hebbformer.neuro.plastic_attention); all on the CPU.
+    # (hebbformer.neuro.attention_compiler); all on the CPU.
     backend: str = "torch"
     # "test": the test classes; "val": the held-out validation classes (for Omniglot unseen
     # characters of the training alphabets, with all 20 drawings, where all_runs has only 2).

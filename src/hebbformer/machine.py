@@ -103,7 +103,7 @@ def git_commit() -> str | None:
 
 def provenance(device: str = "cpu") -> dict:
     """How a figure was made: the command line, the commit, the date and the machine."""
-    prog = "hebbformer" if Path(sys.argv[0]).name in ("hebbformer", "cli.py") else f"python {sys.argv[0]}"
+    prog = "hebbformer" if Path(sys.argv[0]).name in ("hebbformer", "cli", "__main__.py") else f"python {sys.argv[0]}"
     return {"command": " ".join([prog, *sys.argv[1:]]) if sys.argv and sys.argv[0] else "",
             "commit": git_commit(), "date": time.strftime("%Y-%m-%d"), "machine": describe(device)}
 

@@ -1,10 +1,10 @@
 """The Quant model with every attention layer compiled to a Loihi 2 network
-(``neuro.plastic_attention``), run on hebbformer's emulator or in lava-nc."""
+(``neuro.attention_compiler``), run on hebbformer's emulator or in lava-nc."""
 
 from __future__ import annotations
 
 from ..errors import ConfigError
-from ..neuro.plastic_attention import NetworkMemory, run_emulated
+from ..neuro.attention_compiler import NetworkMemory, run_emulated
 from ..quant.integer import IntegerNumerics
 from . import Executed
 

@@ -3,7 +3,7 @@
 - **Float**: the float model's own forward (PyTorch).
 - **Quant**: its fixed-point twin, trained with quantisation in the loop, through its integer path.
 - **Loihi**: the Quant model with every attention layer compiled to a Loihi 2 network
-  (``hebbformer.neuro.plastic_attention``) and run on hebbformer's bit-exact emulator.
+  (``hebbformer.neuro.attention_compiler``) and run on hebbformer's bit-exact emulator.
 - **Lava**: the same networks in lava-nc's own simulation, on the first ``lava_episodes`` of the
   same episodes; its logits are compared with Loihi's there, and the table says whether they match.
 - **Loihi, board randomness**: the emulated networks with writes on every step, so that the trace

@@ -40,7 +40,7 @@ class Precision:
 
 
 FLOAT = Precision()
-# Loihi 2's learning engine as the compiled network drives it (hebbformer.neuro.plastic_attention):
+# Loihi 2's learning engine as the compiled network drives it (hebbformer.neuro.attention_compiler):
 # each sign of a key or value arrives in a 7-bit trace and is copied into the synapse exactly,
 # so a write stores a signed mantissa -127..127, with no fractional bits and no rounding.
 LOIHI = Precision(synapse_bits=8, fraction_bits=0, rounding="nearest")

@@ -6,7 +6,7 @@ shift, and in floating point it is exact whenever the value is, which is what ma
 fake-quantised forward equal the integer path bit for bit.
 
 Plastic writes store a key or value as Loihi 2's learning engine receives it in the compiled
-network (``hebbformer.neuro.plastic_attention``): a signed mantissa of at most 7 bits per sign,
+network (``hebbformer.neuro.attention_compiler``): a signed mantissa of at most 7 bits per sign,
 -127..127, since each sign travels in a 7-bit trace (x1 of a graded spike, y1/y2 of a third
 factor). The engine then copies it into the synapse exactly.
 """

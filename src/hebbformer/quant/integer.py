@@ -7,7 +7,7 @@ comparisons, a table look-up (GELU), an integer square root and a floor division
 Every attention layer is a plastic synaptic memory, the forward's other seam: each token writes
 its key and value into the synapses of a slot neuron (a support: a new one; a query: the spare
 one), then reads. ``backends.synaptic`` runs them in numpy; the layer compiled to a Loihi 2
-network on the emulator or on lava (``hebbformer.neuro.plastic_attention``) gives the same
+network on the emulator or on lava (``hebbformer.neuro.attention_compiler``) gives the same
 integers. The whole path equals the float64 fake-quantised forward bit for bit.
 """
 

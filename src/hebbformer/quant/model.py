@@ -16,7 +16,7 @@ numerics of ``numerics.FakeQuant``: every operation the way the integer path doe
 - the "tied" read-out as an integer dot product of the int8 output with the label embeddings;
 - attention of kind ``relu``: the keys and values are written into plastic synapses as signed
   mantissas -127..127 (``fixed_point.synapse_write``: what Loihi 2's learning engine stores in
-  the compiled network, ``hebbformer.neuro.plastic_attention``), a query's match with each
+  the compiled network, ``hebbformer.neuro.attention_compiler``), a query's match with each
   slot is requantised to a uint8 slot rate, and the division by the number of slots read is a
   multiplication by a 16-bit reciprocal.
 
@@ -105,7 +105,8 @@ class QuantLearner(InContextLearner):
 
     # ------------------------------------------------------------ quantised parameters
     # Each returns integer-valued mantissas (differentiable, straight-through) and exponents; the
-    # forward below and the integer export (``IntegerLearner.from_model``) both take them from here.
+    # fake-quantised numerics (``numerics.FakeQuant``) and the integer export
+    # (``integer.IntegerNumerics.from_model``) both take them from here.
 
     def linear_params(self, weight, bias, in_exp: int, scale: float = 1.0):
         """(w mantissas, b mantissas or None, w exponent); b on the grid of in_exp + w exponent."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .rules import MANT_BITS, WIDTH, Product
+from .rule_grammar import MANT_BITS, WIDTH, Product
 from .scenario import Scenario
 
 TRACE_MAX = 127  # 7-bit traces

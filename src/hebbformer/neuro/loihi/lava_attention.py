@@ -1,4 +1,4 @@
-"""A compiled attention layer (``hebbformer.neuro.plastic_attention``) run in lava-nc's Loihi 2
+"""A compiled attention layer (``hebbformer.neuro.attention_compiler``) run in lava-nc's Loihi 2
 CPU simulation: ring buffers play the host's part (the graded spikes of keys and queries, and what
 the slot and read-out neurons are told to do each step), lava's own LearningDense processes are
 the key and value synapses and their learning rules, and ``lava_processes.attention`` the neurons."""
@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..attention_compiler import LayerNet, Program, synapses
 from ..lava_compat import import_lava
-from ..plastic_attention import LayerNet, Program, synapses
 from .lava_sim import learning_dense, ring_buffer, run_steps, wire_third_factor
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import ConfigError
-from .rules import DEPENDENCIES, ProductSeries, parse_rule
+from .rule_grammar import DEPENDENCIES, ProductSeries, parse_rule
 
 MODES = ("fixed_pt", "floating_pt")
 GRADED = ("USE_REGULAR_IMPULSE", "OVERWRITE", "ADD_WITH_SATURATION", "ADD_WITHOUT_SATURATION")
@@ -89,7 +89,7 @@ class Rule:
 
 
 @dataclass
-class Lif:
+class LifParams:
     du: float = 0
     dv: float = 0
     vth: float = 10
@@ -332,7 +332,7 @@ SCHEMA = {  # "mode" first: the ranges of other fields depend on it
     "num_weight_bits": _Int(1, 8),
     "weight_exp": _Int(-8, 7),
     "rule": _Object(Rule, RULE_SCHEMA),
-    "lif": _Object(Lif, LIF_SCHEMA),
+    "lif": _Object(LifParams, LIF_SCHEMA),
     # y2 of a 3F rule: a 24-bit graded payload in fixed_pt (lava sends it as int32)
     "reward": _Matrix(MAX_NEURONS, MAX_STEPS, *_FLOAT, fixed=(-(2 ** 23), 2 ** 23 - 1), nullable=True),
     "record": _Names(RECORDABLE),
@@ -350,7 +350,7 @@ class Scenario:
     pre: np.ndarray  # [n_pre, steps]
     weights: np.ndarray  # [n_post, n_pre]
     rule: Rule
-    lif: Lif = field(default_factory=Lif)
+    lif: LifParams = field(default_factory=LifParams)
     mode: str = "fixed_pt"
     num_message_bits: int = 0
     graded_spike_cfg: str = "USE_REGULAR_IMPULSE"

@@ -1,14 +1,14 @@
-"""The neurons of a compiled attention layer (``hebbformer.neuro.plastic_attention``) as lava
+"""The neurons of a compiled attention layer (``hebbformer.neuro.attention_compiler``) as lava
 processes: slot neurons and read-out neurons, each told by the host what to do in a step through
 a control input. Their models call the same step functions as the emulator, so the two differ
 only in who moves the spikes."""
 
 import numpy as np
 
+from hebbformer.neuro.attention_compiler import readout_step, slot_step
 from hebbformer.neuro.lava_compat import import_lava
 from hebbformer.neuro.loihi.lava_processes._lava import LavaPyType, PyInPort, PyOutPort, cpu_model
 from hebbformer.neuro.loihi.lava_processes._lava import ports as _ports
-from hebbformer.neuro.plastic_attention import readout_step, slot_step
 
 _process = import_lava("lava.magma.core.process.process")
 _variable = import_lava("lava.magma.core.process.variable")

@@ -8,9 +8,7 @@ from hypothesis import strategies as st
 
 from hebbformer.backends.synaptic import synaptic_memory
 from hebbformer.models.forward import MemoryRule
-from hebbformer.neuro.loihi.emulator import trace_streams
-from hebbformer.neuro.loihi.lava_sim import lava_available
-from hebbformer.neuro.plastic_attention import (
+from hebbformer.neuro.attention_compiler import (
     READ,
     RECRUIT,
     TRACE_TAU,
@@ -20,6 +18,8 @@ from hebbformer.neuro.plastic_attention import (
     run_emulated,
     safe_steps,
 )
+from hebbformer.neuro.loihi.emulator import trace_streams
+from hebbformer.neuro.loihi.lava_sim import lava_available
 from hebbformer.plasticity.rules import QUANT_KEY_WRITE, QUANT_VALUE_WRITE
 from hebbformer.quant.fixed_point import slot_rate
 
