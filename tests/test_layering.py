@@ -16,7 +16,7 @@ LAYERS = [
     ("arithmetic and errors", ["", "errors", "atomic", "runlock", "machine", "distributed", "checkpoint",
                                "plasticity", "plasticity.rules", "quant", "quant.fixed_point",
                                "neuro", "neuro.lava_compat", "neuro.loihi.rule_grammar"]),
-    ("config schemas", ["config", "registry"]),
+    ("config schemas", ["config", "config_parse", "registry"]),
     ("data and tasks", ["data", "data.*", "tasks", "tasks.*"]),
     ("model families", ["models", "models.*", "baselines", "plasticity.fast_weights", "quant.model",
                         "quant.numerics", "families"]),

@@ -1,4 +1,5 @@
-"""One config object for every command: defaults here, a TOML/JSON file on top, ``key=value`` last.
+"""The config schemas: one config object for every command, defaults here, a TOML/JSON file on
+top, ``key=value`` last (read and type-checked by ``config_parse``).
 
 Sections mirror the system: what data, what episodes, what model, how to train, how to evaluate.
 Every value is checked once, in :meth:`Config.validate`, so that a wrong value is reported by
@@ -10,13 +11,11 @@ K + queries larger than the drawings per class) happen when the pools are built
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import tomllib
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .config_parse import parse_text, read_config_file, set_field
 from .errors import ConfigError
 from .registry import BACKENDS
 
@@ -196,9 +195,9 @@ class Config:
             if isinstance(value, dict):
                 section = self._section(key)
                 for sub, v in value.items():
-                    _set_field(section, key, sub, v)
+                    set_field(section, key, sub, v)
             else:
-                _set_field(self, "", key, value)
+                set_field(self, "", key, value)
 
     def override(self, assignments: list[str]) -> None:
         """Apply ``section.key=value`` strings, as given on the command line."""
@@ -208,10 +207,10 @@ class Config:
             path, text = item.split("=", 1)
             parts = path.strip().split(".")
             if len(parts) == 1:
-                _set_field(self, "", parts[0], _parse_text(self, parts[0], text, ""))
+                set_field(self, "", parts[0], parse_text(self, parts[0], text, ""))
             elif len(parts) == 2:
                 section = self._section(parts[0])
-                _set_field(section, parts[0], parts[1], _parse_text(section, parts[1], text, parts[0]))
+                set_field(section, parts[0], parts[1], parse_text(section, parts[1], text, parts[0]))
             else:
                 raise ConfigError(f"override key {path!r} has more than one dot")
 
@@ -377,72 +376,6 @@ def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
         raise ConfigError(f"{name}={value!r} is not one of: {', '.join(allowed)}")
 
 
-def _field_types(obj) -> dict[str, type]:
-    hints = typing.get_type_hints(type(obj))
-    return {f.name: hints[f.name] for f in dataclasses.fields(obj)}
-
-
-def _set_field(obj, section: str, key: str, value) -> None:
-    types = _field_types(obj)
-    where = f"{section}.{key}" if section else key
-    if key not in types:
-        known = ", ".join(types)
-        raise ConfigError(f"unknown config key {where!r}; known keys{' in [' + section + ']' if section else ''}: {known}")
-    setattr(obj, key, _coerce(where, types[key], value))
-
-
-def _coerce(where: str, typ, value):
-    """Check a value from a file against the field's type (ints are accepted for floats)."""
-    if typ is bool:
-        if isinstance(value, bool):
-            return value
-    elif typ is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif typ is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif typ is str:
-        if isinstance(value, str):
-            return value
-    elif typing.get_origin(typ) is list:
-        if isinstance(value, list) and all(isinstance(x, str) for x in value):
-            return list(value)
-    elif dataclasses.is_dataclass(typ):
-        raise ConfigError(f"config key {where!r} is a section; give it as a table of keys")
-    raise ConfigError(f"config key {where!r} expects {_type_name(typ)}, got {value!r}")
-
-
-def _type_name(typ) -> str:
-    if typing.get_origin(typ) is list:
-        return "a list of strings"
-    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[typ]
-
-
-def _parse_text(obj, key: str, text: str, section: str):
-    """Turn command-line text into the field's type; unknown keys fall through to _set_field."""
-    typ = _field_types(obj).get(key)
-    where = f"{section}.{key}" if section else key
-    text = text.strip()
-    try:
-        if typ is bool:
-            low = text.lower()
-            if low in ("1", "true", "yes", "on"):
-                return True
-            if low in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        if typ is int:
-            return int(text)
-        if typ is float:
-            return float(text)
-        if typing.get_origin(typ) is list:
-            return [s.strip() for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise ConfigError(f"config key {where!r} expects {_type_name(typ)}, got {text!r}") from None
-    return text
-
-
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
     """Defaults, then the file (TOML or JSON) if given, then the overrides; validated."""
     cfg = Config()
@@ -450,21 +383,3 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         cfg.update(read_config_file(path))
     cfg.override(overrides or [])
     return cfg.validate()
-
-
-def read_config_file(path: str | Path) -> dict:
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"config file {str(p)!r} does not exist")
-    try:
-        text = p.read_text(encoding="utf-8")
-        d = json.loads(text) if p.suffix == ".json" else tomllib.loads(text)
-    except UnicodeDecodeError:
-        raise ConfigError(f"config file {str(p)!r} is not UTF-8 text") from None
-    except OSError as err:
-        raise ConfigError(f"config file {str(p)!r} cannot be read: {err.strerror}") from None
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as err:
-        raise ConfigError(f"config file {str(p)!r} is not valid {'JSON' if p.suffix == '.json' else 'TOML'}: {err}") from None
-    if not isinstance(d, dict):
-        raise ConfigError(f"config file {str(p)!r} must hold a table of sections, not a {type(d).__name__}")
-    return d

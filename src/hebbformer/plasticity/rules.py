@@ -66,7 +66,8 @@ class HebbianRule:
         if (third is None) != (self.third is None):
             raise ValueError(f"rule {self.name!r} is {self.factors}-factor")
         gate = post if third is None else post * third
-        return self.lr * gate[..., :, None] * pre[..., None, :]
+        outer = gate[..., :, None] * pre[..., None, :]
+        return outer if self.lr == 1 else self.lr * outer  # integer activities stay integers
 
 
 # Softmax attention in synaptic form. Each token recruits a new slot neuron (one-hot activity).
