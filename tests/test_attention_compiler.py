@@ -69,6 +69,7 @@ def test_safe_steps_are_the_steps_where_no_written_trace_decays():
     assert 0.98 < safe.mean() < 1  # some steps are unsafe, few
 
 
+@pytest.mark.slow
 def test_without_safe_steps_some_writes_lose_one():
     """What a board, whose random numbers the host does not know, would do: writes on unsafe steps
     lose 1 in their large components, so some read-outs differ."""

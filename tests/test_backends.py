@@ -19,6 +19,12 @@ FLOAT_BACKENDS = [name for name, entry in BACKENDS.items() if not entry.quant_on
 # "board" writes on every step, so that the trace decay changes some writes by 1, on purpose
 # (tests/test_attention_compiler.py shows it does); every other back-end must be exact.
 EXACT_QUANT_BACKENDS = [name for name in BACKENDS if name != "board"]
+# lava's own simulation takes seconds per episode: in the full run (CI), not the default one
+SLOW = {"lava"}
+
+
+def cases(names):
+    return [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in names]
 
 
 def run(model, backend, ep):
@@ -28,7 +34,7 @@ def run(model, backend, ep):
         return backends.run(model, backend)(*args_of(ep))
 
 
-@pytest.mark.parametrize("backend", FLOAT_BACKENDS)
+@pytest.mark.parametrize("backend", cases(FLOAT_BACKENDS))
 @pytest.mark.parametrize("attention", ["softmax", "linear", "relu"])
 @pytest.mark.parametrize("depth, heads, readout", [(1, 1, "vocab"), (2, 2, "tied"), (2, 2, "attend")])
 def test_float_backends_equal_the_model(backend, attention, depth, heads, readout):
@@ -46,7 +52,7 @@ def test_float_backends_equal_the_model(backend, attention, depth, heads, readou
     torch.testing.assert_close(run(model, backend, ep), model(*args_of(ep)), rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("backend", EXACT_QUANT_BACKENDS)
+@pytest.mark.parametrize("backend", cases(EXACT_QUANT_BACKENDS))
 @pytest.mark.parametrize("depth, heads, readout", [(1, 1, "vocab"), (2, 2, "tied")])
 def test_quant_backends_equal_the_model_bit_for_bit(backend, depth, heads, readout):
     model = quant_model(depth, heads, readout, seed=depth)

@@ -128,6 +128,7 @@ def test_protonet_meta_trains_through_the_common_loop(tmp_path):
     assert blob_accuracy_after_training(tmp_path, "protonet", steps=100) > 0.8  # chance 1/3
 
 
+@pytest.mark.slow
 def test_an_encoder_trained_by_one_method_starts_another(tmp_path):
     from hebbformer import checkpoint
     from hebbformer.errors import CheckpointError
@@ -144,6 +145,7 @@ def test_an_encoder_trained_by_one_method_starts_another(tmp_path):
         init_encoder(wider, str(tmp_path / "p" / "run"))
 
 
+@pytest.mark.slow
 def test_a_frozen_encoder_stays_as_it_started(tmp_path):
     from hebbformer import checkpoint
 

@@ -33,6 +33,7 @@ def test_train_then_eval(tmp_path, capsys):
     assert "nothing to do" in capsys.readouterr().out and (out / "config.json").read_text() == config
 
 
+@pytest.mark.slow
 def test_quant_run_evaluates_through_its_integer_path(tmp_path, capsys):
     """Float -> Quant by init_from; eval on the integer backend and on the validation split gives
     the same answers as the fake-quantised torch forward on the same episodes."""
@@ -89,6 +90,7 @@ def test_bad_input_gives_one_clear_line(tmp_path, capsys):
     check_error(capsys, ["train", "eval.split=training"], "eval.split='training' is not one of")
 
 
+@pytest.mark.slow
 def test_report_collects_runs_studies_and_benchmarks(tmp_path, capsys):
     import csv
 

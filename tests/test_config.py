@@ -78,3 +78,11 @@ def test_parse_setting():
     assert parse_setting("20w5s") == (20, 5)
     with pytest.raises(ConfigError):
         parse_setting("1w1s")
+
+
+def test_a_huge_encoder_depth_is_refused_without_computing_its_image_size():
+    """2**blocks for blocks = 2**70 would take all memory; the check must not compute it."""
+    cfg = Config()
+    cfg.override([f"model.encoder_blocks={2 ** 70}"])
+    with pytest.raises(ConfigError, match=r"too small for model.encoder_blocks=\d+ .*needs at least 2\*\*\d+"):
+        cfg.validate()

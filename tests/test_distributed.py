@@ -26,6 +26,7 @@ def losses(run):
     return [m["loss"] for m in lines]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("extra", [[], ["train.augment=true"], ["model.method=protonet"]])
 def test_two_processes_match_one(tmp_path, extra):
     single, double = tmp_path / "one", tmp_path / "two"

@@ -81,6 +81,7 @@ def _hold(folder, ready):
         time.sleep(30)
 
 
+@pytest.mark.slow
 def test_a_second_writer_of_a_run_folder_is_refused_naming_the_first(tmp_path):
     ctx = multiprocessing.get_context("spawn")
     ready = ctx.Event()

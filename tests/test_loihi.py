@@ -110,6 +110,7 @@ def test_cli_run_saves_the_recordings(tmp_path):
 
 # ------------------------------------------------------------------ parity with lava
 
+@pytest.mark.slow
 @needs_lava
 @pytest.mark.parametrize("name", ["stdp_2f.json", "reward_3f.json", "key_write.json"])
 def test_example_scenarios_match_lava(name, capsys):
@@ -181,6 +182,7 @@ def scenarios(draw):
     return d
 
 
+@pytest.mark.slow
 @needs_lava
 @settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(scenarios())
@@ -192,6 +194,7 @@ def test_random_scenarios_match_lava(d):
     assert all(r.ok for r in rows), [(r.name, r.max_abs) for r in rows if not r.ok]
 
 
+@pytest.mark.slow
 @settings(max_examples=80, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(scenarios())
 def test_sparse_updates_equal_updating_every_synapse(d):

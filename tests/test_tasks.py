@@ -76,6 +76,7 @@ def test_unknown_task_is_named():
         StudyConfig(modules=["hebb"]).validate()
 
 
+@pytest.mark.slow
 def test_static_weights_suffice_for_one_association_but_plastic_ones_bind_several():
     """The boundary condition: with one pair the answer is a linear read-out of a summed memory,
     which the static module learns; with two pairs the key must be bound to its value, which
@@ -90,6 +91,7 @@ def test_static_weights_suffice_for_one_association_but_plastic_ones_bind_severa
     assert mean(bound, "2") > 0.5
 
 
+@pytest.mark.slow
 def test_study_writes_table_and_figures_and_resumes(tmp_path):
     cfg = StudyConfig(modules=["static", "delta"], tasks=["association"], seeds=2, steps=3, batch_size=4,
                       budget=3000, eval_batches=1)

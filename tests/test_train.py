@@ -104,6 +104,7 @@ def _losses(run):
     return [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("option, tolerance", [("train.precision=bf16", 2e-2), ("train.compile=true", 1e-4)])
 def test_mixed_precision_and_compile_train_the_same_model(tmp_path, option, tolerance):
     """bf16 autocast and torch.compile change how the step runs, not what it computes: the losses

@@ -312,10 +312,11 @@ class Config:
             raise ConfigError(f"data.val_fraction must lie in [0, 1), got {d.val_fraction}")
         if d.image_size > 105:
             raise ConfigError(f"data.image_size={d.image_size} is larger than the 105-pixel originals")
-        if d.image_size < 2 ** m.encoder_blocks:
+        if d.image_size.bit_length() <= m.encoder_blocks:  # image_size < 2**blocks, without computing 2**blocks
+            need = 2 ** m.encoder_blocks if m.encoder_blocks < 64 else f"2**{m.encoder_blocks}"
             raise ConfigError(
                 f"data.image_size={d.image_size} is too small for model.encoder_blocks={m.encoder_blocks} "
-                f"(each block halves it; needs at least {2 ** m.encoder_blocks})")
+                f"(each block halves it; needs at least {need})")
         for s in v.settings:
             ways, shots = parse_setting(s)
             if ways > m.max_ways:
