@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hebbformer import checkpoint
-from hebbformer.config import _SECTIONS, Config
+from hebbformer.config import SECTIONS, Config
 from hebbformer.errors import ConfigError
 
-KEYS = [(s, f.name) for s in _SECTIONS for f in dataclasses.fields(getattr(Config(), s))]
+KEYS = [(s, f.name) for s in SECTIONS for f in dataclasses.fields(getattr(Config(), s))]
 TEXT = st.one_of(
     st.sampled_from(["", "nan", "inf", "-inf", "-1", "0", "1e400", "99999999999999999999999", "true", "x",
                      "1.5", "-0", "a,b", "5w1s", "20w5s,", "0w0s", "cuda:99", "relu", "  7 ", "1_000"]),

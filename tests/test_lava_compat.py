@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from hebbformer.neuro.lava_compat import _install
+from hebbformer.neuro.lava_compat import install
 from hebbformer.neuro.loihi.lava_sim import lava_available
 
 
@@ -17,7 +17,7 @@ class Unhashable:
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="3.10 accepts unhashable defaults itself")
 def test_unhashable_defaults_are_shared_in_lava_classes_only():
-    _install()
+    install()
     shared = Unhashable()
     lava_like = type("Channel", (), {"__module__": "lava.magma.fake", "__annotations__": {"encoder": Unhashable},
                                      "encoder": shared})

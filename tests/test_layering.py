@@ -104,3 +104,16 @@ def test_no_import_cycles():
     for m in sorted(GRAPH):
         if m not in state:
             visit(m)
+
+
+def test_no_private_name_is_imported_from_another_module():
+    """A leading underscore means "this module's own": the package, its tests and its benchmarks
+    import public names only."""
+    roots = [SRC / "hebbformer", SRC.parent / "tests", SRC.parent / "bench"]
+    offenders = []
+    for path in (p for root in roots for p in root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("hebbformer")):
+                offenders += [f"{path.name}: {a.name}" for a in node.names
+                              if a.name.startswith("_") and not a.name.startswith("__")]
+    assert not offenders, offenders

@@ -215,14 +215,14 @@ class Config:
                 raise ConfigError(f"override key {path!r} has more than one dot")
 
     def _section(self, name: str):
-        if name not in _SECTIONS:
-            raise ConfigError(f"unknown config section {name!r}; known: {', '.join(_SECTIONS)}")
+        if name not in SECTIONS:
+            raise ConfigError(f"unknown config section {name!r}; known: {', '.join(SECTIONS)}")
         return getattr(self, name)
 
     # ------------------------------------------------------------------ checks
     def validate(self) -> "Config":
         d, e, m, t, v = self.data, self.episode, self.model, self.train, self.eval
-        for section in _SECTIONS:  # no NaN or infinity anywhere: each would train or score nonsense
+        for section in SECTIONS:  # no NaN or infinity anywhere: each would train or score nonsense
             for f in dataclasses.fields(getattr(self, section)):
                 value = getattr(getattr(self, section), f.name)
                 if isinstance(value, float) and not math.isfinite(value) and not (
@@ -324,7 +324,7 @@ class Config:
         return self
 
 
-_SECTIONS = ("data", "episode", "model", "train", "eval")
+SECTIONS = ("data", "episode", "model", "train", "eval")
 
 
 def parse_setting(text: str) -> tuple[int, int]:

@@ -60,7 +60,7 @@ def config_reference() -> list[str]:
              "Every key, as `section.key=value` after a command's options or in a TOML/JSON file "
              "(`[section]` tables). Validated before any work starts.", ""]
     cfg = Config()
-    for section in config_module._SECTIONS:
+    for section in config_module.SECTIONS:
         obj = getattr(cfg, section)
         hints = typing.get_type_hints(type(obj))
         notes = field_comments(type(obj))

@@ -22,12 +22,12 @@ import importlib
 import multiprocessing
 import sys
 
-_installed = False
+_done = False
 
 
-def _install() -> None:
-    global _installed
-    if _installed or sys.version_info < (3, 11):
+def install() -> None:
+    global _done
+    if _done or sys.version_info < (3, 11):
         return
     original = dataclasses._get_field
 
@@ -44,7 +44,7 @@ def _install() -> None:
         return original(cls, name, type_, *args)
 
     dataclasses._get_field = get_field
-    _installed = True
+    _done = True
 
 
 _MESSAGING = "lava.magma.runtime.message_infrastructure.multiprocessing"
@@ -68,7 +68,7 @@ def _import_messaging() -> None:
 
 def import_lava(module: str = "lava.magma.core.run_configs"):
     """Import a lava module (after the 3.11 fix); a clear ImportError names the extra to install."""
-    _install()
+    install()
     try:
         _import_messaging()
         return importlib.import_module(module)
