@@ -11,7 +11,7 @@ for name in $(.venv/bin/python -c "from hebbformer import shipped; print(' '.joi
   $H eval "$name" "$D" --quiet
 done
 # the in-context learners' encoders alone, read out as ProtoNets: features vs the transformer's reading
-for name in $(.venv/bin/python -c "from hebbformer import shipped; print(' '.join(n for n in shipped.manifest() if n.endswith('-icl')))"); do
+for name in $(.venv/bin/python -c "from hebbformer import shipped; print(' '.join(n for n in shipped.manifest() if '-icl' in n))"); do
   $H eval "$name" "$D" eval.encoder_probe=true --quiet
 done
 # one model, four back-ends: Float (relu) / Quant / Loihi 2 emulated (1,000 episodes) / lava (200);

@@ -29,8 +29,16 @@ add lake-icl runs/lake_icl "in-context learner, softmax attention, Float; Lake's
     "$L train.steps=2000"
 add lake-protonet runs/lake_protonet "Prototypical Network; Lake's protocol (images_background only)" \
     "$L model.method=protonet $NO_AUX train.steps=2500"
+W="model.encoder_channels=64"  # the second round: the standard Conv-4 width
+add vinyals-icl-64 runs/vinyals_icl64 "in-context learner, softmax attention, Float, 64-channel Conv-4; Vinyals split" \
+    "$V $W train.steps=3600 train.val_every=600"
+add vinyals-protonet-64 runs/vinyals_protonet64 "Prototypical Network, 64-channel Conv-4; Vinyals split" \
+    "$V $W model.method=protonet $NO_AUX train.steps=2500"
+add lake-protonet-64 runs/lake_protonet64 "Prototypical Network, 64-channel Conv-4; Lake's protocol (images_background only)" \
+    "$L $W model.method=protonet $NO_AUX train.steps=3000"
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(vinyals-icl vinyals-relu vinyals-quant vinyals-protonet vinyals-maml vinyals-maml-fo vinyals-finetune lake-icl lake-protonet)
+[ ${#names[@]} -gt 0 ] || names=(vinyals-icl vinyals-relu vinyals-quant vinyals-protonet vinyals-maml vinyals-maml-fo vinyals-finetune lake-icl lake-protonet
+                                  vinyals-icl-64 vinyals-protonet-64 lake-protonet-64)
 for name in "${names[@]}"; do
   if [ -z "${RUN[$name]+set}" ]; then
     echo "unknown model $name; known: ${!RUN[*]}" >&2; exit 2

@@ -2,7 +2,9 @@
 # The trainings behind the shipped Omniglot models (models/, docs/results/omniglot.md), as run.
 # Two tracks of one thread each, side by side on a 2-core CPU (the times in the manifest are of
 # that sharing); every run resumes where a kill left it, and a finished one is left as it is, so
-# running this script again continues. Usage: scripts/train_omniglot.sh icl|baselines [DATA_ROOT]
+# running this script again continues. Usage: scripts/train_omniglot.sh icl|baselines|wide [DATA_ROOT]
+# "wide": the second round (2026-12-02), the standard Conv-4 width of 64 channels (Snell et al.,
+# Finn et al.) instead of 32, run as two tracks: the learner alone, then the two ProtoNets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D="data.root=${2:-../shared/data/omniglot}"
@@ -39,5 +41,12 @@ case "${1:-}" in
     run runs/vinyals_finetune -c configs/omniglot_vinyals.toml $D $T model.method=finetune $NO_AUX \
         train.init_from=runs/vinyals_protonet train.freeze_encoder=true train.steps=1
     ;;
-  *) echo "usage: $0 icl|baselines [DATA_ROOT]" >&2; exit 2 ;;
+  wide)  # 64 channels: the in-context learner (Vinyals), ProtoNets under both protocols
+    W="model.encoder_channels=64"
+    run runs/vinyals_icl64 -c configs/omniglot_vinyals.toml $D $T $W train.steps=3600 train.val_every=600 &
+    run runs/lake_protonet64 -c configs/omniglot_lake.toml $D $T $W model.method=protonet $NO_AUX train.steps=3000
+    run runs/vinyals_protonet64 -c configs/omniglot_vinyals.toml $D $T $W model.method=protonet $NO_AUX train.steps=2500
+    wait
+    ;;
+  *) echo "usage: $0 icl|baselines|wide [DATA_ROOT]" >&2; exit 2 ;;
 esac

@@ -31,9 +31,13 @@ BACKEND_FILES = {"torch": "eval.json", "integer": "eval_test_integer.json", "loi
 
 
 def _label(cfg: dict, backend: str) -> str:
+    return f"{_method(cfg, backend)}, {cfg['model']['encoder_channels']} ch."
+
+
+def _method(cfg: dict, backend: str) -> str:
     m = cfg["model"]
     if backend == "probe":  # eval.encoder_probe: the features alone, read out as class means
-        return _label(cfg, "torch") + ": its encoder alone, as a ProtoNet"
+        return _method(cfg, "torch") + ": its encoder alone, as a ProtoNet"
     if m["method"] != "icl":
         name = METHOD_NAMES.get(m["method"], m["method"])
         if m["method"] == "maml":
@@ -79,7 +83,8 @@ def build(eval_root: Path = Path("docs/results/omniglot-evals"), notes: Path | N
            "Written by `hebbformer results` from the shipped models (`models/`, `models/MANIFEST.json`) and their "
            "evaluations (`hebbformer eval NAME` writes `runs/eval/NAME/`; the copies this page was made from are in "
            "`docs/results/omniglot-evals/`); `scripts/omniglot_results.sh` reruns every evaluation and this page. "
-           "Accuracy in %, mean ± 95% CI over 1,000 test episodes per setting.", "",
+           "Accuracy in %, mean ± 95% CI over 1,000 test episodes per setting; \"32 ch.\" / \"64 ch.\": the width of "
+           "the Conv-4 encoder (64 is the papers' width).", "",
            "## Vinyals split", "",
            "Meta-trained on the 1,028 characters of `train.txt` (with their four rotations: 4,112 classes), "
            "validated on `val.txt`, tested on the 423 characters of `test.txt`, each rotation a class of its own "
@@ -159,16 +164,15 @@ def headline(eval_root: Path = Path("docs/results/omniglot-evals")) -> str:
             row.update({s: _cell(rep, s).split(" ")[0] for s in SETTINGS})
         elif cfg["data"]["split"] == "lake" and "all_runs_error" in rep:
             row["all_runs"] = f"{100 * rep['all_runs_error']:.2f}%"
-    for name in shipped.manifest():
+    for name, entry in shipped.manifest().items():
         path = eval_root / name / "variants.json"
         if path.is_file():
             v = json.loads(path.read_text())
+            cfg = checkpoint.load(shipped.models_dir() / entry["file"])["config"]
             for r in v["rows"]:
                 if r["backend"] in ("integer", "loihi", "lava"):
-                    label = {"integer": "in-context learner, relu, Quant (integer path)",
-                             "loihi": "in-context learner, relu, Quant on Loihi 2 (emulated)",
-                             "lava": "in-context learner, relu, Quant on Loihi 2 (lava)"}[r["backend"]]
-                    rows.setdefault(label, {})[v["setting"]] = f"{100 * r['accuracy']:.2f} ({r['episodes']} ep.)"
+                    rows.setdefault(_label(cfg, r["backend"]), {})[v["setting"]] = \
+                        f"{100 * r['accuracy']:.2f} ({r['episodes']} ep.)"
     out = ["| Omniglot | Vinyals 5w1s | 5w5s | 20w1s | 20w5s | Lake all_runs error |", "| --- | --- | --- | --- | --- | --- |"]
     for label, r in rows.items():
         out.append(f"| hebbformer: {label} | " + " | ".join(r.get(s, "—") for s in SETTINGS) + f" | {r.get('all_runs', '—')} |")
