@@ -115,6 +115,10 @@ def test_report_collects_runs_studies_and_benchmarks(tmp_path, capsys):
     acc = json.loads((runs / "icl" / "eval.json").read_text())["results"][0]
     assert f"| runs/icl | ICL softmax, Float | glyphs | test | {100 * acc['accuracy']:.2f} ± {100 * acc['ci95']:.2f}" in md
     assert "| runs/proto | ProtoNet | glyphs | val |" in md
+    from hebbformer.machine import describe, git_commit
+    machine = describe()
+    made = f"{(git_commit() or '?')[:10]} · {machine['cpu']} ({machine['cpu_capability']}, {machine['threads']} threads"
+    assert md.count(made) == 2, "every row names the commit and the machine that made it"
     assert "Not evaluated yet (`hebbformer eval RUN`): runs/pending" in md
     assert "| association (accuracy, pairs=1) |" in md and "token_cost_0.csv" in md
     assert "## Float, Quant, Loihi and Lava" in md and "| Lava | 1 |" in md

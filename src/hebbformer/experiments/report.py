@@ -35,6 +35,7 @@ class Evaluation:
     split: str
     results: dict[str, tuple[float, float, int]]  # setting -> (accuracy, ci95, episodes)
     all_runs_error: float | None
+    made: str = "?"  # the evaluation's commit, machine and date (its provenance)
 
 
 @dataclass
@@ -95,7 +96,7 @@ def find(roots: list[Path]) -> Found:
                 results = {r["setting"]: (r["accuracy"], r["ci95"], r["episodes"])
                            for r in rep["results"] if r["accuracy"] is not None}
                 found.evaluations.append(Evaluation(name, variant_of(cfg, backend), cfg["data"]["name"], split,
-                                                    results, rep.get("all_runs_error")))
+                                                    results, rep.get("all_runs_error"), made_by(rep)))
             if (run / "metrics.jsonl").is_file():
                 found.curves[name] = _metric_lines(run / "metrics.jsonl")
         found.studies += sorted(p.parent for p in root.rglob("study.json"))
@@ -108,15 +109,25 @@ def _settings(evals: list[Evaluation]) -> list[str]:
     return sorted({s for e in evals for s in e.results}, key=lambda s: parse_setting(s)[::-1])
 
 
+def made_by(report: dict) -> str:
+    """Commit, machine (CPU, capability, threads, GPU) and date of an evaluation, from its provenance."""
+    p = report.get("provenance") or {}
+    m = p.get("machine") or {}
+    gpu = f", {m['gpu']}" if m.get("gpu") else ""
+    return (f"{(p.get('commit') or '?')[:10]} · {m.get('cpu', '?')} ({m.get('cpu_capability', '?')}, "
+            f"{m.get('threads', '?')} threads{gpu}) · {p.get('date', '?')}")
+
+
 def method_table(evals: list[Evaluation]) -> str:
     settings = _settings(evals)
-    head = ["run", "method / variant", "data", "split", *[f"{s}" for s in settings], "all_runs error"]
+    head = ["run (its config.json)", "method / variant", "data", "split", *[f"{s}" for s in settings],
+            "all_runs error", "made by"]
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for e in evals:
         cells = [f"{100 * e.results[s][0]:.2f} ± {100 * e.results[s][1]:.2f}" if s in e.results else "—"
                  for s in settings]
         err = "—" if e.all_runs_error is None else f"{100 * e.all_runs_error:.2f}%"
-        lines.append("| " + " | ".join([e.run, e.variant, e.data, e.split, *cells, err]) + " |")
+        lines.append("| " + " | ".join([e.run, e.variant, e.data, e.split, *cells, err, e.made]) + " |")
     return "\n".join(lines)
 
 
