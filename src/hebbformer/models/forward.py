@@ -9,7 +9,7 @@ in (``docs/architecture.md``):
   with calibrated exponents (``quant.numerics.FakeQuant``), or on integers
   (``quant.integer.IntegerNumerics``);
 - **memory**: how each attention layer's plastic synapses are written and read: every token
-  writes its key and value, then reads with its query (``ParallelMemory`` below: one masked
+  writes its key and value, then reads with its query (``parallel_memory`` below: one masked
   attention for the whole episode, as training needs; the slots and outer products of
   ``backends.synaptic``; the integer slots; a compiled Loihi 2 network).
 
