@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from hebbformer import backends
-from hebbformer.config import ModelConfig
+from hebbformer.config import Config, ModelConfig
 from hebbformer.errors import ConfigError
 from hebbformer.families import build_model
 from hebbformer.neuro.loihi.lava_sim import lava_available
@@ -76,3 +76,10 @@ def test_backend_names_are_checked():
         backends.run(model, "gpu")
     with pytest.raises(ConfigError, match="backend 'loihi' runs a Quant model"):
         backends.run(model, "loihi")
+    protonet = build_model(ModelConfig(encoder_channels=8, encoder_blocks=2, method="protonet"), (1, 16, 16))
+    with pytest.raises(ConfigError, match="backend 'synaptic' runs the in-context learner; a ProtoNet"):
+        backends.run(protonet, "synaptic")
+    cfg = Config()
+    cfg.override(["model.method=protonet", "eval.backend=synaptic"])
+    with pytest.raises(ConfigError, match="eval.backend='synaptic' runs the in-context learner"):
+        cfg.validate()

@@ -273,6 +273,9 @@ class Config:
         if m.method != "icl" and m.quant:
             raise ConfigError(f"model.quant applies to the in-context learner, not model.method={m.method!r}")
         _one_of("eval.split", v.split, ("test", "val"))
+        if m.method != "icl" and v.backend != "torch":
+            raise ConfigError(f"eval.backend={v.backend!r} runs the in-context learner; model.method={m.method!r} "
+                              "runs on 'torch' only")
         if m.quant:
             check_quantisable(m)
         elif BACKENDS[v.backend].quant_only:

@@ -21,6 +21,7 @@ import torch
 
 from ..errors import ConfigError
 from ..models.forward import forward
+from ..models.transformer import InContextLearner
 from ..registry import BACKENDS
 
 
@@ -48,6 +49,8 @@ def run(model, name: str):
     if name not in BACKENDS:
         raise ConfigError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}")
     entry = BACKENDS[name]
+    if name != "torch" and not isinstance(model, InContextLearner):
+        raise ConfigError(f"backend {name!r} runs the in-context learner; a {type(model).__name__} runs on 'torch' only")
     if entry.quant_only and not hasattr(model, "exponents"):
         raise ConfigError(f"backend {name!r} runs a Quant model (model.quant=true); this model is Float")
     module, function = entry.build.split(":")
