@@ -76,4 +76,4 @@ def test_classify_command_reads_folders_and_names_bad_input(trained, tmp_path, c
     check_error(capsys, ["classify", str(trained), "--support", str(support), "--query", str(query)],
                 "broken.png is not a readable image")
     check_error(capsys, ["classify", str(trained), "--support", str(support), "--query", str(query),
-                         "--backend", "loihi"], "needs a Quant model")
+                         "--backend", "loihi"], "runs the in-context learner; model.method='protonet' runs on 'torch' only")
