@@ -49,7 +49,10 @@ def token_costs(numerics, length: int, reps: int):
         else:
             memory = SlotSynapses(1, heads, d // heads, length + 1, draw(), rule)
         for i in range(length):  # fill the context with random keys and values
-            memory.write(draw(), draw()) if rule.kind == "linear" else memory.write(i, draw(), draw())
+            if rule.kind == "linear":
+                memory.write(draw(), draw())
+            else:
+                memory.write(i, draw(), draw())
         memories.append(memory)
     read = sum(m.read_elements for m in memories)
     written = sum(m.write_elements for m in memories)

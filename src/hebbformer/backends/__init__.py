@@ -30,9 +30,9 @@ class Executed(torch.nn.Module):
     -> logits, inference only. Integer numerics run on numpy; their logits come back as float64
     (mantissa times 2**exponent, exact)."""
 
-    def __init__(self, model, numerics, memory, backend: str):
+    def __init__(self, model, numerics, memory):
         super().__init__()
-        self.model, self.cfg, self.backend = model, model.cfg, backend
+        self.model, self.cfg = model, model.cfg
         self.numerics, self.memory = numerics, memory
 
     @torch.no_grad()

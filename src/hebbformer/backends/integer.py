@@ -8,4 +8,4 @@ from .synaptic import synaptic_memory
 
 
 def slots(model):
-    return Executed(model, IntegerNumerics.from_model(model), synaptic_memory, "integer")
+    return Executed(model, IntegerNumerics.from_model(model), synaptic_memory)

@@ -10,13 +10,13 @@ from . import Executed
 
 
 def emulated(model):
-    return Executed(model, IntegerNumerics.from_model(model), NetworkMemory(run_emulated), "loihi")
+    return Executed(model, IntegerNumerics.from_model(model), NetworkMemory(run_emulated))
 
 
 def board(model):
     """Writes on every step: the trace decay's random draws change some writes by 1, as a board's
     would, whose random numbers the host cannot know (the other rows schedule around them)."""
-    return Executed(model, IntegerNumerics.from_model(model), NetworkMemory(run_emulated, avoid_decay=False), "board")
+    return Executed(model, IntegerNumerics.from_model(model), NetworkMemory(run_emulated, avoid_decay=False))
 
 
 def lava(model):
@@ -25,4 +25,4 @@ def lava(model):
         raise ConfigError("backend 'lava' needs lava-nc, which is not importable here (scripts/setup.sh installs it; "
                           "docs/loihi.md)")
     from ..neuro.loihi.lava_attention import run_lava
-    return Executed(model, IntegerNumerics.from_model(model), NetworkMemory(run_lava), "lava")
+    return Executed(model, IntegerNumerics.from_model(model), NetworkMemory(run_lava))

@@ -21,4 +21,4 @@ def parallel(model):
 
 
 def synaptic(model):
-    return Executed(model, own_numerics(model), synaptic_memory, "synaptic")
+    return Executed(model, own_numerics(model), synaptic_memory)

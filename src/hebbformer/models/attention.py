@@ -6,7 +6,7 @@ exactly what a decoder-only transformer computes when each query is appended, al
 support prefix: the supports write the KV cache, the queries only read it. Batching the queries
 into one sequence is only an efficiency.
 
-How a kind (softmax, relu, linear) reads its memory is ``forward.Read``; the layer here holds
+How a kind (softmax, relu, linear) reads its memory is ``forward.MemoryRule``; the layer here holds
 only the weights, and ``forward.forward`` runs them.
 """
 

@@ -92,12 +92,17 @@ class QuantLearner(InContextLearner):
         for name, (bits, signed) in self.points.items():
             self.exponents[self.index[name]] = exponent_for(observed.get(name, 0.0), bits, signed)
 
+    @property
+    def calibrating(self) -> bool:
+        """Inside ``calibrate``: every requantisation only records the largest value it sees."""
+        return self._observed is not None
+
     def exp(self, name: str) -> int:
         return int(self.exponents[self.index[name]])
 
     def act(self, name: str, x: torch.Tensor) -> torch.Tensor:
         """Requantise x onto the grid of activation point ``name``."""
-        if self._observed is not None:
+        if self.calibrating:
             self._observed[name] = max(self._observed.get(name, 0.0), x.detach().abs().max().item())
             return x
         bits, signed = self.points[name]
@@ -111,7 +116,7 @@ class QuantLearner(InContextLearner):
     def linear_params(self, weight, bias, in_exp: int, scale: float = 1.0):
         """(w mantissas, b mantissas or None, w exponent); b on the grid of in_exp + w exponent."""
         w = weight * scale
-        if self._observed is not None:  # calibrating: plain float
+        if self.calibrating:  # plain float
             return w, None if bias is None else bias * scale, None
         e_w = weight_exponent(w)
         w_m = mantissa(w, e_w, *int_range(WEIGHT_BITS))

@@ -28,7 +28,10 @@ class FakeQuant:
     def __init__(self, model, dtype: torch.dtype):
         self.model, self.cfg, self.dtype = model, model.cfg, dtype
         self.depth = len(model.blocks)
-        self.calibrating = model._observed is not None
+
+    @property
+    def calibrating(self) -> bool:
+        return self.model.calibrating
 
     # ---------------------------------------------------------------- helpers
     def _real(self, params, in_exp: int):
