@@ -57,6 +57,17 @@ def test_network_on_the_emulator_equals_the_numpy_slots(episodes, heads, d_head,
     assert np.array_equal(network(run_emulated, q, k, v, n_support, rate_shift), expected)
 
 
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, 7), st.integers(1, 8), st.integers(1, 3), st.integers(0, 3), st.integers(0, 2 ** 16))
+def test_episodes_side_by_side_equal_one_after_another(episodes, lanes, n_support, n_query, seed):
+    """Copies of the network in lanes (the last one padded with empty episodes when the lanes do
+    not divide the episodes) read out exactly what one network gives running them in turn."""
+    q, k, v = random_layer(np.random.default_rng(seed), episodes, n_support + n_query, 2, 3)
+    one = network(run_emulated, q, k, v, n_support, 2, lanes=1)
+    assert np.array_equal(network(run_emulated, q, k, v, n_support, 2, lanes=lanes), one)
+    assert np.array_equal(one, slot_core(q, k, v, n_support, 2))
+
+
 def test_safe_steps_are_the_steps_where_no_written_trace_decays():
     """Lava's fixed-point decay: floor(p) + (r < frac(p)), p = exp(-1/tau) * trace."""
     steps = 4000
@@ -77,13 +88,14 @@ def test_without_safe_steps_some_writes_lose_one():
     k[:], v[:] = 127, -127  # the traces most likely to decay
     exact = slot_core(q, k, v, 4, 3)
     assert np.array_equal(network(run_emulated, q, k, v, 4, 3), exact)
-    assert not np.array_equal(network(run_emulated, q, k, v, 4, 3, avoid_decay=False), exact)
+    assert not np.array_equal(network(run_emulated, q, k, v, 4, 3, avoid_decay=False, lanes=1), exact)
 
 
 def test_program_recruits_one_slot_per_head_and_reads_three_steps_later():
     net = LayerNet(heads=2, d_head=3, capacity=3, rate_shift=2)
     q, k, v = random_layer(np.random.default_rng(1), 2, 4, 2, 3)
     program = compile_program(net, q, k, v, n_support=2)
+    assert program.lanes == 1 and program.key_payload.shape[1] == 1
     writes = np.flatnonzero((program.slot_control == RECRUIT).sum(1) == net.heads)
     assert len(writes) == 2 * 4  # every token of both episodes
     assert np.array_equal(program.readout_steps.reshape(-1), writes + 1 + 3)

@@ -199,14 +199,14 @@ def test_random_scenarios_match_lava(d):
 @given(scenarios())
 def test_sparse_updates_equal_updating_every_synapse(d):
     """Computing the learning rule only where neurons spiked changes nothing (no lava needed)."""
-    from hebbformer.neuro.loihi.emulator import LearningDense
+    from hebbformer.neuro.loihi.emulator import FixedLearningDense
 
     s = Scenario.from_dict(d)
     sparse = simulate(s)
-    LearningDense.sparse_updates = False
+    FixedLearningDense.sparse_updates = False
     try:
         dense = simulate(s)
     finally:
-        LearningDense.sparse_updates = True
+        FixedLearningDense.sparse_updates = True
     for k in sparse:
         np.testing.assert_array_equal(sparse[k], dense[k], err_msg=k)

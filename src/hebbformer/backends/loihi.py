@@ -25,4 +25,4 @@ def lava(model):
         raise ConfigError("backend 'lava' needs lava-nc, which is not importable here (scripts/setup.sh installs it; "
                           "docs/loihi.md)")
     from ..neuro.loihi.lava_attention import run_lava
-    return Executed(model, IntegerNumerics.from_model(model), NetworkMemory(run_lava))
+    return Executed(model, IntegerNumerics.from_model(model), NetworkMemory(run_lava, lanes=1))

@@ -54,8 +54,8 @@ import numpy as np
 
 from ..plasticity.rules import LOIHI
 from ..quant.fixed_point import slot_rate
-from .loihi.emulator import LearningDense, trace_streams
-from .loihi.scenario import Rule, Scenario
+from .loihi.emulator import FixedLearningDense, trace_streams
+from .loihi.engine_config import Rule, Synapses
 
 KEY_RULE = "y0*x0*x1*t - 4*y0*x0*w*t"  # two-factor: key sign-halves x1 into the recruited slot's row
 VALUE_RULE = "y0*x0*y2*t - y0*x0*y1*t - 4*y0*x0*w*t"  # three-factor: value (y2 - y1) into its column
@@ -64,6 +64,7 @@ TRACE_TAU = 65535  # x1 of the key synapses; the third-factor y traces are fixed
 RNG_SEED = 0  # both LearningDense processes' rule seed
 TRACE_MAX = LOIHI.largest  # a written key or value component: one 7-bit trace per sign
 IDLE, RECRUIT, READ = 0, 1, 2  # what a slot neuron does in a step
+LANE_BYTES = 2 ** 27  # the emulator's synapses (weights and two tags, int32) over all lanes of a layer
 
 
 @dataclass(frozen=True)
@@ -110,8 +111,8 @@ def slot_step(drive: np.ndarray, control: np.ndarray, rate_shift: int) -> tuple[
 
 def readout_step(control: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The read-out neurons' signals to the value synapses: (bAP, y1, y2) from the host's
-    control vector [3 * n_out]: a write-enable bit, the value's negative and positive parts."""
-    gate, y1, y2 = control.reshape(3, -1)
+    control [..., 3 * n_out]: a write-enable bit, the value's negative and positive parts."""
+    gate, y1, y2 = np.moveaxis(control.reshape(control.shape[:-1] + (3, -1)), -2, 0)
     return gate.astype(bool), y1, y2
 
 
@@ -128,20 +129,27 @@ def safe_steps(steps: int, seed: int = RNG_SEED) -> np.ndarray:
 
 @dataclass
 class Program:
-    """What the host sends to one layer's network, step by step, for a run of episodes back to
-    back, and when each token's read-out arrives."""
-    key_payload: np.ndarray  # [steps, n_key_pre] int32 graded spikes into the key synapses
-    slot_control: np.ndarray  # [steps, n_slots] IDLE / RECRUIT / READ
-    readout_control: np.ndarray  # [steps, 3 * n_out] write-enable, y1, y2
-    readout_steps: np.ndarray  # [episodes, tokens] the (1-based) step each token's read-out arrives
+    """What the host sends to one layer's network, step by step, for runs of episodes back to
+    back in ``lanes`` copies of the network side by side (lane l runs episodes l * E/lanes ...
+    (l + 1) * E/lanes - 1; the copies share every step's schedule and differ in their keys,
+    queries and values), and when each token's read-out arrives."""
+    key_payload: np.ndarray  # [steps, lanes, n_key_pre] int32 graded spikes into the key synapses
+    slot_control: np.ndarray  # [steps, n_slots] IDLE / RECRUIT / READ, the same in every lane
+    readout_control: np.ndarray  # [steps, lanes, 3 * n_out] write-enable, y1, y2
+    readout_steps: np.ndarray  # [episodes per lane, tokens] the (1-based) step each token's read-out arrives
+    episodes: int  # how many are real (the last lane may be padded with empty ones)
 
     @property
     def steps(self) -> int:
         return len(self.key_payload)
 
+    @property
+    def lanes(self) -> int:
+        return self.key_payload.shape[1]
+
 
 def compile_program(net: LayerNet, q: np.ndarray, k: np.ndarray, v: np.ndarray, n_support: int,
-                    avoid_decay: bool = True) -> Program:
+                    avoid_decay: bool = True, lanes: int = 1) -> Program:
     """The step program of episodes [E, tokens, heads, d_head] (integer q, k, v mantissas; k and v
     within -127..127): the first ``n_support`` tokens of each episode are written into slots
     0..n_support-1 and read; each later token (a query) is written into the spare slot and read."""
@@ -151,24 +159,31 @@ def compile_program(net: LayerNet, q: np.ndarray, k: np.ndarray, v: np.ndarray, 
         raise ValueError(f"{tokens} tokens with {n_support} supports need {needed} slots, have {net.capacity}")
     if max(np.abs(k).max(initial=0), np.abs(v).max(initial=0)) > TRACE_MAX:
         raise ValueError(f"keys and values must lie within -{TRACE_MAX}..{TRACE_MAX}")
-    budget = 3 * episodes * (tokens + 1) + 8
+    lanes = max(1, min(lanes, episodes))
+    per_lane = -(-episodes // lanes)
+    pad = lanes * per_lane - episodes  # empty episodes (all zeros) fill the last lane
+    q, k, v = (np.concatenate([x, np.zeros((pad,) + x.shape[1:], x.dtype)]).reshape((lanes, per_lane) + x.shape[1:])
+               for x in (q, k, v))
+    budget = 3 * per_lane * (tokens + 1) + 8
     while True:  # the skipped unsafe steps can overrun a budget: then schedule again with more
         safe = safe_steps(budget) if avoid_decay else np.ones(budget, bool)
         program = _schedule(net, q, k, v, n_support, safe)
         if program is not None:
+            program.episodes = episodes
             return program
         budget *= 2
 
 
 def _schedule(net, q, k, v, n_support, safe) -> Program | None:
+    """q, k, v [lanes, episodes per lane, tokens, heads, d_head]."""
     budget = len(safe)
     h, cap = net.heads, net.capacity
-    key_payload = np.zeros((budget + 4, net.n_key_pre), np.int32)
+    lanes, episodes, tokens = q.shape[:3]
+    key_payload = np.zeros((budget + 4, lanes, net.n_key_pre), np.int32)
     slot_control = np.zeros((budget + 4, net.n_slots), np.int8)
-    readout_control = np.zeros((budget + 4, 3, net.n_out), np.int32)
-    episodes, tokens = q.shape[:2]
+    readout_control = np.zeros((budget + 4, lanes, 3, net.n_out), np.int32)
     readout_steps = np.zeros((episodes, tokens), np.int64)
-    signed_halves = lambda x: np.stack([x, -x], 1).reshape(-1)  # noqa: E731 [heads, d] -> [heads * 2 * d]
+    signed_halves = lambda x: np.stack([x, -x], -2).reshape(lanes, -1)  # noqa: E731 [L, heads, d] -> [L, heads * 2 * d]
     t = 1
     for e in range(episodes):
         for i in range(tokens):
@@ -177,54 +192,54 @@ def _schedule(net, q, k, v, n_support, safe) -> Program | None:
             if t > budget:
                 return None
             slot = min(i, n_support)
-            ki = signed_halves(k[e, i])
+            ki = signed_halves(k[:, e, i])
             key_payload[t - 1] = np.maximum(2 * np.maximum(ki, 0), 1)  # x1 = max(k, 0) per half
             slot_control[t - 1, np.arange(h) * cap + slot] = RECRUIT
-            vi = v[e, i].reshape(-1)
-            readout_control[t - 1] = [np.ones_like(vi), np.maximum(-vi, 0), np.maximum(vi, 0)]
-            key_payload[t] = signed_halves(q[e, i])  # read: +q and -q
+            vi = v[:, e, i].reshape(lanes, -1)
+            readout_control[t - 1] = np.stack([np.ones_like(vi), np.maximum(-vi, 0), np.maximum(vi, 0)], 1)
+            key_payload[t] = signed_halves(q[:, e, i])  # read: +q and -q
             slot_control[t + 1] = READ
             readout_steps[e, i] = t + 3
             t += 3
         # clear every slot for the next episode: all traces 0, every slot recruited
         key_payload[t - 1] = 1
         slot_control[t - 1] = RECRUIT
-        readout_control[t - 1, 0] = 1
+        readout_control[t - 1, :, 0] = 1
         t += 1
     steps = t - 1
-    return Program(key_payload[:steps], slot_control[:steps], readout_control[:steps].reshape(steps, -1),
-                   readout_steps)
+    return Program(key_payload[:steps], slot_control[:steps], readout_control[:steps].reshape(steps, lanes, -1),
+                   readout_steps, lanes * episodes)
 
 
 def read_out(program: Program, received: np.ndarray) -> np.ndarray:
-    """The read-out neurons' input at each token's read-out step -> [E, tokens, n_out]."""
-    return received[program.readout_steps - 1]
+    """The read-out neurons' input [steps, lanes, n_out] at each token's read-out step -> [E, tokens, n_out]."""
+    at = received[program.readout_steps - 1]  # [episodes per lane, tokens, lanes, n_out]
+    return at.transpose(2, 0, 1, 3).reshape((-1,) + at.shape[1:2] + at.shape[3:])[:program.episodes]
 
 
-def synapses(net: LayerNet, steps: int) -> dict[str, tuple[Scenario, np.ndarray]]:
-    """The two LearningDense processes of a layer's network, as (configuration, tag_1 mask): key
-    synapses [slots, key pre] with the two-factor rule, value synapses [outputs, slots] with the
-    three-factor rule; graded spikes that overwrite x1; zero weights; fixed point."""
-    def dense(shape, rule):
-        return Scenario(steps=steps, pre=np.zeros((shape[1], 0)), weights=np.zeros(shape), rule=rule,
-                        num_message_bits=8, graded_spike_cfg="OVERWRITE")
-    return {"key": (dense((net.n_slots, net.n_key_pre), Rule(type="2F", dw=KEY_RULE, x1_tau=TRACE_TAU, rng_seed=RNG_SEED)),
-                    net.key_mask()),
-            "value": (dense((net.n_out, net.n_slots), Rule(type="3F", dw=VALUE_RULE, rng_seed=RNG_SEED)),
-                      net.value_mask())}
+def synapses(net: LayerNet, steps: int) -> dict[str, Synapses]:
+    """The two LearningDense processes of a layer's network: key synapses [slots, key pre] with
+    the two-factor rule, value synapses [outputs, slots] with the three-factor rule, each with its
+    tag_1 mask; graded spikes that overwrite x1; zero weights; fixed point."""
+    def dense(shape, rule, mask):
+        return Synapses(weights=np.zeros(shape), rule=rule, steps=steps, num_message_bits=8,
+                        graded_spike_cfg="OVERWRITE", tag_1=mask)
+    return {"key": dense((net.n_slots, net.n_key_pre), Rule(type="2F", dw=KEY_RULE, x1_tau=TRACE_TAU, rng_seed=RNG_SEED),
+                         net.key_mask()),
+            "value": dense((net.n_out, net.n_slots), Rule(type="3F", dw=VALUE_RULE, rng_seed=RNG_SEED), net.value_mask())}
 
 
 def run_emulated(net: LayerNet, program: Program) -> np.ndarray:
-    """Run a program on hebbformer's Loihi 2 emulator: the read-out neurons' input at every step
-    [steps, n_out], in lava's phase order (see ``emulator.Network``)."""
-    (key_cfg, key_mask), (value_cfg, value_mask) = synapses(net, program.steps).values()
-    key, value = LearningDense(key_cfg, key_mask), LearningDense(value_cfg, value_mask)
-    received = np.zeros((program.steps, net.n_out), np.int64)
-    zeros = np.zeros(net.n_out, np.int64)
+    """Run a program on hebbformer's Loihi 2 emulator, all lanes at once: the read-out neurons'
+    input at every step [steps, lanes, n_out], in lava's phase order (see ``emulator.Network``)."""
+    lanes = program.lanes
+    key, value = (FixedLearningDense(cfg, lanes) for cfg in synapses(net, program.steps).values())
+    received = np.zeros((program.steps, lanes, net.n_out), np.int64)
+    zeros = np.zeros((lanes, net.n_out), np.int64)
     for t in range(1, program.steps + 1):
         drive = key.spike(t, program.key_payload[t - 1])
         spikes, bap = slot_step(drive, program.slot_control[t - 1], net.rate_shift)
-        key.post(t, bap)
+        key.post(t, np.broadcast_to(bap, drive.shape))
         key.learn(t)
         received[t - 1] = value.spike(t, spikes)
         gate, y1, y2 = readout_step(program.readout_control[t - 1])
@@ -236,15 +251,18 @@ def run_emulated(net: LayerNet, program: Program) -> np.ndarray:
 class NetworkMemory:
     """A memory of the one forward (``models.forward``) on integer numerics: each attention layer
     compiled to its network and run by ``run`` (``run_emulated``, or ``lava_attention.run_lava``)
-    over all episodes back to back; its slot neurons compute the memory rule's rates (``shift``)."""
+    over all episodes back to back, in ``lanes`` copies of the network side by side (None: as many
+    as ``LANE_BYTES`` of synapses allow; lava runs one); its slot neurons compute the memory
+    rule's rates (``shift``)."""
 
-    def __init__(self, run=run_emulated, avoid_decay: bool = True):
-        self.run, self.avoid_decay = run, avoid_decay
+    def __init__(self, run=run_emulated, avoid_decay: bool = True, lanes: int | None = None):
+        self.run, self.avoid_decay, self.lanes = run, avoid_decay, lanes
 
     def __call__(self, q, k, v, n_support: int, rule) -> np.ndarray:
         if rule.kind != "relu" or rule.shift is None:
             raise ValueError("a Loihi 2 network runs the Quant model's integer ReLU attention only")
         b, n, heads, d_head = q.shape
         net = LayerNet(heads, d_head, n_support + 1, rule.shift)
-        program = compile_program(net, q, k, v, n_support, self.avoid_decay)
+        lanes = self.lanes or max(1, LANE_BYTES // (12 * net.n_slots * (net.n_key_pre + net.n_out)))
+        program = compile_program(net, q, k, v, n_support, self.avoid_decay, lanes)
         return read_out(program, self.run(net, program)).reshape(b, n, heads, d_head)

@@ -13,15 +13,16 @@ from .lava_sim import learning_dense, ring_buffer, run_steps, wire_third_factor
 
 
 def run_lava(net: LayerNet, program: Program) -> np.ndarray:
-    """The read-out neurons' input at every step [steps, n_out], from lava's simulation."""
+    """The read-out neurons' input at every step [steps, 1, n_out], from lava's simulation."""
     neurons = import_lava("hebbformer.neuro.loihi.lava_processes.attention")
-    (key_cfg, key_mask), (value_cfg, value_mask) = synapses(net, program.steps).values()
-    key, value = learning_dense(key_cfg, key_mask), learning_dense(value_cfg, value_mask)
-    keys_in = ring_buffer(program.key_payload.T)
+    if program.lanes != 1:
+        raise ValueError(f"lava runs one lane of episodes, not {program.lanes}: compile with lanes=1")
+    key, value = (learning_dense(cfg) for cfg in synapses(net, program.steps).values())
+    keys_in = ring_buffer(program.key_payload[:, 0].T)
     slots = neurons.SlotNeurons(shape=(net.n_slots,), rate_shift=net.rate_shift)
     slot_control = ring_buffer(program.slot_control.T)
     readout = neurons.ReadoutNeurons(shape=(net.n_out,), steps=program.steps)
-    readout_control = ring_buffer(program.readout_control.T)
+    readout_control = ring_buffer(program.readout_control[:, 0].T)
 
     keys_in.s_out.connect(key.s_in)
     key.a_out.connect(slots.a_in)
@@ -32,6 +33,6 @@ def run_lava(net: LayerNet, program: Program) -> np.ndarray:
     wire_third_factor(value, readout)
     try:
         run_steps(keys_in, program.steps, "fixed_pt")
-        return np.asarray(readout.received.get(), dtype=np.int64)
+        return np.asarray(readout.received.get(), dtype=np.int64)[:, None]
     finally:
         keys_in.stop()

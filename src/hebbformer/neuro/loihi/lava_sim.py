@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..lava_compat import import_lava
+from .engine_config import Synapses
 from .scenario import Scenario
 
 # lava var names of the recordable quantities: (process, var)
@@ -28,7 +29,7 @@ def lava_available() -> bool:
     return True
 
 
-def build_rule(s: Scenario):
+def build_rule(s: Synapses):
     learning = import_lava("lava.magma.core.learning.learning_rule")
     r = s.rule
     common = dict(dw=r.dw, dd=r.dd, dt=r.dt, x1_impulse=r.x1_impulse, x1_tau=r.x1_tau, x2_impulse=r.x2_impulse,
@@ -39,13 +40,13 @@ def build_rule(s: Scenario):
                                         y2_tau=r.y2_tau, y3_impulse=r.y3_impulse, y3_tau=r.y3_tau)
 
 
-def learning_dense(s: Scenario, tag_1: np.ndarray | None = None):
-    """lava's LearningDense configured as the scenario's synapses (tag_1: its initial tags)."""
+def learning_dense(s: Synapses):
+    """lava's LearningDense configured as ``s``."""
     dense_mod = import_lava("lava.proc.dense.process")
     constants = import_lava("lava.magma.core.learning.constants")
     weightutils = import_lava("lava.utils.weightutils")
     return dense_mod.LearningDense(
-        weights=s.weights.copy(), tag_1=tag_1, learning_rule=build_rule(s), num_message_bits=s.num_message_bits,
+        weights=s.weights.copy(), tag_1=s.tag_1, learning_rule=build_rule(s), num_message_bits=s.num_message_bits,
         graded_spike_cfg=constants.GradedSpikeCfg[s.graded_spike_cfg], weight_exp=s.weight_exp,
         num_weight_bits=s.num_weight_bits, sign_mode=weightutils.SignMode[s.sign_mode])
 
@@ -71,7 +72,7 @@ def _build(s: Scenario):
 
     n_post = s.weights.shape[0]
     src = ring_buffer(s.pre, s.fixed)
-    dense = learning_dense(s)
+    dense = learning_dense(s.synapses())
     p = s.lif
     neuron_args = dict(shape=(n_post,), du=p.du, dv=p.dv, vth=p.vth, bias_mant=p.bias_mant, bias_exp=p.bias_exp)
     src.s_out.connect(dense.s_in)

@@ -30,14 +30,13 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import ConfigError
-from .rule_grammar import DEPENDENCIES, ProductSeries, parse_rule
+from .engine_config import LifParams, Rule, Synapses
+from .rule_grammar import DEPENDENCIES
 
 MODES = ("fixed_pt", "floating_pt")
 GRADED = ("USE_REGULAR_IMPULSE", "OVERWRITE", "ADD_WITH_SATURATION", "ADD_WITHOUT_SATURATION")
 SIGN_MODES = ("MIXED", "EXCITATORY", "INHIBITORY")
 RECORDABLE = ("weights", "tag_1", "tag_2", "x1", "x2", "y1", "y2", "y3", "u", "v", "spikes")
-TARGETS = {"dw": "weights", "dd": "tag_2", "dt": "tag_1"}
-THIRD_FACTOR_TAU = 65535  # Loihi3FLearningRule fixes the y traces: impulse 0, tau uint16 max
 
 # Size limits, checked before anything is allocated. Far above any parity scenario (the benchmark
 # is 256 x 256 neurons for 1,000 steps) and far below what would exhaust the machine.
@@ -49,52 +48,6 @@ MAX_RULE_CHARS = 4096
 FLOAT_LIMIT = 1e9  # |value| bound for floating_pt weights, thresholds, biases and rewards: far beyond
 # anything Loihi computes, and small enough that no sum over the run overflows to inf (two runs
 # that both overflow to NaN would otherwise "agree")
-
-
-@dataclass
-class Rule:
-    type: str = "2F"
-    dw: str | None = None
-    dd: str | None = None
-    dt: str | None = None
-    x1_impulse: float = 0.0
-    x1_tau: int = 0
-    x2_impulse: float = 0.0
-    x2_tau: int = 0
-    y1_impulse: float = 0.0
-    y1_tau: int = 0
-    y2_impulse: float = 0.0
-    y2_tau: int = 0
-    y3_impulse: float = 0.0
-    y3_tau: int = 0
-    t_epoch: int = 1
-    rng_seed: int = 0
-
-    def series(self) -> dict[str, ProductSeries]:
-        """The parsed rule per target variable (weights, tag_2, tag_1)."""
-        return {TARGETS[k]: parse_rule(getattr(self, k)) for k in ("dw", "dd", "dt") if getattr(self, k)}
-
-    @property
-    def decimate_exponent(self) -> int | None:
-        ks = {s.decimate_exponent for s in self.series().values()} - {None}
-        return ks.pop() if ks else None
-
-    def impulses_taus(self):
-        """((x impulses, x taus), (y impulses, y taus)) as numpy arrays, the 3F override applied."""
-        if self.type == "3F":
-            y = np.zeros(3), np.full(3, THIRD_FACTOR_TAU)
-        else:
-            y = np.array([self.y1_impulse, self.y2_impulse, self.y3_impulse]), np.array([self.y1_tau, self.y2_tau, self.y3_tau])
-        return (np.array([self.x1_impulse, self.x2_impulse]), np.array([self.x1_tau, self.x2_tau])), y
-
-
-@dataclass
-class LifParams:
-    du: float = 0
-    dv: float = 0
-    vth: float = 10
-    bias_mant: float = 0
-    bias_exp: int = 0
 
 
 # ------------------------------------------------------------------ the schema of the file format
@@ -363,6 +316,12 @@ class Scenario:
     @property
     def fixed(self) -> bool:
         return self.mode == "fixed_pt"
+
+    def synapses(self) -> Synapses:
+        """The scenario's LearningDense, as the emulator and lava_sim build it."""
+        return Synapses(weights=self.weights, rule=self.rule, steps=self.steps, mode=self.mode,
+                        num_message_bits=self.num_message_bits, graded_spike_cfg=self.graded_spike_cfg,
+                        sign_mode=self.sign_mode, num_weight_bits=self.num_weight_bits, weight_exp=self.weight_exp)
 
     @classmethod
     def from_dict(cls, d: dict, where: str = "scenario") -> "Scenario":
