@@ -210,3 +210,25 @@ def test_sparse_updates_equal_updating_every_synapse(d):
         FixedLearningDense.sparse_updates = True
     for k in sparse:
         np.testing.assert_array_equal(sparse[k], dense[k], err_msg=k)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(scenarios(), st.integers(0, 2 ** 16))
+def test_lanes_run_as_separate_networks(d, seed):
+    """Copies of a network side by side in lanes, each driven by spikes of its own (and rewards),
+    end exactly where each would alone: every rule, epoch length and mode of the parity sweep."""
+    from hebbformer.neuro.loihi.emulator import Network
+
+    s = Scenario.from_dict(d)
+    rng = np.random.default_rng(seed)
+    pres = np.stack([s.pre, s.pre[rng.permutation(len(s.pre))][:, rng.permutation(s.steps)]])
+    rewards = None if s.reward is None else np.stack([s.reward, s.reward[:, ::-1]])
+    both = Network(s, pres, rewards)
+    for t in range(1, s.steps + 1):
+        both.step(t)
+    for lane in range(2):
+        alone = Network(s, pres[lane:lane + 1], None if rewards is None else rewards[lane:lane + 1])
+        for t in range(1, s.steps + 1):
+            alone.step(t)
+        for name, value in alone.dense.variables(0).items():
+            np.testing.assert_array_equal(both.dense.variables(lane)[name], value, err_msg=f"lane {lane}: {name}")

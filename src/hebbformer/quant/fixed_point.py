@@ -97,13 +97,47 @@ def synapse_round(acc: np.ndarray, acc_exp: int, exp: int) -> np.ndarray:
     return np.clip(shift_round(acc, exp - acc_exp), *SYNAPSE_RANGE)
 
 
+def _exact_float(bound: float):
+    """The narrowest float dtype in which integer products and sums below ``bound`` are exact
+    (every partial sum an integer below 2**24 or 2**53, whatever the order of summation), or None."""
+    return np.float32 if bound < 2.0 ** 24 else np.float64 if bound < 2.0 ** 53 else None
+
+
 def int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Exact integer a @ b. Runs on float64 BLAS when every partial sum is provably below 2**53
-    (so no rounding can occur), else on numpy's integer loop."""
-    bound = float(np.abs(a).max(initial=0)) * float(np.abs(b).max(initial=0)) * a.shape[-1]
-    if bound < 2.0 ** 53:
-        return (a.astype(np.float64) @ b.astype(np.float64)).astype(np.int64)
+    """Exact integer a @ b. Runs on float32 or float64 BLAS when every partial sum is provably
+    below 2**24 or 2**53 (so no rounding can occur), else on numpy's integer loop."""
+    dtype = _exact_float(float(np.abs(a).max(initial=0)) * float(np.abs(b).max(initial=0)) * a.shape[-1])
+    if dtype is not None:
+        return (a.astype(dtype) @ b.astype(dtype)).astype(np.int64)
     return a.astype(np.int64) @ b.astype(np.int64)
+
+
+def conv_block(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, acc_exp: int, exp: int, bits: int) -> np.ndarray:
+    """One integer Conv-4 block: a 3x3 convolution with padding 1 (x [n, c, h, w], w [out, c * 9]
+    c-major as im2col lays patches out, b on the accumulator's grid 2**acc_exp), relu,
+    requantised to a ``bits``-bit unsigned mantissa on 2**exp (``requantise``), 2x2 max pool ->
+    [n, out, h // 2, w // 2] int64. Exact: in torch's float32 (or float64) convolution where every
+    partial sum, the bias and the rounding offset stay provably below 2**24 (2**53), so that no
+    float operation rounds (floor((acc + 2**(s-1)) / 2**s) is then the integer shift_round), else
+    on int64 im2col."""
+    shift, (lo, hi) = exp - acc_exp, int_range(bits, signed=False)
+    bias = np.zeros(len(w), np.int64) if b is None else b
+    bound = (float(np.abs(x).max(initial=0)) * float(np.abs(w).max(initial=0)) * w.shape[1]
+             + float(np.abs(bias).max(initial=0)) + (2.0 ** (shift - 1) if shift > 0 else 0))
+    dtype = _exact_float(bound)
+    if dtype is None:
+        from numpy.lib.stride_tricks import sliding_window_view
+        n, c, h, w_ = x.shape
+        patches = sliding_window_view(np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1))), (3, 3), axis=(2, 3))
+        patches = patches.transpose(0, 2, 3, 1, 4, 5).reshape(n * h * w_, c * 9).astype(np.int64)
+        acc = (patches @ w.T.astype(np.int64) + bias).reshape(n, h, w_, -1).transpose(0, 3, 1, 2)
+        q = requantise(np.maximum(acc, 0), acc_exp, exp, bits, signed=False)
+        return q[:, :, : h // 2 * 2, : w_ // 2 * 2].reshape(n, -1, h // 2, 2, w_ // 2, 2).max((3, 5))
+    t = torch.float32 if dtype == np.float32 else torch.float64
+    acc = torch.nn.functional.conv2d(torch.from_numpy(x).to(t), torch.from_numpy(w.reshape(len(w), -1, 3, 3)).to(t),
+                                     torch.from_numpy(bias).to(t), padding=1).clamp_(min=0)
+    q = torch.floor((acc + 2.0 ** (shift - 1)) / 2.0 ** shift) if shift > 0 else acc * 2.0 ** -shift
+    return torch.nn.functional.max_pool2d(q.clamp_(lo, hi), 2).numpy().astype(np.int64)
 
 
 def isqrt(n: np.ndarray) -> np.ndarray:

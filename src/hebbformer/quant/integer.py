@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from numpy.lib.stride_tricks import sliding_window_view
 
 from ..models.forward import MemoryRule, slots_read
 from ..plasticity.rules import QUANT_KEY_WRITE, QUANT_VALUE_WRITE
@@ -26,6 +25,7 @@ from .fixed_point import (
     NORM_FRACTION_BITS,
     RECIPROCAL_BITS,
     RESIDUAL_BITS,
+    conv_block,
     int_matmul,
     int_range,
     isqrt,
@@ -121,13 +121,7 @@ class IntegerNumerics:
         """uint8 images [n, C, H, W] -> uint8-range features [n, D] (int64)."""
         x = images.astype(np.int64)
         for i, conv in enumerate(self.convs):
-            n, c, h, w = x.shape
-            patches = sliding_window_view(np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1))), (3, 3), axis=(2, 3))
-            patches = patches.transpose(0, 2, 3, 1, 4, 5).reshape(n * h * w, c * 9)
-            acc = conv(patches).reshape(n, h, w, -1).transpose(0, 3, 1, 2)
-            x = requantise(np.maximum(acc, 0), conv.acc_exp, self.exp[f"enc{i}"], ACT_BITS, signed=False)
-            h2, w2 = h // 2, w // 2
-            x = x[:, :, : 2 * h2, : 2 * w2].reshape(n, -1, h2, 2, w2, 2).max((3, 5))
+            x = conv_block(x, conv.w, conv.b, conv.acc_exp, self.exp[f"enc{i}"], ACT_BITS)
         return x.reshape(len(x), -1)
 
     # ------------------------------------------------------------ the numerics of the one forward

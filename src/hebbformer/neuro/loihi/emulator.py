@@ -456,21 +456,26 @@ class FloatLif:
 
 
 class Network:
-    """A scenario's network: spike source -> LearningDense -> LIF, spikes back as bAPs."""
+    """A scenario's network: spike source -> LearningDense -> LIF, spikes back as bAPs; in lanes
+    when given inputs of their own (``pre`` [lanes, n_pre, steps], ``reward`` [lanes, n_post,
+    steps]), the scenario's otherwise."""
 
-    def __init__(self, s: Scenario):
-        n_post = s.weights.shape[0]
-        self.s, self.dense = s, learning_dense(s.synapses())
-        self.lif = (FixedLif if s.fixed else FloatLif)(s.lif, (1, n_post))
-        self.spikes = np.zeros((1, n_post), bool)
+    def __init__(self, s: Scenario, pre: np.ndarray | None = None, reward: np.ndarray | None = None):
+        self.s = s
+        self.pre = s.pre[None] if pre is None else pre
+        self.reward = None if s.reward is None else s.reward[None] if reward is None else reward
+        lanes, n_post = len(self.pre), s.weights.shape[0]
+        self.dense = learning_dense(s.synapses(), lanes)
+        self.lif = (FixedLif if s.fixed else FloatLif)(s.lif, (lanes, n_post))
+        self.spikes = np.zeros((lanes, n_post), bool)
 
     def step(self, t: int) -> None:
-        s, dense = self.s, self.dense
-        self.spikes = self.lif.step(dense.spike(t, s.pre[None, :, t - 1]))
+        dense = self.dense
+        self.spikes = self.lif.step(dense.spike(t, self.pre[:, :, t - 1]))
         third = None
-        if s.rule.type == "3F":  # the neuron sends y1 = y3 = 0 and the reward as y2 (lava_sim.py)
+        if self.s.rule.type == "3F":  # the neuron sends y1 = y3 = 0 and the reward as y2 (lava_sim.py)
             zeros = np.zeros_like(self.spikes, np.float64)
-            third = (zeros, s.reward[None, :, t - 1], zeros)
+            third = (zeros, self.reward[:, :, t - 1], zeros)
         dense.post(t, self.spikes, third)
         if dense.learns_at(t):
             dense.learn(t)

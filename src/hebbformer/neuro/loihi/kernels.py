@@ -76,6 +76,7 @@ def learn_fixed(out, old, w, d, t, products, factors, hx, hy, tx, ty, u, n_epoch
     least, greatest = np.int64(1) << 62, -(np.int64(1) << 62)
     shifts, exponents, saturates = products[:, 3].copy(), products[:, 2].copy(), products[:, 4].copy()
     n_factors = products[:, 5].copy()
+    all_need_y0, all_need_x0 = (products[:, 6] != 0).all(), (products[:, 7] != 0).all()
     entry_factors = np.zeros(n_products, np.bool_)  # whether a product has w, d or t as a factor
     for p in range(n_products):
         for f in range(n_factors[p]):
@@ -86,6 +87,8 @@ def learn_fixed(out, old, w, d, t, products, factors, hx, hy, tx, ty, u, n_epoch
     cols = np.zeros((n_products, n_pre), np.int64)  # and its per-column factors
     for b in range(lanes):
         spiking_pre = np.flatnonzero(tx[b] > 0)
+        if sparse and ((all_need_x0 and not len(spiking_pre)) or (all_need_y0 and not (ty[b] > 0).any())):
+            continue  # no product can change an entry of this lane
         if hoist:
             for p in range(n_products):
                 dep = products[p, 0]
@@ -109,7 +112,14 @@ def learn_fixed(out, old, w, d, t, products, factors, hx, hy, tx, ty, u, n_epoch
                     cols[p, j] = c
         for i in range(n_post):
             # the row's entries to update: all, or only the spiking presynaptic neurons' columns
-            js = every_pre if (ty[b, i] > 0 or not sparse) else spiking_pre
+            if not sparse:
+                js = every_pre
+            elif ty[b, i] > 0:  # a spiking row: all its entries, or only the spiking columns if every product needs them
+                js = spiking_pre if all_need_x0 else every_pre
+            elif all_need_y0:  # no product can change a row whose neuron did not spike
+                continue
+            else:
+                js = spiking_pre
             n = len(js)
             for jj in range(n):
                 acc[jj] = np.int64(old[b, i, js[jj]]) << syn_shift

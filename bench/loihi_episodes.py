@@ -1,0 +1,112 @@
+"""The Loihi path of the four-variant table: a shipped Quant model's test episodes with every
+attention layer on the emulated Loihi 2 networks, the episodes one after another (one copy of
+each network) against side by side (lanes: copies of the network), in one run. Prints seconds
+per 1,000 episodes of each and their ratio, after checking that the logits are identical; the
+host's integer part alone (the integer back-end) is timed beside them.
+
+    .venv/bin/python bench/loihi_episodes.py                       # vinyals-quant, 5w1s, generated glyphs
+    .venv/bin/python bench/loihi_episodes.py --episodes 1000 --sequential 100 data.root=../shared/data/omniglot
+
+The images only decide what the networks compute, not how long: without ``data.root`` (or when
+the data is not there) the episodes are drawn from generated glyphs of the model's image size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+import torch
+
+from hebbformer import backends, checkpoint, shipped
+from hebbformer.config import Config, parse_setting
+from hebbformer.data import Episodes, build_pools
+from hebbformer.data.episodes import ClassPool
+from hebbformer.data.glyphs import generate_glyphs
+from hebbformer.errors import DataError
+from hebbformer.evaluate import episode_batches
+from hebbformer.families import build_model
+from hebbformer.machine import describe_line, save_figures
+from hebbformer.neuro.attention_compiler import NetworkMemory, run_emulated
+
+
+def test_pool(cfg: Config, data_root: str | None):
+    if data_root:
+        cfg.data.root = data_root
+        try:
+            return build_pools(cfg.data, ("test",)).test, f"{cfg.data.name} test split"
+        except DataError as err:
+            print(f"({err}; generated glyphs instead)")
+    images = generate_glyphs(200, 20, cfg.data.image_size, seed=0)
+    return ClassPool(images, [f"glyph{c}" for c in range(len(images))]), "generated glyphs"
+
+
+def first_episodes(batches, n):
+    """The first n episodes of a list of batches, as batches."""
+    out = []
+    for ep in batches:
+        if n <= 0:
+            break
+        out.append(Episodes(**{f.name: getattr(ep, f.name)[:n] for f in dataclasses.fields(ep)}))
+        n -= len(out[-1].support)
+    return out
+
+
+def timed(model, batches):
+    tic = time.perf_counter()
+    logits = torch.cat([model(ep.support, ep.support_labels, ep.query, ep.label_ids) for ep in batches])
+    return logits, time.perf_counter() - tic
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="vinyals-quant", help="a shipped Quant model's name, or a run folder")
+    ap.add_argument("--setting", default="5w1s")
+    ap.add_argument("--episodes", type=int, default=1000, help="episodes side by side")
+    ap.add_argument("--sequential", type=int, default=100, help="the first this many also one after another")
+    ap.add_argument("--batch", type=int, default=250, help="episodes per forward (the lanes of one call)")
+    ap.add_argument("--out", default="runs/bench", help="folder for loihi_episodes.json (figures and machine)")
+    ap.add_argument("overrides", nargs="*", help="data.root=PATH for real images")
+    args = ap.parse_args()
+    print(f"machine: {describe_line()}", flush=True)
+    state = checkpoint.load(shipped.resolve(args.model))
+    cfg = Config.from_dict(state["config"])
+    root = next((o.split("=", 1)[1] for o in args.overrides if o.startswith("data.root=")), None)
+    model = build_model(cfg.model, (1, cfg.data.image_size, cfg.data.image_size))
+    checkpoint.load_into(model, state["model"], args.model)
+    pool, where = test_pool(cfg, root)
+    ways, shots = parse_setting(args.setting)
+    queries = min(cfg.eval.queries, pool.n_drawings - shots)
+    every = list(episode_batches(pool, ways, shots, queries, args.episodes, cfg.eval.seed, cfg.model.max_ways,
+                                 batch=args.batch))
+    first = first_episodes(every, args.sequential)
+    integer = backends.run(model, "integer")
+    lanes = backends.Executed(model, integer.numerics, NetworkMemory(run_emulated))
+    one = backends.Executed(model, integer.numerics, NetworkMemory(run_emulated, lanes=1))
+    print(f"{args.model}, {args.setting} with {queries} queries per class, on {where}", flush=True)
+    host, host_s = timed(integer, every)
+    side, side_s = timed(lanes, every)
+    seq, seq_s = timed(one, first)
+    same = torch.equal(side[:len(seq)], seq) and torch.equal(side, host)  # bit for bit
+    per_1000 = lambda seconds, n: 1000 * seconds / n  # noqa: E731
+    print(f"logits {'identical' if same else 'DIFFERENT'} (side by side = one after another = integer)\n"
+          f"  integer (host only)      {per_1000(host_s, args.episodes):7.1f} s per 1,000 episodes\n"
+          f"  Loihi, side by side      {per_1000(side_s, args.episodes):7.1f} s per 1,000 episodes "
+          f"({args.episodes} episodes, up to {args.batch} per call)\n"
+          f"  Loihi, one after another {per_1000(seq_s, args.sequential):7.1f} s per 1,000 episodes "
+          f"({args.sequential} episodes)\n"
+          f"  ratio {per_1000(seq_s, args.sequential) / per_1000(side_s, args.episodes):5.1f}x", flush=True)
+    figures = dict(model=args.model, setting=args.setting, queries=queries, data=where, batch=args.batch,
+                   episodes=args.episodes, sequential_episodes=args.sequential, identical=bool(same),
+                   integer_s_per_1000=per_1000(host_s, args.episodes),
+                   side_by_side_s_per_1000=per_1000(side_s, args.episodes),
+                   one_after_another_s_per_1000=per_1000(seq_s, args.sequential),
+                   emulated_accuracy=float((side.argmax(-1) == torch.cat([ep.query_labels for ep in every])).float()
+                                           .mean()))
+    print(f"wrote {save_figures(Path(args.out), 'loihi_episodes', figures)}")
+
+
+if __name__ == "__main__":
+    main()
