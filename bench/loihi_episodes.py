@@ -66,6 +66,7 @@ def main():
     ap.add_argument("--setting", default="5w1s")
     ap.add_argument("--episodes", type=int, default=1000, help="episodes side by side")
     ap.add_argument("--sequential", type=int, default=100, help="the first this many also one after another")
+    ap.add_argument("--queries", type=int, default=0, help="queries per class (0: the model's eval.queries)")
     ap.add_argument("--batch", type=int, default=250, help="episodes per forward (the lanes of one call)")
     ap.add_argument("--out", default="runs/bench", help="folder for loihi_episodes.json (figures and machine)")
     ap.add_argument("overrides", nargs="*", help="data.root=PATH for real images")
@@ -78,7 +79,7 @@ def main():
     checkpoint.load_into(model, state["model"], args.model)
     pool, where = test_pool(cfg, root)
     ways, shots = parse_setting(args.setting)
-    queries = min(cfg.eval.queries, pool.n_drawings - shots)
+    queries = min(args.queries or cfg.eval.queries, pool.n_drawings - shots)
     every = list(episode_batches(pool, ways, shots, queries, args.episodes, cfg.eval.seed, cfg.model.max_ways,
                                  batch=args.batch))
     first = first_episodes(every, args.sequential)

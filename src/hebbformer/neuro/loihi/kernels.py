@@ -55,6 +55,30 @@ def _conditioned(val, const, sgn, width):
     return val
 
 
+@numba.njit
+def _side_factors(out, dependency, scale, times, history, one_bit, first, last, factors, at):
+    """One side's (rows' or columns') part of a product, per neuron: ``scale``, times the spike
+    bit if the product depends on this side's neuron, times each factor of this side (the one-bit
+    factor ``one_bit``, traces ``first``..``last``), each read at ``at`` (-1: the neuron's own
+    spike time). times [n], history [T+1, rows, n]."""
+    n = len(out)
+    for j in range(n):
+        out[j] = scale * (times[j] > 0) if dependency else scale
+    for f in range(len(factors)):
+        var, const, sgn, width = factors[f, 0], factors[f, 1], factors[f, 2], factors[f, 3]
+        if var == one_bit:
+            for j in range(n):
+                out[j] *= _conditioned(np.int64(times[j] > 0), const, sgn, width)
+        elif first <= var <= last:
+            row = var - first
+            if at >= 0:
+                for j in range(n):
+                    out[j] *= _conditioned(history[at, row, j], const, sgn, width)
+            else:
+                for j in range(n):
+                    out[j] *= _conditioned(history[times[j], row, j], const, sgn, width)
+
+
 @numba.njit(cache=True, nogil=True)
 def learn_fixed(out, old, w, d, t, products, factors, hx, hy, tx, ty, u, n_epoch_steps, sparse, hoist,
                 clip_after_last, acc_lo, acc_hi, clamp, syn_shift, round_add, lo, hi):
@@ -89,27 +113,13 @@ def learn_fixed(out, old, w, d, t, products, factors, hx, hy, tx, ty, u, n_epoch
         spiking_pre = np.flatnonzero(tx[b] > 0)
         if sparse and ((all_need_x0 and not len(spiking_pre)) or (all_need_y0 and not (ty[b] > 0).any())):
             continue  # no product can change an entry of this lane
-        if hoist:
+        if hoist:  # factor by factor, so that each loop over the neurons is free of branches
             for p in range(n_products):
                 dep = products[p, 0]
-                for i in range(n_post):
-                    r = products[p, 1] * (u if dep == DEP_U else 1) * (ty[b, i] > 0 if dep == DEP_Y0 else 1)
-                    k = n_epoch_steps if (dep == DEP_U or n_epoch_steps == 1) else ty[b, i]
-                    for f in range(products[p, 5]):
-                        var = factors[p, f, 0]
-                        if var == Y0 or Y1 <= var <= Y3:
-                            raw = np.int64(ty[b, i] > 0) if var == Y0 else hy[k, b, var - Y1, i]
-                            r *= _conditioned(raw, factors[p, f, 1], factors[p, f, 2], factors[p, f, 3])
-                    rows[p, i] = r
-                for j in range(n_pre):
-                    c = np.int64(tx[b, j] > 0) if dep == DEP_X0 else np.int64(1)
-                    k = n_epoch_steps if (dep == DEP_U or n_epoch_steps == 1) else tx[b, j]
-                    for f in range(products[p, 5]):
-                        var = factors[p, f, 0]
-                        if var == X0 or X1 <= var <= X2:
-                            raw = np.int64(tx[b, j] > 0) if var == X0 else hx[k, b, var - X1, j]
-                            c *= _conditioned(raw, factors[p, f, 1], factors[p, f, 2], factors[p, f, 3])
-                    cols[p, j] = c
+                _side_factors(rows[p], dep == DEP_Y0, products[p, 1] * (u if dep == DEP_U else 1), ty[b], hy[:, b],
+                              Y0, Y1, Y3, factors[p, :products[p, 5]], n_epoch_steps if (dep == DEP_U or n_epoch_steps == 1) else -1)
+                _side_factors(cols[p], dep == DEP_X0, 1, tx[b], hx[:, b],
+                              X0, X1, X2, factors[p, :products[p, 5]], n_epoch_steps if (dep == DEP_U or n_epoch_steps == 1) else -1)
         for i in range(n_post):
             # the row's entries to update: all, or only the spiking presynaptic neurons' columns
             if not sparse:
