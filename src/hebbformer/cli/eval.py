@@ -15,6 +15,7 @@ from ..errors import ConfigError, DataError
 from ..evaluate import all_runs_errors, evaluate_settings, format_all_runs, format_results
 from ..families import build_model
 from ..machine import provenance
+from ..registry import model_name
 from ..train import saw_evaluation_alphabets, set_threads
 from .common import load_run, writable_folder
 
@@ -68,14 +69,7 @@ def run_eval(cfg: Config, state: dict, out_dir: Path | None, quiet: bool) -> dic
         model = encoder_probe(model, cfg.model, pool.image_shape)
     tic = time.perf_counter()
     where = describe_split(cfg.data, split)
-    if cfg.model.method != "icl":
-        variant = f"baseline {cfg.model.method}"
-    else:
-        variant = {"integer": "Quant, integer path", "loihi": "Quant on Loihi 2 networks (emulated)",
-                   "lava": "Quant on Loihi 2 networks (lava)"}.get(cfg.eval.backend, "Quant" if cfg.model.quant else "Float")
-        variant = f"{cfg.model.attention} attention, {variant}"
-    if cfg.eval.encoder_probe:
-        variant = f"its encoder alone, as a ProtoNet ({variant})"
+    variant = model_name(cfg.to_dict()["model"], cfg.eval.backend, cfg.eval.encoder_probe)
     title = f"Few-shot accuracy on unseen classes ({where}; {variant})"
     show = None if quiet else (lambda r: print(f"  {r.setting}: {100 * r.accuracy:.2f}% ± {100 * r.ci95:.2f}", flush=True))
     results = evaluate_settings(model, pool, cfg.eval.settings, cfg.eval.episodes, cfg.eval.queries,

@@ -25,6 +25,7 @@ from pathlib import Path
 from ..atomic import write_text
 from ..config import parse_setting
 from ..errors import DataError
+from ..registry import model_name
 
 
 @dataclass
@@ -49,14 +50,8 @@ class Found:
 
 
 def variant_of(cfg: dict, backend: str) -> str:
-    m = cfg["model"]
-    if m.get("method", "icl") != "icl":
-        return {"protonet": "ProtoNet", "maml": "MAML", "finetune": "fine-tune"}.get(m["method"], m["method"])
-    if backend in ("integer", "loihi", "lava"):
-        path = {"integer": "integer path", "loihi": "Loihi 2 networks, emulated", "lava": "Loihi 2 networks on lava"}[backend]
-        return f"ICL {m['attention']}, Quant ({path})"
     trained = ", bf16 training" if cfg["train"].get("precision") == "bf16" else ""
-    return f"ICL {m['attention']}, {'Quant' if m.get('quant') else 'Float'}{trained}"
+    return model_name(cfg["model"], backend) + trained
 
 
 def _load_json(path: Path):

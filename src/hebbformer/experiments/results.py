@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .. import checkpoint, shipped
 from ..atomic import write_text
+from ..registry import model_name
 
 SETTINGS = ("5w1s", "5w5s", "20w1s", "20w5s")
 
@@ -25,7 +26,6 @@ PUBLISHED_VINYALS = [
 PUBLISHED_ALL_RUNS = [("People", 4.5), ("Bayesian Program Learning", 3.3), ("Siamese convnet (Koch et al., 2015; as reported)", 8.0),
                       ("Convnet", 13.5)]
 
-METHOD_NAMES = {"protonet": "ProtoNet", "maml": "MAML", "finetune": "fine-tuning"}
 BACKEND_FILES = {"torch": "eval.json", "integer": "eval_test_integer.json", "loihi": "eval_test_loihi.json",
                  "lava": "eval_test_lava.json", "probe": "eval_test_encoder_probe.json"}
 
@@ -35,19 +35,7 @@ def _label(cfg: dict, backend: str) -> str:
 
 
 def _method(cfg: dict, backend: str) -> str:
-    m = cfg["model"]
-    if backend == "probe":  # eval.encoder_probe: the features alone, read out as class means
-        return _method(cfg, "torch") + ": its encoder alone, as a ProtoNet"
-    if m["method"] != "icl":
-        name = METHOD_NAMES.get(m["method"], m["method"])
-        if m["method"] == "maml":
-            name += ", first order" if m["maml_first_order"] else ", second order"
-        return name
-    kind = f"in-context learner, {m['attention']}"
-    if not m["quant"]:
-        return kind + ", Float"
-    return kind + {"torch": ", Quant", "integer": ", Quant (integer path)", "loihi": ", Quant on Loihi 2 (emulated)",
-                   "lava": ", Quant on Loihi 2 (lava)"}[backend]
+    return model_name(cfg["model"], "torch" if backend == "probe" else backend, encoder_probe=backend == "probe")
 
 
 def _evaluations(eval_root: Path):
