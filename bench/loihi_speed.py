@@ -45,12 +45,13 @@ def main():
     figures = {}
     for mode in ["fixed_pt"] + (["floating_pt"] if args.float else []):
         s = scenario(args.size, args.steps, mode)
+        Network(s).step(1)  # loads (or compiles) the emulator's numba kernels, as lava's warm-up step starts lava
         net = Network(s)
         tic = time.perf_counter()
         for t in range(1, args.steps + 1):
             net.step(t)
         per_step_emulator = (time.perf_counter() - tic) / args.steps
-        ours = net.dense.weights
+        ours = net.dense.variables(0)["weights"]
         per_step_lava, theirs = time_lava(s)  # after one warm-up step that compiles and starts lava
         same = np.array_equal(ours, theirs) if mode == "fixed_pt" else np.allclose(ours, theirs, rtol=1e-9, atol=0)
         print(f"{mode}: {args.size}x{args.size} LearningDense, STDP, {args.steps} steps; final weights "

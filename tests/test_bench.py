@@ -1,10 +1,13 @@
+import json
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from conftest import tiny_config
 from hebbformer.families import build_model
+from hebbformer.neuro.loihi.lava_sim import lava_available
 from test_plastic import episodes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -32,3 +35,27 @@ def test_token_cost_of_the_integer_path_counts_what_a_token_touches():
     model.calibrate([args_of(episodes(seed=1))])
     read, written, seconds = token_costs(IntegerNumerics.from_model(model), length=5, reps=3)
     assert (read, written) == (2 * 2 * 5 * 16, 2 * 2 * 16) and seconds > 0  # 2 layers, keys and values
+
+
+def _bench(script: str, args: list[str], capsys, monkeypatch) -> str:
+    import importlib
+
+    monkeypatch.setattr(sys, "argv", [script] + args)
+    importlib.import_module(script).main()
+    return capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not lava_available(), reason="lava-nc is not installed (docs/loihi.md)")
+def test_loihi_speed_checks_that_emulator_and_lava_agree(tmp_path, capsys, monkeypatch):
+    out = _bench("loihi_speed", ["--size", "16", "--steps", "30", "--out", str(tmp_path)], capsys, monkeypatch)
+    assert "final weights identical" in out
+    assert json.loads((tmp_path / "loihi_speed.json").read_text())["figures"]["fixed_pt"]["identical"]
+
+
+@pytest.mark.slow
+def test_loihi_episodes_in_lanes_give_the_logits_of_one_by_one(tmp_path, capsys, monkeypatch):
+    out = _bench("loihi_episodes", ["--episodes", "6", "--sequential", "3", "--batch", "4", "--queries", "2",
+                                    "--out", str(tmp_path)], capsys, monkeypatch)
+    assert "logits identical" in out
+    assert json.loads((tmp_path / "loihi_episodes.json").read_text())["figures"]["identical"]
