@@ -91,17 +91,19 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def step_time(model, pool, cfg, steps: int) -> float:
-    """Median seconds per training step, after two warm-up steps."""
-    opt = make_optimizer(model, cfg.train)
-    times = []
+def step_times(models, pool, cfg, steps: int) -> list[float]:
+    """Median seconds per training step of each model, after two warm-up steps each, the models'
+    steps taken in turn (a b a b ...), so that whatever else the machine does weighs on both alike."""
+    opts = [make_optimizer(m, cfg.train) for m in models]
+    times = [[] for _ in models]
     for i in range(steps + 2):
-        sync(cfg.train.device)
-        start = time.perf_counter()
-        training_step(model, opt, pool, cfg, i, cfg.train.lr)
-        sync(cfg.train.device)
-        times.append(time.perf_counter() - start)
-    return sorted(times[2:])[len(times[2:]) // 2]
+        for model, opt, own in zip(models, opts, times):
+            sync(cfg.train.device)
+            start = time.perf_counter()
+            training_step(model, opt, pool, cfg, i, cfg.train.lr)
+            sync(cfg.train.device)
+            own.append(time.perf_counter() - start)
+    return [sorted(t[2:])[len(t[2:]) // 2] for t in times]
 
 
 def step_flops(model, pool, cfg) -> int:
@@ -140,8 +142,7 @@ def main():
     torch.manual_seed(0)
     reference = ReferenceLearner(cfg.model, pool.image_shape[0], pool.image_shape[1]).to(t.device)
     flops = step_flops(ours, pool, cfg)
-    ours_s = step_time(ours, pool, cfg, args.steps)
-    ref_s = step_time(reference, pool, cfg, args.steps)
+    ours_s, ref_s = step_times([ours, reference], pool, cfg, args.steps)
     peak = matmul_peak(t.device)
 
     print(f"config: {args.config} {' '.join(args.overrides)} ({'real data' if args.real else 'glyph data'}, "
