@@ -44,7 +44,7 @@ def test_quant_run_evaluates_through_its_integer_path(tmp_path, capsys):
     for backend in ("torch", "integer", "loihi"):
         assert main(["eval", "--quiet", str(qu), "eval.split=val", f"eval.backend={backend}"]) == 0
     out = capsys.readouterr().out
-    assert "Quant (integer path)" in out and "Loihi 2 networks (emulated)" in out
+    assert "Quant (integer path)" in out and "Loihi 2 networks, emulated" in out
     runs = [json.loads((qu / f"eval_val_{b}.json").read_text())["results"] for b in ("torch", "integer", "loihi")]
     assert [r["accuracy"] for r in runs[0]] == [r["accuracy"] for r in runs[1]] == [r["accuracy"] for r in runs[2]]
     # the four variants side by side (lava too where it is installed), overrides after an option

@@ -24,11 +24,11 @@ BACKENDS: dict[str, BackendEntry] = {
     "integer": BackendEntry("the Quant model on integers, its synapses as numpy slots",
                             "hebbformer.backends.integer:slots", True, "integer path"),
     "loihi": BackendEntry("the Quant model's attention layers as Loihi 2 networks on hebbformer's bit-exact emulator",
-                          "hebbformer.backends.loihi:emulated", True, "on Loihi 2 networks (emulated)"),
+                          "hebbformer.backends.loihi:emulated", True, "Loihi 2 networks, emulated"),
     "board": BackendEntry("the emulated networks writing on every step, as a board's unknown random numbers would",
-                          "hebbformer.backends.loihi:board", True, "on Loihi 2 networks (emulated, board randomness)"),
+                          "hebbformer.backends.loihi:board", True, "Loihi 2 networks, emulated, board randomness"),
     "lava": BackendEntry("the Quant model's attention layers as Loihi 2 networks in lava-nc's simulation",
-                         "hebbformer.backends.loihi:lava", True, "on Loihi 2 networks (lava)"),
+                         "hebbformer.backends.loihi:lava", True, "Loihi 2 networks, lava"),
 }
 
 METHOD_NAMES = {"icl": "in-context learner", "protonet": "ProtoNet", "maml": "MAML", "finetune": "fine-tuning"}
