@@ -1,7 +1,9 @@
-"""A vectorised emulation of Loihi 2's learning engine, Dense synapses and LIF neurons, as lava-nc
-0.10.0 simulates them: ``fixed_pt`` bit for bit (same integer arithmetic, same stochastic
-rounding, same numpy PCG64 random streams for the same seed) and ``floating_pt`` to the last
-float operation. Whole arrays per step, no per-neuron loops. The behaviour follows
+"""An emulation of Loihi 2's learning engine, Dense synapses and LIF neurons, as lava-nc 0.10.0
+simulates them, split as lava splits them: ``fixed_pt`` bit for bit (``FixedLearningDense``,
+``FixedLif``: same integer arithmetic, same stochastic rounding, same numpy PCG64 random streams
+for the same seed; its hot loops compiled in ``kernels.py``) and ``floating_pt`` to the last
+float operation (``FloatLearningDense``, ``FloatLif``: whole numpy arrays per step), both
+configured by ``engine_config.Synapses`` and with a lane axis. The behaviour follows
 ``../shared/reference/lava-learning-engine.md``; lava itself is the judge (``parity.py``).
 
 One time step, in lava's phase order: the synapses send last step's activation (one step of
