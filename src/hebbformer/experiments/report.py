@@ -50,7 +50,10 @@ class Found:
 
 
 def variant_of(cfg: dict, backend: str) -> str:
-    trained = ", bf16 training" if cfg["train"].get("precision") == "bf16" else ""
+    t = cfg["train"]
+    trained = ", bf16 training" if t.get("precision") == "bf16" else ""
+    if t.get("freeze_encoder"):  # a transformer (or head) trained over another run's fixed features
+        trained += f", encoder frozen ({t.get('init_encoder_from') or t.get('init_from') or 'as initialised'})"
     return model_name(cfg["model"], backend) + trained
 
 

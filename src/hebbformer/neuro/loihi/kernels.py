@@ -25,7 +25,7 @@ def dense_input(weights: np.ndarray, payload: np.ndarray) -> np.ndarray:
     return out
 
 
-# what a factor reads (the codes of ``product_table``)
+# the codes of the learning tables (FixedLearningDense._encode): what a factor reads, a dependency, a clamp
 X0, Y0, X1, X2, Y1, Y2, Y3, W, D, T = range(10)
 DEP_X0, DEP_Y0, DEP_U = 0, 1, 2
 CLAMP_NONE, CLAMP_NONNEGATIVE, CLAMP_NONPOSITIVE = 0, 1, 2
