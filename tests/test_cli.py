@@ -113,7 +113,7 @@ def test_report_collects_runs_studies_and_benchmarks(tmp_path, capsys):
     assert main(["report", str(runs), "--out", str(tmp_path / "report")]) == 0
     md = (tmp_path / "report" / "report.md").read_text()
     acc = json.loads((runs / "icl" / "eval.json").read_text())["results"][0]
-    assert f"| runs/icl | ICL softmax, Float | glyphs | test | {100 * acc['accuracy']:.2f} ± {100 * acc['ci95']:.2f}" in md
+    assert f"| runs/icl | in-context learner, softmax, Float | glyphs | test | {100 * acc['accuracy']:.2f} ± {100 * acc['ci95']:.2f}" in md
     assert "| runs/proto | ProtoNet | glyphs | val |" in md
     from hebbformer.machine import describe, git_commit
     machine = describe()
