@@ -4,7 +4,8 @@ from types import SimpleNamespace
 import torch
 
 from hebbformer.data.omniglot import OneShotRun
-from hebbformer.evaluate import all_runs_errors, evaluate_settings, mean_ci95
+from hebbformer.evaluate import all_runs_errors, evaluate_settings
+from hebbformer.stats import mean_ci95, mean_ci_seeds
 
 
 class PixelMatcher(torch.nn.Module):
@@ -54,3 +55,9 @@ def test_settings_the_pool_cannot_supply_are_skipped_with_a_reason():
     assert results[0].queries == 1 and results[0].accuracy is not None
     assert results[1].accuracy is None and "2 drawings per class" in results[1].note
     assert results[2].accuracy is None and "6 classes" in results[2].note
+
+
+def test_mean_ci_over_seeds_uses_students_t():
+    mean, ci = mean_ci_seeds([1.0, 2.0, 3.0])  # sd 1, n 3: t(2) = 4.30
+    assert mean == 2.0 and abs(ci - 4.30 / 3 ** 0.5) < 1e-12
+    assert math.isnan(mean_ci_seeds([0.5])[1])

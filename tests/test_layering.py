@@ -13,7 +13,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 LAYERS = [
-    ("arithmetic and errors", ["", "errors", "atomic", "runlock", "machine", "distributed", "checkpoint",
+    ("arithmetic and errors", ["", "errors", "stats", "atomic", "runlock", "machine", "distributed", "checkpoint",
                                "plasticity", "plasticity.rules", "quant", "quant.fixed_point",
                                "neuro", "neuro.lava_compat", "neuro.loihi.rule_grammar"]),
     ("config schemas", ["config", "config_parse", "registry"]),

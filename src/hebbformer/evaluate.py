@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -10,6 +9,7 @@ import torch
 from .config import parse_setting
 from .data import ClassPool, episode_generator, sample_episodes
 from .data.omniglot import OneShotRun
+from .stats import mean_ci95
 
 
 @dataclass
@@ -20,14 +20,6 @@ class Result:
     episodes: int
     queries: int  # per class
     note: str = ""
-
-
-def mean_ci95(per_episode: torch.Tensor) -> tuple[float, float]:
-    """Mean and the 95% half-width 1.96 * std / sqrt(n) over per-episode accuracies."""
-    n = per_episode.numel()
-    mean = per_episode.mean().item()
-    std = per_episode.std(unbiased=True).item() if n > 1 else 0.0
-    return mean, 1.96 * std / math.sqrt(n)
 
 
 def episode_batches(pool: ClassPool, ways: int, shots: int, queries: int, episodes: int, seed: int,

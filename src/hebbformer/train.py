@@ -112,18 +112,26 @@ def training_step(model, opt, pool, cfg: Config, step: int, lr: float, part: sli
         features = tap.features.float().view(support.shape[0], support.shape[1] + query.shape[1], -1)
         aux = prototype_logits(features, support_labels, label_ids)
         total = loss + t.aux_protonet * F.cross_entropy(aux.flatten(0, 1), target.flatten())
+    grad_norm = optimiser_step(model, opt, total, step, t.grad_clip)
+    return loss, logits, target, grad_norm
+
+
+def optimiser_step(model, opt, loss: torch.Tensor, step: int, grad_clip: float) -> torch.Tensor:
+    """Backward, the gradient clipped to norm ``grad_clip``, one optimiser step (at the learning
+    rate already set): the step of every training in hebbformer, meta-training's and the
+    fast-weight study's. Returns the gradient norm before clipping."""
     opt.zero_grad(set_to_none=True)
-    total.backward()
-    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
+    loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     # before the step, so the weights stay good; the gradient norm is of the all-reduced gradients,
     # the same on every process under torchrun, so all of them stop together (a NaN loss makes it NaN)
     if not torch.isfinite(grad_norm):
-        raise TrainingError(f"step {step}: the loss ({total.item():.4g}) or gradient norm ({grad_norm.item():.4g}) "
+        raise TrainingError(f"step {step}: the loss ({loss.item():.4g}) or gradient norm ({grad_norm.item():.4g}) "
                             "is not finite; training stopped, the last checkpoint is kept. A resume would meet "
                             "the same step again: start a new run (train.init_from the checkpoint) with a lower "
                             "train.lr, or check the data")
     opt.step()
-    return loss, logits, target, grad_norm
+    return grad_norm
 
 
 def autocast(t):

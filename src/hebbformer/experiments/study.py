@@ -31,13 +31,12 @@ from ..errors import ConfigError, DataError
 from ..models.encoder import ConvEncoder
 from ..models.sequence import SequenceModel
 from ..plasticity.fast_weights import FAST_WEIGHTS
+from ..stats import mean_ci_seeds
 from ..tasks import TASKS, Task, build_task
-from ..train import lr_at
+from ..train import lr_at, optimiser_step
+
 
 # Two-sided 95% Student-t quantiles by degrees of freedom: a CI over a handful of seeds.
-_T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23}
-
-
 @dataclass
 class StudyConfig:
     modules: list[str] = field(default_factory=lambda: list(FAST_WEIGHTS))
@@ -120,10 +119,7 @@ def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig) -> dict:
         loss = task.loss(_forward(model, b), b)
         for group in opt.param_groups:
             group["lr"] = lr_at(step, schedule)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        optimiser_step(model, opt, loss, step, grad_clip=1.0)
         if step % 10 == 0 or step == cfg.steps - 1:
             curve.append([step + 1, loss.item()])
     train_s = time.perf_counter() - tic
@@ -259,15 +255,6 @@ def run_study(cfg: StudyConfig, out: Path, log=print) -> list[dict]:
     return results
 
 
-def mean_ci(values: list[float]) -> tuple[float, float]:
-    n = len(values)
-    mean = sum(values) / n
-    if n < 2:
-        return mean, float("nan")
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    return mean, _T95.get(n - 1, 1.96) * sd / math.sqrt(n)
-
-
 def summarise(results: list[dict], out: Path) -> str:
     """Table over seeds (each seed's mean over its evaluation sequences is one sample), as CSV,
     Markdown and figures; returns the Markdown."""
@@ -280,13 +267,13 @@ def summarise(results: list[dict], out: Path) -> str:
         per_seed_overall = []
         for level in levels:
             per_seed = [sum(r["levels"][level]) / len(r["levels"][level]) for r in rs]
-            m, ci = mean_ci(per_seed)
+            m, ci = mean_ci_seeds(per_seed)
             rows.append({"task": task, "module": module, "parameters": rs[0]["parameters"],
                          "metric": rs[0]["metric"], "level_name": rs[0]["level_name"], "level": level,
                          "mean": m, "ci95": ci, "seeds": len(rs)})
         for r in rs:
             per_seed_overall.append(sum(sum(v) / len(v) for v in r["levels"].values()) / len(levels))
-        m, ci = mean_ci(per_seed_overall)
+        m, ci = mean_ci_seeds(per_seed_overall)
         rows.append({"task": task, "module": module, "parameters": rs[0]["parameters"], "metric": rs[0]["metric"],
                      "level_name": rs[0]["level_name"], "level": "all", "mean": m, "ci95": ci, "seeds": len(rs)})
     table = io.StringIO(newline="")

@@ -28,7 +28,8 @@ from ..atomic import write_text
 from ..config import Config, parse_setting
 from ..data import Episodes
 from ..errors import ConfigError
-from ..evaluate import episode_batches, mean_ci95
+from ..evaluate import episode_batches
+from ..stats import mean_ci95
 
 
 @dataclass
