@@ -151,7 +151,6 @@ class FixedLearningDense(LearningDense):
     rounding from lava's own random streams, bit for bit."""
 
     sparse_updates = True  # update only synapses whose neurons spiked (False: all; same result)
-    shortcut = True  # one-step epochs read every trace at the epoch's end (see _Env.trace)
 
     def __init__(self, cfg: Synapses, lanes: int = 1):
         super().__init__(cfg, lanes)
@@ -283,8 +282,6 @@ class FixedLearningDense(LearningDense):
 class FloatLearningDense(LearningDense):
     """lava's ``PyLearningDenseModelFloat``: float64 weights and traces, exponential decays, every
     synapse updated every epoch (lava's NaN traces of tau 0 reach even zero-dependency ones)."""
-
-    shortcut = False
 
     def __init__(self, cfg: Synapses, lanes: int = 1):
         super().__init__(cfg, lanes)
