@@ -86,3 +86,9 @@ def test_a_huge_encoder_depth_is_refused_without_computing_its_image_size():
     cfg.override([f"model.encoder_blocks={2 ** 70}"])
     with pytest.raises(ConfigError, match=r"too small for model.encoder_blocks=\d+ .*needs at least 2\*\*\d+"):
         cfg.validate()
+
+
+def test_every_model_family_has_its_checks():
+    from hebbformer.config import FAMILY_CHECKS, METHODS
+
+    assert set(FAMILY_CHECKS) == set(METHODS)

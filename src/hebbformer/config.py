@@ -233,9 +233,6 @@ class Config:
                 raise ConfigError(f"{name} must fit in 64 bits, [-2**63, 2**63), got {value}")
         if not v.settings:
             raise ConfigError("eval.settings is empty; give at least one setting, e.g. eval.settings=5w1s")
-        if m.method == "finetune" and (m.finetune_steps < 1 or not m.finetune_lr > 0 or not m.finetune_scale > 0):
-            raise ConfigError(f"model.finetune_steps must be at least 1 (got {m.finetune_steps}), model.finetune_lr "
-                              f"(got {m.finetune_lr}) and model.finetune_scale (got {m.finetune_scale}) positive")
         _one_of("data.name", d.name, DATASETS)
         _one_of("model.attention", m.attention, ATTENTION_KINDS)
         _one_of("model.readout", m.readout, READOUTS)
@@ -254,9 +251,6 @@ class Config:
                 raise ConfigError(f"{name} must be at least 1, got {value}")
         _one_of("eval.backend", v.backend, tuple(BACKENDS))
         _one_of("train.precision", t.precision, PRECISIONS)
-        if m.method == "maml" and t.precision == "bf16":
-            raise ConfigError("train.precision=bf16 does not apply to model.method='maml': its inner loop's "
-                              "gradients (torch.func) fail under bf16 autocast; MAML trains in fp32 (auto does so)")
         _one_of("data.split", d.split, SPLITS)
         _one_of("data.vinyals_train", d.vinyals_train, ("train", "trainval"))
         if d.split != "sets" and d.name != "omniglot":
@@ -270,16 +264,7 @@ class Config:
             if alien:
                 raise ConfigError(f"data.split='lake' tests on {', '.join(LAKE_TEST_SETS)}; data.test_sets has {alien}")
         _one_of("model.method", m.method, METHODS)
-        if m.method != "icl" and m.quant:
-            raise ConfigError(f"model.quant applies to the in-context learner, not model.method={m.method!r}")
         _one_of("eval.split", v.split, ("test", "val"))
-        if m.method != "icl" and v.backend != "torch":
-            raise ConfigError(f"eval.backend={v.backend!r} runs the in-context learner; model.method={m.method!r} "
-                              "runs on 'torch' only")
-        if m.quant:
-            check_quantisable(m)
-        elif BACKENDS[v.backend].quant_only:
-            raise ConfigError(f"eval.backend={v.backend!r} needs a Quant model (model.quant=true)")
         if v.encoder_probe and v.backend != "torch":
             raise ConfigError(f"eval.encoder_probe runs the encoder in torch, not eval.backend={v.backend!r}")
         if e.ways < 2:
@@ -304,9 +289,6 @@ class Config:
             raise ConfigError(f"model.dropout must lie in [0, 1), got {m.dropout}")
         if t.aux_protonet < 0:
             raise ConfigError(f"train.aux_protonet must not be negative, got {t.aux_protonet}")
-        if t.aux_protonet and (m.method != "icl" or m.quant):
-            raise ConfigError("train.aux_protonet applies to the Float in-context learner, not "
-                              + ("the Quant one (model.quant)" if m.quant else f"model.method={m.method!r}"))
         if not t.grad_clip > 0:
             raise ConfigError(f"train.grad_clip must be positive, got {t.grad_clip}")
         if not 0 <= e.same_alphabet <= 1:
@@ -324,6 +306,7 @@ class Config:
             ways, shots = parse_setting(s)
             if ways > m.max_ways:
                 raise ConfigError(f"eval.settings has {s!r}, more ways than model.max_ways={m.max_ways}")
+        FAMILY_CHECKS[m.method](self)  # what applies to the model's family (model.method: checked above)
         return self
 
 
@@ -360,6 +343,40 @@ def check_device(device: str) -> None:
         raise ConfigError(f"train.device={device!r}: MPS is not available on this machine")
     if dev.type not in ("cpu", "cuda", "mps"):
         raise ConfigError(f"train.device={device!r}: hebbformer runs on cpu, cuda or mps")
+
+
+def _check_in_context_learner(cfg: Config) -> None:
+    """The in-context learner, Float or Quant: what each runs on and trains with."""
+    m, t, v = cfg.model, cfg.train, cfg.eval
+    if m.quant:
+        check_quantisable(m)
+        if t.aux_protonet:
+            raise ConfigError("train.aux_protonet applies to the Float in-context learner, not the Quant one (model.quant)")
+    elif BACKENDS[v.backend].quant_only:
+        raise ConfigError(f"eval.backend={v.backend!r} needs a Quant model (model.quant=true)")
+
+
+def _check_baseline(cfg: Config) -> None:
+    """The gradient-based baselines (ProtoNet, MAML, fine-tuning): Float, on torch, their own settings."""
+    m, t, v = cfg.model, cfg.train, cfg.eval
+    if m.quant:
+        raise ConfigError(f"model.quant applies to the in-context learner, not model.method={m.method!r}")
+    if v.backend != "torch":
+        raise ConfigError(f"eval.backend={v.backend!r} runs the in-context learner; model.method={m.method!r} "
+                          "runs on 'torch' only")
+    if t.aux_protonet:
+        raise ConfigError(f"train.aux_protonet applies to the Float in-context learner, not model.method={m.method!r}")
+    if m.method == "finetune" and (m.finetune_steps < 1 or not m.finetune_lr > 0 or not m.finetune_scale > 0):
+        raise ConfigError(f"model.finetune_steps must be at least 1 (got {m.finetune_steps}), model.finetune_lr "
+                          f"(got {m.finetune_lr}) and model.finetune_scale (got {m.finetune_scale}) positive")
+    if m.method == "maml" and t.precision == "bf16":
+        raise ConfigError("train.precision=bf16 does not apply to model.method='maml': its inner loop's "
+                          "gradients (torch.func) fail under bf16 autocast; MAML trains in fp32 (auto does so)")
+
+
+# each model family's own checks, by model.method (the sections' value ranges are Config.validate's)
+FAMILY_CHECKS = {"icl": _check_in_context_learner, "protonet": _check_baseline, "maml": _check_baseline,
+                 "finetune": _check_baseline}
 
 
 def check_quantisable(cfg: ModelConfig) -> None:
