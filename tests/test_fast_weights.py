@@ -125,3 +125,37 @@ def test_gradient_module_takes_any_inner_loss():
 def test_unknown_module_is_named():
     with pytest.raises(ValueError, match="unknown fast-weight module 'hebian'"):
         build_mixer("hebian", 8, 2)
+
+
+def test_matched_gradient_rule_writes_the_gradient_of_its_inner_loss():
+    """z_t k_t^T is dL_t/dF for L_t = mean((w * (v_t + F k_t))^2), Duan et al.'s inner loss on the
+    layer's output to its key; the Hebbian twin writes v_t k_t^T instead, nothing else differs."""
+    from hebbformer.plasticity.fast_weights import MatchedGradient
+
+    torch.manual_seed(0)
+    m = MatchedGradient(16, 2).double()
+    with torch.no_grad():
+        m.loss_weight.uniform_(0.5, 1.5)
+    fast = torch.randn(3, 2, 8, 8, dtype=torch.float64, requires_grad=True)
+    k = torch.nn.functional.normalize(torch.randn(3, 2, 8, dtype=torch.float64), dim=-1)
+    v = torch.randn(3, 2, 8, dtype=torch.float64)
+    loss = ((m.loss_weight * (v + (fast @ k[..., None])[..., 0])) ** 2).flatten(1).mean(1).sum()
+    (expected,) = torch.autograd.grad(loss, fast)
+    z = m._z(v, k, fast.detach())
+    torch.testing.assert_close(z[..., :, None] * k[..., None, :], expected)
+
+
+def test_matched_write_is_clipped_and_its_rate_modulated():
+    """|eta_t c_t z_t k_t^T| <= 0.2 per sequence: eta = 0.2 sigmoid(m) and the update's norm clipped to 1."""
+    from hebbformer.plasticity.fast_weights import MatchedHebbian
+
+    torch.manual_seed(1)
+    m = MatchedHebbian(16, 2)
+    with torch.no_grad():
+        m.plasticity.fill_(1.0)  # the raw write, A = 1
+        m.qkv.weight.mul_(50)  # large values: the clip must bite
+    x = torch.randn(4, 16)
+    _, fast = m.step(x, m.init_state(4, x))
+    assert (fast.flatten(1).norm(dim=1) <= 0.2 + 1e-6).all()
+    eta = 0.2 * torch.sigmoid(m.modulator(x))
+    assert ((0 < eta) & (eta < 0.2)).all()

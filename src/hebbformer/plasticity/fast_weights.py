@@ -28,6 +28,9 @@ The modules, by what their memory is:
 - ``delta``: the delta rule (linear transformers as fast-weight programmers, Schlag et al., 2021):
   ``W_t = W_{t-1} + beta_t (v_t - W_{t-1} k_t) k_t^T``, with unit keys and a per-token write
   strength ``beta_t``; its sequence form solves one triangular system (Yang et al., 2024).
+- ``matched_hebbian`` / ``matched_gradient``: Duan et al.'s update itself, ``F_t = (1 - eta_t)
+  F_{t-1} + eta_t c_t A (.) (z_t k_t^T)``, read before write, neuromodulated ``eta_t``, per-synapse
+  ``A``, the update's norm clipped; the two differ only in ``z_t`` (:class:`MatchedFastWeights`).
 - ``attention``: causal softmax attention, the reference; its state is the KV cache.
 
 Whole-sequence forms are parallel where the rule allows (static, hebbian, delta, attention are
@@ -238,7 +241,92 @@ class CausalAttention(nn.Module):
         return self.proj(y.flatten(1)), (k, v)
 
 
-FAST_WEIGHTS = {m.kind: m for m in (StaticMixer, HebbianFastWeights, GradientFastWeights, DeltaRule, CausalAttention)}
+class MatchedFastWeights(nn.Module):
+    """Duan et al.'s update (ICLR 2023, ``docs/reference/duan-plasticrnns.md``) as a token mixer,
+    one fast matrix per head, the Hebbian and the gradient-based rule differing only in ``z``::
+
+        F_t = (1 - eta_t) F_{t-1} + eta_t * c_t * A (.) (z_t k_t^T),    y_t = F_{t-1} q_t
+
+    read before write (the read at t sees what tokens before t wrote, as their layers use F_{t-1});
+    unit keys; ``eta_t = 0.1 * 2 * sigmoid(m_t)``, a neuromodulator the network computes per token
+    and head, which can all but freeze the memory; ``A`` a learned per-synapse plasticity
+    [heads, d, d], initialised U(-1, 1); ``c_t = min(1, 1 / ||z_t k_t^T||)`` over all heads of a
+    sequence (their clip of the update's norm per sample). ``z_t`` is, for ``hebbian``, the value
+    v_t (post x pre); for ``gradient``, dL_t/do_t of their inner loss ``L_t = mean((w (.) o_t)^2)``
+    on the layer's output to the key, ``o_t = v_t + F_{t-1} k_t`` (a slow and a fast part, as their
+    layers compute with W + F), with learned ``w`` (init ones); then z_t k_t^T = dL_t/dF, added, as
+    their code adds it (A's sign is learned either way). Their loss is also averaged over the
+    batch, which scales every sequence's write by 1 / batch size; here each sequence's loss is its
+    own, so that a write does not depend on how many sequences run beside it."""
+
+    rule = "hebbian"
+
+    def __init__(self, d_model: int, heads: int):
+        super().__init__()
+        self.heads, self.d_head = heads, d_model // heads
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.modulator = nn.Linear(d_model, heads)
+        self.plasticity = nn.Parameter(torch.rand(heads, self.d_head, self.d_head) * 2 - 1)  # A ~ U(-1, 1)
+        self.loss_weight = nn.Parameter(torch.ones(heads, self.d_head))  # w of the inner loss (gradient)
+        self.proj = nn.Linear(d_model, d_model)
+
+    def _signals(self, x):
+        q, k, v = (_heads(p, self.heads) for p in self.qkv(x).chunk(3, -1))
+        eta = 0.1 * 2 * torch.sigmoid(self.modulator(x))  # [..., H]
+        return q / math.sqrt(self.d_head), F.normalize(k, dim=-1), v, eta
+
+    def _z(self, v, k, fast):
+        """The post-synaptic factor of the write: [B, H, d]."""
+        if self.rule == "hebbian":
+            return v
+        out = v + (fast @ k[..., None])[..., 0]  # o_t, the layer's answer to its key
+        return 2 * self.loss_weight ** 2 * out / (self.heads * self.d_head)  # d mean((w o)^2) / d o
+
+    def init_state(self, batch, like):
+        return like.new_zeros(batch, self.heads, self.d_head, self.d_head)
+
+    def step(self, x, fast):
+        q, k, v, eta = self._signals(x)  # [B, H, d], eta [B, H]
+        y = (fast @ q[..., None])[..., 0]  # read before write
+        z = self._z(v, k, fast)
+        # ||z k^T|| = |z| |k| = |z| for unit keys, over all heads of each sequence
+        clip = torch.clamp(1 / z.flatten(1).norm(dim=1).clamp_min(1e-12), max=1.0)[:, None, None, None]
+        e = eta[..., None, None]
+        fast = (1 - e) * fast + e * clip * self.plasticity * (z[..., :, None] * k[..., None, :])
+        return self.proj(y.flatten(1)), fast
+
+    def forward(self, x):
+        if self.rule != "hebbian":  # z depends on F: the update is sequential
+            state, ys = self.init_state(x.shape[0], x), []
+            for t in range(x.shape[1]):
+                y, state = self.step(x[:, t], state)
+                ys.append(y)
+            return torch.stack(ys, 1)
+        q, k, v, eta = self._signals(x)  # [B, T, H, d], eta [B, T, H]
+        clip = torch.clamp(1 / v.flatten(2).norm(dim=2).clamp_min(1e-12), max=1.0)  # [B, T]
+        # y_t = sum_{s<t} eta_s c_s prod_{s<r<t} (1 - eta_r) (A (.) v_s k_s^T) q_t
+        log_keep = torch.cumsum(torch.log1p(-eta), 1)  # [B, T, H]: sum_{r<=t} log(1 - eta_r)
+        t = x.shape[1]
+        gap = log_keep[:, :-1, None, :] - log_keep[:, None, :, :]  # [B, t-1 (t' = t - 1), s, H]
+        before = torch.tril(torch.ones(t - 1, t, dtype=torch.bool, device=x.device))  # s <= t - 1
+        weight = torch.exp(gap.clamp(max=0)) * before[None, :, :, None] * (eta * clip[..., None])[:, None]
+        # (A (.) v_s k_s^T) q_t, summed over s with the weights: sum_j A_ij v_si k_sj q_tj
+        kq = torch.einsum("bshj,bthj->btshj", k, q[:, 1:])  # [B, t-1, s, H, d]
+        mixed = torch.einsum("btsh,btshj,hij,bshi->bthi", weight, kq, self.plasticity, v)
+        y = torch.cat([torch.zeros_like(mixed[:, :1]), mixed], 1)  # the first token reads F_0 = 0
+        return self.proj(y.flatten(2))
+
+
+class MatchedHebbian(MatchedFastWeights):
+    kind, rule = "matched_hebbian", "hebbian"
+
+
+class MatchedGradient(MatchedFastWeights):
+    kind, rule = "matched_gradient", "gradient"
+
+
+FAST_WEIGHTS = {m.kind: m for m in (StaticMixer, HebbianFastWeights, GradientFastWeights, MatchedHebbian,
+                                    MatchedGradient, DeltaRule, CausalAttention)}
 
 
 def build_mixer(kind: str, d_model: int, heads: int) -> nn.Module:
