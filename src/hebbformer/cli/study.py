@@ -12,8 +12,11 @@ from .common import writable_folder
 def add(sub) -> None:
     p = sub.add_parser("study", help="fast-weight modules x tasks x seeds: table, CSV and plots (resumes)")
     p.add_argument("--out", default="runs/study", help="study folder; finished runs in it are kept (default runs/study)")
-    p.add_argument("--modules", help="comma-separated, default all: static,hebbian,gradient,delta,attention")
-    p.add_argument("--tasks", help="comma-separated, default all: copy,regression_linear,regression_sine,association,fewshot")
+    from ..plasticity.fast_weights import FAST_WEIGHTS
+    from ..tasks import TASKS
+
+    p.add_argument("--modules", help=f"comma-separated, default all: {','.join(FAST_WEIGHTS)}")
+    p.add_argument("--tasks", help=f"comma-separated, default all: {','.join(TASKS)}")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--steps", type=int, default=1000, help="training steps per run")
     p.add_argument("--batch-size", type=int, default=32)
