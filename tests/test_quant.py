@@ -162,3 +162,18 @@ def test_quantisation_aware_training_keeps_in_context_learning(tmp_path):
     from hebbformer.data import episode_generator, sample_episodes
     ep = sample_episodes(pools.test, 3, 1, 2, 8, episode_generator(9, 0), cfg.model.max_ways)
     assert_integer_path_equals_fake_quant(model, ep)
+
+
+@pytest.mark.parametrize("weight_range", [100, 100_000])  # partial sums below 2**24 (float32), then above (float64)
+def test_integer_conv_block_is_exact_on_every_path(weight_range, monkeypatch):
+    """The Conv-4 block on float convolution equals its int64 im2col (forced), bit for bit."""
+    from hebbformer.quant import fixed_point
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (3, 4, 9, 9))
+    w = rng.integers(-weight_range, weight_range + 1, (5, 4 * 9))
+    b = rng.integers(-5000, 5000, 5)
+    fast = fixed_point.conv_block(x, w, b, acc_exp=-12, exp=-4, bits=8)
+    monkeypatch.setattr(fixed_point, "_exact_float", lambda bound: None)
+    assert np.array_equal(fast, fixed_point.conv_block(x, w, b, acc_exp=-12, exp=-4, bits=8))
+    assert fast.shape == (3, 5, 4, 4) and fast.min() >= 0 and fast.max() <= 255
