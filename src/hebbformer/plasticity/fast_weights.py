@@ -13,6 +13,8 @@ The modules, by what their memory is:
 - ``static``: no plasticity, the control. Memory is a vector of activations, a leaky average
   ``h_t = a * h_{t-1} + (1 - a) * v_t`` per channel with learned retention ``a`` (a diagonal linear
   recurrence, the transformer analogue of Duan et al.'s non-plastic RNN).
+- ``lstm``: no plasticity either: an LSTM over the tokens, the static control Duan et al. compare
+  their plastic networks with.
 - ``hebbian``: neuromodulated Hebbian fast weights ``F_t = lam * F_{t-1} + (1 - lam) * m_t v_t k_t^T``
   per head, read as ``alpha * F_t q_t``. The neuromodulator ``m_t`` in (-1, 1) is computed by the
   network from its own input (it can gate writes off, or make them anti-Hebbian); retention
@@ -325,7 +327,31 @@ class MatchedGradient(MatchedFastWeights):
     kind, rule = "matched_gradient", "gradient"
 
 
-FAST_WEIGHTS = {m.kind: m for m in (StaticMixer, HebbianFastWeights, GradientFastWeights, MatchedHebbian,
+class LSTMMixer(nn.Module):
+    """The static control of Duan et al.'s kind: an LSTM over the tokens, no plastic weight; its
+    memory is the cell and hidden state (2 x d_model per sequence). The study's parameter budget
+    sets its width, as for every module."""
+
+    kind = "lstm"
+
+    def __init__(self, d_model: int, heads: int):
+        super().__init__()
+        self.lstm = nn.LSTM(d_model, d_model, batch_first=True)
+        self.proj = nn.Linear(d_model, d_model)
+
+    def forward(self, x):
+        return self.proj(self.lstm(x)[0])
+
+    def init_state(self, batch, like):
+        zeros = like.new_zeros(1, batch, self.lstm.hidden_size)
+        return zeros, zeros.clone()
+
+    def step(self, x, state):
+        y, state = self.lstm(x[:, None], state)
+        return self.proj(y[:, 0]), state
+
+
+FAST_WEIGHTS = {m.kind: m for m in (StaticMixer, LSTMMixer, HebbianFastWeights, GradientFastWeights, MatchedHebbian,
                                     MatchedGradient, DeltaRule, CausalAttention)}
 
 
