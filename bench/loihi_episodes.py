@@ -14,7 +14,6 @@ the data is not there) the episodes are drawn from generated glyphs of the model
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 from pathlib import Path
 
@@ -22,11 +21,11 @@ import torch
 
 from hebbformer import backends, checkpoint, shipped
 from hebbformer.config import Config, parse_setting
-from hebbformer.data import Episodes, build_pools
+from hebbformer.data import build_pools
 from hebbformer.data.episodes import ClassPool
 from hebbformer.data.glyphs import generate_glyphs
 from hebbformer.errors import DataError
-from hebbformer.evaluate import episode_batches
+from hebbformer.evaluate import episode_batches, first_episodes
 from hebbformer.families import build_model
 from hebbformer.machine import describe_line, save_figures
 from hebbformer.neuro.attention_compiler import NetworkMemory, run_emulated
@@ -41,17 +40,6 @@ def test_pool(cfg: Config, data_root: str | None):
             print(f"({err}; generated glyphs instead)")
     images = generate_glyphs(200, 20, cfg.data.image_size, seed=0)
     return ClassPool(images, [f"glyph{c}" for c in range(len(images))]), "generated glyphs"
-
-
-def first_episodes(batches, n):
-    """The first n episodes of a list of batches, as batches."""
-    out = []
-    for ep in batches:
-        if n <= 0:
-            break
-        out.append(Episodes(**{f.name: getattr(ep, f.name)[:n] for f in dataclasses.fields(ep)}))
-        n -= len(out[-1].support)
-    return out
 
 
 def timed(model, batches):

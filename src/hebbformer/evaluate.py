@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
 
 from .config import parse_setting
-from .data import ClassPool, episode_generator, sample_episodes
+from .data import ClassPool, Episodes, episode_generator, sample_episodes
 from .data.omniglot import OneShotRun
 from .stats import mean_ci95
 
@@ -27,6 +28,19 @@ def episode_batches(pool: ClassPool, ways: int, shots: int, queries: int, episod
     """The test episodes of a setting, ``batch`` at a time; the same seed gives the same episodes."""
     for i, start in enumerate(range(0, episodes, batch)):
         yield sample_episodes(pool, ways, shots, queries, min(batch, episodes - start), episode_generator(seed, i), max_ways)
+
+
+def first_episodes(batches: list[Episodes], n: int) -> list[Episodes]:
+    """The first n episodes of a list of batches, as batches (a run on fewer episodes, lava's say,
+    scores the very episodes the others begin with)."""
+    out = []
+    for ep in batches:
+        if n <= 0:
+            break
+        out.append(ep if len(ep.support) <= n else
+                   Episodes(**{f.name: getattr(ep, f.name)[:n] for f in dataclasses.fields(ep)}))
+        n -= len(out[-1].support)
+    return out
 
 
 @torch.no_grad()

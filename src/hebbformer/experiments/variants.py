@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 import time
@@ -26,9 +25,8 @@ import torch
 from .. import backends
 from ..atomic import write_text
 from ..config import Config, parse_setting
-from ..data import Episodes
 from ..errors import ConfigError
-from ..evaluate import episode_batches
+from ..evaluate import episode_batches, first_episodes
 from ..stats import mean_ci95
 
 
@@ -67,16 +65,6 @@ def compare(float_model, quant_model, cfg: Config, pool, setting: str, episodes:
     lava_episodes = min(lava_episodes, episodes)
     every = list(episode_batches(pool, ways, shots, queries, episodes, cfg.eval.seed, quant_model.cfg.max_ways))
 
-    def batches(n):  # the first n of those episodes
-        out, left = [], n
-        for ep in every:
-            if left <= 0:
-                break
-            out.append(ep if len(ep.support) <= left else
-                       Episodes(**{f.name: getattr(ep, f.name)[:left] for f in dataclasses.fields(ep)}))
-            left -= len(out[-1].support)
-        return out
-
     rows, kept = [], {}
     plan = [("Float", float_model, "torch", episodes), ("Quant", quant_model, "integer", episodes),
             ("Loihi (emulated)", quant_model, "loihi", episodes), ("Lava", quant_model, "lava", lava_episodes),
@@ -88,7 +76,7 @@ def compare(float_model, quant_model, cfg: Config, pool, setting: str, episodes:
         if backend == "lava" and not lava_available():
             progress("  Lava: left out, lava-nc is not importable here (docs/loihi.md)")
             continue
-        accs, logits, seconds = _run(backends.run(model, backend), batches(n))
+        accs, logits, seconds = _run(backends.run(model, backend), first_episodes(every, n))
         kept[backend] = logits
         mean, ci = mean_ci95(accs)
         note, other = "", {"lava": "loihi", "loihi": "integer", "board": "integer"}.get(backend)

@@ -61,6 +61,15 @@ def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
     return x.unflatten(-1, (heads, x.shape[-1] // heads))
 
 
+def token_by_token(mixer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """A mixer's sequence form as its step over time: [B, T, D] -> [B, T, D]."""
+    state, ys = mixer.init_state(x.shape[0], x), []
+    for t in range(x.shape[1]):
+        y, state = mixer.step(x[:, t], state)
+        ys.append(y)
+    return torch.stack(ys, 1)
+
+
 def _decay_matrix(log_retention: torch.Tensor, t: int) -> torch.Tensor:
     """retention ** (i - j) for j <= i, else 0: [..., T, T] for a log retention [...]."""
     i = torch.arange(t, device=log_retention.device)
@@ -163,12 +172,8 @@ class GradientFastWeights(nn.Module):
             return ((answer - target) * (1 - answer ** 2))[..., :, None] * k[..., None, :]
         return grad(self.inner_loss)(w, k, target)
 
-    def forward(self, x):
-        state, ys = self.init_state(x.shape[0], x), []
-        for t in range(x.shape[1]):
-            y, state = self.step(x[:, t], state)
-            ys.append(y)
-        return torch.stack(ys, 1)
+    def forward(self, x):  # the update is nonlinear in W: the same step over time
+        return token_by_token(self, x)
 
     def init_state(self, batch, like):
         return like.new_zeros(batch, self.heads, self.d_head, self.d_head)
@@ -299,11 +304,7 @@ class MatchedFastWeights(nn.Module):
 
     def forward(self, x):
         if self.rule != "hebbian":  # z depends on F: the update is sequential
-            state, ys = self.init_state(x.shape[0], x), []
-            for t in range(x.shape[1]):
-                y, state = self.step(x[:, t], state)
-                ys.append(y)
-            return torch.stack(ys, 1)
+            return token_by_token(self, x)
         q, k, v, eta = self._signals(x)  # [B, T, H, d], eta [B, T, H]
         clip = torch.clamp(1 / v.flatten(2).norm(dim=2).clamp_min(1e-12), max=1.0)  # [B, T]
         # y_t = sum_{s<t} eta_s c_s prod_{s<r<t} (1 - eta_r) (A (.) v_s k_s^T) q_t

@@ -85,6 +85,8 @@ class LearningDense:
             self.y_decay = np.exp(-1 / y_tau[:, None])
         self.tx, self.ty = np.zeros((lanes, self.n_pre), np.int64), np.zeros((lanes, self.n_post), np.int64)
         self.epoch = 0
+        sign = {"EXCITATORY": CLAMP_NONNEGATIVE, "INHIBITORY": CLAMP_NONPOSITIVE}.get(cfg.sign_mode, CLAMP_NONE)
+        self._clamps = {"weights": sign, "tag_2": CLAMP_NONNEGATIVE, "tag_1": CLAMP_NONE}  # the sign clamp (§3.1)
 
     def _lanes_of(self, a: np.ndarray | None, dtype) -> np.ndarray:
         """An initial [n_post, n_pre] array (weights, tags) copied into every lane."""
@@ -252,11 +254,9 @@ class FixedLearningDense(LearningDense):
         table, factors = self._tables[target]
         shift = SYN_SHIFT[target]
         k = int(np.floor(2 ** shift * self.rc[self.epoch - 1]))  # stochastic rounding: see the kernel
-        clamp = (CLAMP_NONNEGATIVE if (target == "weights" and self.cfg.sign_mode == "EXCITATORY") or target == "tag_2"
-                 else CLAMP_NONPOSITIVE if target == "weights" and self.cfg.sign_mode == "INHIBITORY" else CLAMP_NONE)
         least, greatest = learn_fixed(new, v, old["weights"], old["tag_2"], old["tag_1"], table, factors, hx, hy,
                                       self.tx, self.ty, u, self.T, sparse, self._hoist[target], lo < -(2 ** 8),
-                                      ACC_LO, ACC_HI, clamp,
+                                      ACC_LO, ACC_HI, self._clamps[target],
                                       shift, 2 ** shift - 1 - k, lo, hi)
         if not sparse:
             self._inside[target] = bool(least >= inside[0] and greatest <= inside[1])
@@ -330,11 +330,10 @@ class FloatLearningDense(LearningDense):
         return h
 
     def _sign_clamp(self, target, value):
-        if (target == "weights" and self.cfg.sign_mode == "EXCITATORY") or target == "tag_2":
+        clamp = self._clamps[target]
+        if clamp == CLAMP_NONNEGATIVE:
             return np.maximum(0, value)
-        if target == "weights" and self.cfg.sign_mode == "INHIBITORY":
-            return np.minimum(0, value)
-        return value
+        return np.minimum(0, value) if clamp == CLAMP_NONPOSITIVE else value
 
     def _apply(self, target, products, hx, hy, u, old):
         """The products summed left to right, then added (lava's float order), on every entry."""

@@ -22,6 +22,7 @@ absurd size. The checks that relate fields to each other are in :meth:`Scenario.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
@@ -319,9 +320,7 @@ class Scenario:
 
     def synapses(self) -> Synapses:
         """The scenario's LearningDense, as the emulator and lava_sim build it."""
-        return Synapses(weights=self.weights, rule=self.rule, steps=self.steps, mode=self.mode,
-                        num_message_bits=self.num_message_bits, graded_spike_cfg=self.graded_spike_cfg,
-                        sign_mode=self.sign_mode, num_weight_bits=self.num_weight_bits, weight_exp=self.weight_exp)
+        return Synapses(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Synapses) if f.name != "tag_1"})
 
     @classmethod
     def from_dict(cls, d: dict, where: str = "scenario") -> "Scenario":
