@@ -24,7 +24,7 @@ from hebbformer.config import Config, parse_setting
 from hebbformer.data import build_pools
 from hebbformer.data.episodes import ClassPool
 from hebbformer.data.glyphs import generate_glyphs
-from hebbformer.errors import DataError
+from hebbformer.errors import DataError, HebbformerError
 from hebbformer.evaluate import episode_batches, first_episodes
 from hebbformer.families import build_model
 from hebbformer.machine import describe_line, save_figures
@@ -59,8 +59,13 @@ def main():
     ap.add_argument("--out", default="runs/bench", help="folder for loihi_episodes.json (figures and machine)")
     ap.add_argument("overrides", nargs="*", help="data.root=PATH for real images")
     args = ap.parse_args()
+    if min(args.episodes, args.sequential, args.batch) < 1 or args.queries < 0:
+        ap.error("--episodes, --sequential and --batch must be at least 1, --queries at least 0")
     print(f"machine: {describe_line()}", flush=True)
-    state = checkpoint.load(shipped.resolve(args.model))
+    try:
+        state = checkpoint.load(shipped.resolve(args.model))
+    except HebbformerError as err:
+        ap.error(str(err))
     cfg = Config.from_dict(state["config"])
     root = next((o.split("=", 1)[1] for o in args.overrides if o.startswith("data.root=")), None)
     model = build_model(cfg.model, (1, cfg.data.image_size, cfg.data.image_size))
