@@ -3,7 +3,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hebbformer.models.sequence import SequenceModel
+from hebbformer.models.sequence import MODULES, SequenceModel
 from hebbformer.plasticity.fast_weights import FAST_WEIGHTS, HebbianFastWeights, build_mixer
 
 KINDS = list(FAST_WEIGHTS)
@@ -22,7 +22,7 @@ def test_sequence_form_equals_token_by_token(kind, heads):
     torch.testing.assert_close(mixer(x), torch.stack(steps, 1), rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", MODULES)
 @pytest.mark.parametrize("beside_attention", [False, True])
 def test_whole_model_token_by_token_equals_sequence(kind, beside_attention):
     torch.manual_seed(1)
@@ -33,7 +33,7 @@ def test_whole_model_token_by_token_equals_sequence(kind, beside_attention):
         torch.testing.assert_close(model(x), model.forward_token_by_token(x), rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", MODULES)
 def test_outputs_are_causal(kind):
     """Changing a later token changes nothing before it."""
     torch.manual_seed(2)

@@ -18,7 +18,7 @@ LAYERS = [
                                "neuro", "neuro.lava_compat", "neuro.loihi.rule_grammar"]),
     ("config schemas", ["config", "config_parse", "registry"]),
     ("data and tasks", ["data", "data.*", "tasks", "tasks.*"]),
-    ("model families", ["models", "models.*", "baselines", "plasticity.fast_weights", "quant.model",
+    ("model families", ["models", "models.*", "baselines", "plasticity.fast_weights", "plasticity.plastic_layers", "quant.model",
                         "quant.numerics", "families"]),
     ("back-ends", ["backends", "backends.*", "quant.integer", "neuro.attention_compiler", "neuro.loihi",
                    "neuro.loihi.*"]),

@@ -22,7 +22,7 @@ def trained(monkeypatch):
     """train_one replaced by a stand-in that returns a result at once; the runs it trained."""
     calls = []
 
-    def train_one(kind, task, seed, cfg):
+    def train_one(kind, task, seed, cfg, lr=None, write_rate=1.0, split="test"):
         calls.append((task.name, kind, seed))
         return {"task": task.name, "module": kind, "seed": seed, "d_model": 8, "parameters": 100, "train_s": 0.0,
                 "loss_curve": [[1, 2.0], [2, 1.5]], "metric": task.metric, "level_name": task.level_name,

@@ -6,7 +6,8 @@ import torch
 from hebbformer.config import DataConfig
 from hebbformer.errors import ConfigError
 from hebbformer.experiments.study import StudyConfig, run_study, summarise, train_one
-from hebbformer.tasks import Association, Copy, FewShot, Regression, build_task
+from hebbformer.tasks import (Association, Copy, CueReward, DuanRegression, FewShot, Regression, Reproduction,
+                              build_task)
 
 
 def g(seed=0):
@@ -69,6 +70,60 @@ def test_fewshot_sequences_carry_permuted_labels_and_score_every_query():
     assert not torch.equal(first.images, second.images)  # and every batch new (once every batch was the same)
 
 
+def test_cue_reward_shows_each_reward_then_asks_for_it_by_its_stimulus():
+    task = CueReward()
+    b = task.sample(8, 20, g())
+    assert b.x.shape == (8, 20, 16)
+    torch.testing.assert_close(b.x[:, :10, -2], b.target[:, :10])  # first half: the reward beside the cue
+    assert (b.x[:, 10:, -2] == 0).all() and (b.x[:, 10:, -1] == 1).all() and (b.x[:, :10, -1] == 0).all()
+    assert b.mask.all() and b.score[:, 10:].all() and not b.score[:, :10].any()
+    # one reward per cue: steps whose stimuli are close (same cue, noise 0.1) share it
+    stim, r = b.x[0, :, :14], b.target[0]
+    same = torch.cdist(stim, stim) < 0.8
+    assert torch.equal(same, r[:, None] == r[None, :])
+    assert len(set(r.tolist())) <= 5 and ((-1 < r) & (r < 1)).all()
+
+
+@pytest.mark.parametrize("vary", ["delay", "length"])
+def test_reproduction_recalls_the_values_in_order_with_no_position_given(vary):
+    task = Reproduction(vary)
+    level = 20
+    b = task.sample(3, level, g())
+    n, delay = (5, 20) if vary == "delay" else (20, 0)
+    assert b.x.shape == (3, 2 * n + delay, 3)
+    torch.testing.assert_close(b.target[:, n + delay:], b.x[:, :n, 0])
+    assert (b.x[:, :n, 1] == 1).all() and (b.x[:, n:, :2] == 0).all() and (b.x[:, n + delay:, 2] == 1).all()
+    assert (b.x[:, n:n + delay] == 0).all()  # the delay carries nothing
+    assert torch.equal(b.mask, b.score) and b.mask.sum() == 3 * n
+    assert task.levels == ((0, 10, 20, 40, 60) if vary == "delay" else (5, 10, 20, 30, 40))
+
+
+@pytest.mark.parametrize("family", ["linear", "mlp"])
+def test_duan_regression_gives_noisy_values_then_asks_for_the_function(family):
+    task = DuanRegression(family)
+    b = task.sample(4, 10, g())
+    v = task.variables
+    assert b.x.shape == (4, 30, v + 2) and v == (12 if family == "linear" else 6)
+    assert (b.x[:, :10, -1] == 1).all() and (b.x[:, 10:, -2:] == 0).all()
+    noise = b.x[:, :10, -2] - b.target[:, :10]
+    assert 0.05 < noise.std() < 0.2  # N(0, 0.1^2) on the shown values
+    torch.testing.assert_close(b.target.mean(1), torch.zeros(4), atol=1e-5, rtol=0)  # z-scored
+    assert b.mask.all() and b.score[:, 10:].all() and not b.score[:, :10].any()
+    if family == "linear":  # one affine map explains all 30 (z-scoring is affine too)
+        xs = torch.cat([b.x[..., :v], torch.ones(4, 30, 1)], -1)
+        w = torch.linalg.lstsq(xs, b.target[..., None]).solution
+        torch.testing.assert_close((xs @ w)[..., 0], b.target, atol=1e-4, rtol=1e-4)
+
+
+def test_a_task_at_one_level_is_trained_and_scored_there_only():
+    task = build_task("reproduction_delay@40")
+    assert task.levels == (40,) and task.name == "reproduction_delay@40"
+    with pytest.raises(ValueError, match="reproduction_delay's delay is one of 0, 10, 20, 40, 60, not '30'"):
+        build_task("reproduction_delay@30")
+    with pytest.raises(ConfigError, match="unknown task 'cue_rewards@20'"):
+        StudyConfig(tasks=["cue_rewards@20"]).validate()
+
+
 def test_unknown_task_is_named():
     with pytest.raises(ValueError, match="unknown task 'coppy'"):
         build_task("coppy")
@@ -124,6 +179,6 @@ def test_fewshot_runs_on_cifar_fs_too(tmp_path):
     write_cifar(tmp_path)
     task = FewShot(DataConfig(name="cifar_fs", root=str(tmp_path), image_size=32), ways=3, shots=(1, 2), queries=2)
     b = task.sample(2, 2, g())
-    assert b.images.shape == (2, 12, 3, 32, 32) and task.name == "fewshot_cifar_fs"
+    assert b.images.shape == (2, 12, 3, 32, 32) and task.name == "fewshot3_cifar_fs"
     r = train_one("delta", task, 0, StudyConfig(steps=2, batch_size=2, budget=3000, eval_batches=1))
     assert set(r["levels"]) == {"1", "2"} and all(0 <= a <= 1 for v in r["levels"].values() for a in v)

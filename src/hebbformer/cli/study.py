@@ -12,15 +12,22 @@ from .common import writable_folder
 def add(sub) -> None:
     p = sub.add_parser("study", help="fast-weight modules x tasks x seeds: table, CSV and plots (resumes)")
     p.add_argument("--out", default="runs/study", help="study folder; finished runs in it are kept (default runs/study)")
-    from ..plasticity.fast_weights import FAST_WEIGHTS
+    from ..experiments.study import DEFAULT_MODULES
+    from ..plasticity.fast_weights import HEBBIAN_ABLATION
     from ..tasks import TASKS
 
-    p.add_argument("--modules", help=f"comma-separated, default all: {','.join(FAST_WEIGHTS)}")
-    p.add_argument("--tasks", help=f"comma-separated, default all: {','.join(TASKS)}")
+    p.add_argument("--modules", help=f"comma-separated, default {','.join(DEFAULT_MODULES)}; the Hebbian "
+                   f"ablation by name: {','.join(HEBBIAN_ABLATION)}")
+    p.add_argument("--tasks", help=f"comma-separated, default all: {','.join(TASKS)}; NAME@LEVEL trains and "
+                   "scores one level only (one network per delay, as Duan et al.): reproduction_delay@40")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--steps", type=int, default=1000, help="training steps per run")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--budget", type=int, default=25_000, help="parameters per model, image encoder aside")
+    p.add_argument("--lr", type=float, default=2e-3, help="learning rate when there is no tuning grid")
+    p.add_argument("--tune-lrs", help="tuning grid's learning rates, comma-separated, e.g. 5e-4,1e-3,2e-3")
+    p.add_argument("--tune-write-rates", help="tuning grid's write-rate multipliers, in (0, 5), e.g. 0.5,1,2")
+    p.add_argument("--tune-seeds", type=int, default=2, help="seeds per grid point, scored on validation")
     p.add_argument("--beside-attention", action="store_true",
                    help="keep causal softmax attention in every block and add the module beside it (default: instead)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0: torch's default")
@@ -33,8 +40,10 @@ def run(args) -> int:
     from ..experiments.study import StudyConfig, run_study, summarise
     from ..tasks.fewshot import default_data
 
-    cfg = StudyConfig(seeds=args.seeds, steps=args.steps, batch_size=args.batch_size, budget=args.budget,
-                      beside_attention=args.beside_attention)
+    cfg = StudyConfig(seeds=args.seeds, steps=args.steps, batch_size=args.batch_size, budget=args.budget, lr=args.lr,
+                      beside_attention=args.beside_attention, tune_lrs=_numbers(args.tune_lrs, "--tune-lrs"),
+                      tune_write_rates=_numbers(args.tune_write_rates, "--tune-write-rates"),
+                      tune_seeds=args.tune_seeds)
     if args.modules:
         cfg.modules = [m.strip() for m in args.modules.split(",")]
     if args.tasks:
@@ -55,3 +64,12 @@ def run(args) -> int:
     print(f"study of {len(results)} runs in {time.perf_counter() - tic:.0f} s: {out}/summary.md, results.csv, "
           "levels.png, loss_curves.png")
     return 0
+
+
+def _numbers(text: str | None, flag: str) -> list[float]:
+    if not text:
+        return []
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"{flag} takes comma-separated numbers, got {text!r}") from None

@@ -1,5 +1,11 @@
 """The fast-weight study: every module on every task over several seeds, at one parameter budget.
 
+With a tuning grid (``tune_lrs`` x ``tune_write_rates``), each (task, module) first trains
+``tune_seeds`` seeds at every point of the grid and scores them on validation sequences; the
+point with the best validation score is the module's, and the final seeds train there. Every
+module gets the same number of grid points: one without a write (static, lstm, attention) gets
+as many learning rates instead, spread over the same range, so none is tuned more than another.
+
 Each (task, module, seed) run trains a :class:`~hebbformer.models.sequence.SequenceModel` whose
 token mixer is that module, with a width chosen so that its parameters (the image encoder, shared
 by all, aside) come closest to the budget; then scores it at every level of the task (delay,
@@ -29,17 +35,20 @@ from ..atomic import write_bytes
 from ..config import DataConfig, TrainConfig
 from ..errors import ConfigError, DataError
 from ..models.encoder import ConvEncoder
-from ..models.sequence import SequenceModel
-from ..plasticity.fast_weights import FAST_WEIGHTS
+from ..models.sequence import MODULES, SequenceModel
+from ..plasticity.fast_weights import HEBBIAN_ABLATION
 from ..stats import mean_ci_seeds
 from ..tasks import TASKS, Task, build_task
 from ..train import lr_at, optimiser_step
 
 
-# Two-sided 95% Student-t quantiles by degrees of freedom: a CI over a handful of seeds.
+# The default modules: all but the Hebbian ablation, which is asked for by name (hebbian+keys, ...).
+DEFAULT_MODULES = tuple(m for m in MODULES if m not in HEBBIAN_ABLATION)
+
+
 @dataclass
 class StudyConfig:
-    modules: list[str] = field(default_factory=lambda: list(FAST_WEIGHTS))
+    modules: list[str] = field(default_factory=lambda: list(DEFAULT_MODULES))
     tasks: list[str] = field(default_factory=lambda: list(TASKS))
     seeds: int = 3
     steps: int = 1000
@@ -51,30 +60,71 @@ class StudyConfig:
     eval_batches: int = 8  # of batch_size sequences per level
     beside_attention: bool = False  # each block keeps causal softmax attention, the module beside it
     data: DataConfig | None = None  # the few-shot data set; None: generated glyphs
+    # The tuning grid; empty: no tuning, every module at lr and write rate 1 (see the module docstring).
+    tune_lrs: list[float] = field(default_factory=list)
+    tune_write_rates: list[float] = field(default_factory=list)  # multipliers of each module's write
+    tune_seeds: int = 2
+    # The image tasks' encoder (its parameters are outside the budget): a Conv-4.
+    encoder_channels: int = 32
+    encoder_blocks: int = 4
 
     def validate(self) -> "StudyConfig":
         for m in self.modules:
-            if m not in FAST_WEIGHTS:
-                raise ConfigError(f"unknown module {m!r}; known: {', '.join(FAST_WEIGHTS)}")
+            if m not in MODULES:
+                raise ConfigError(f"unknown module {m!r}; known: {', '.join(MODULES)}")
         for t in self.tasks:
-            if t not in TASKS:
-                raise ConfigError(f"unknown task {t!r}; known: {', '.join(TASKS)}")
-        for name in ("seeds", "steps", "batch_size", "budget", "depth", "heads", "eval_batches"):
+            if t.partition("@")[0] not in TASKS:
+                raise ConfigError(f"unknown task {t!r}; known: {', '.join(TASKS)} (NAME@LEVEL: at one level)")
+            if "@" in t and not t.startswith("fewshot"):  # the few-shot task's pools are built when it runs
+                try:
+                    build_task(t)
+                except ValueError as err:
+                    raise ConfigError(str(err)) from None
+        for name in ("seeds", "steps", "batch_size", "budget", "depth", "heads", "eval_batches", "tune_seeds",
+                     "encoder_channels", "encoder_blocks"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"study {name} must be at least 1, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise ConfigError(f"study lr must be positive, got {self.lr}")
+        for lr in [self.lr, *self.tune_lrs]:
+            if not (math.isfinite(lr) and lr > 0):
+                raise ConfigError(f"study learning rates must be positive and finite, got {lr}")
+        for w in self.tune_write_rates:
+            if not 0 < w < 5:  # eta = 0.2 sigmoid(m) * w must stay below 1 for the rules that forget by it
+                raise ConfigError(f"study write rates must lie in (0, 5), got {w}")
+        if bool(self.tune_lrs) != bool(self.tune_write_rates):
+            raise ConfigError("a tuning grid needs both tune_lrs and tune_write_rates (or neither)")
         return self
 
+    def grid(self, kind: str) -> list[tuple[float, float]]:
+        """The (lr, write rate) points a module is tuned over: the same number for every module."""
+        if not self.tune_lrs:
+            return [(self.lr, 1.0)]
+        if writes(kind):
+            return [(lr, w) for lr in self.tune_lrs for w in self.tune_write_rates]
+        n, lo, hi = len(self.tune_lrs) * len(self.tune_write_rates), min(self.tune_lrs), max(self.tune_lrs)
+        if n == 1:
+            return [(lo, 1.0)]
+        return sorted({(float(f"{lo * (hi / lo) ** (i / (n - 1)):.3g}"), 1.0) for i in range(n)})
 
-def image_encoder(task: Task) -> ConvEncoder | None:
+
+def writes(kind: str) -> bool:
+    """Whether a module has a plastic write whose rate the grid can scale."""
+    from ..models.sequence import FastWeightBlock
+    block = FastWeightBlock(kind, 8, 2, 1)
+    return any(hasattr(m, "write_rate") for m in block.modules())
+
+
+def image_encoder(task: Task, cfg: StudyConfig) -> ConvEncoder | None:
     shape = task.image_shape()
-    return None if shape is None else ConvEncoder(shape[0], 16, 3, shape[1])
+    return None if shape is None else ConvEncoder(shape[0], cfg.encoder_channels, cfg.encoder_blocks, shape[1])
 
 
-def build(kind: str, task: Task, d_model: int, cfg: StudyConfig) -> SequenceModel:
-    return SequenceModel(kind, task.d_in, task.d_out, d_model, cfg.depth, cfg.heads, encoder=image_encoder(task),
-                         beside_attention=cfg.beside_attention)
+def build(kind: str, task: Task, d_model: int, cfg: StudyConfig, write_rate: float = 1.0) -> SequenceModel:
+    model = SequenceModel(kind, task.d_in, task.d_out, d_model, cfg.depth, cfg.heads,
+                          encoder=image_encoder(task, cfg), beside_attention=cfg.beside_attention)
+    for m in model.modules():
+        if hasattr(m, "write_rate"):
+            m.write_rate = write_rate
+    return model
 
 
 def plastic_parameters(model: SequenceModel) -> int:
@@ -104,12 +154,15 @@ def _forward(model, b):
     return model(b.x, b.images)
 
 
-def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig) -> dict:
+def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig, lr: float | None = None, write_rate: float = 1.0,
+              split: str = "test") -> dict:
+    """One run, scored on ``split``'s sequences ("val" while tuning)."""
+    lr = cfg.lr if lr is None else lr
     torch.manual_seed(seed)
     d = width_for_budget(kind, task, cfg)
-    model = build(kind, task, d, cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
-    schedule = TrainConfig(steps=cfg.steps, lr=cfg.lr, warmup_steps=cfg.steps // 20)  # meta-training's schedule
+    model = build(kind, task, d, cfg, write_rate)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    schedule = TrainConfig(steps=cfg.steps, lr=lr, warmup_steps=cfg.steps // 20)  # meta-training's schedule
     g = _generator(seed, 0)
     curve, tic = [], time.perf_counter()
     model.train()
@@ -123,20 +176,30 @@ def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig) -> dict:
         if step % 10 == 0 or step == cfg.steps - 1:
             curve.append([step + 1, loss.item()])
     train_s = time.perf_counter() - tic
-    return {"task": task.name, "module": kind, "seed": seed, "d_model": d,
-            "parameters": plastic_parameters(model), "train_s": train_s, "loss_curve": curve,
-            "metric": task.metric, "level_name": task.level_name, "levels": score(model, task, seed, cfg)}
+    return {"task": task.name, "module": kind, "seed": seed, "lr": lr, "write_rate": write_rate, "split": split,
+            "d_model": d, "parameters": plastic_parameters(model), "train_s": train_s, "loss_curve": curve,
+            "left_plateau": left_plateau(curve), "metric": task.metric, "level_name": task.level_name,
+            "levels": score(model, task, seed, cfg, split)}
+
+
+def left_plateau(curve: list[list[float]]) -> bool:
+    """Whether training left its initial plateau: the last tenth of the loss curve below 80% of
+    its first tenth (each point one batch's loss)."""
+    losses = [loss for _, loss in curve]
+    n = max(len(losses) // 10, 1)
+    return sum(losses[-n:]) / n < 0.8 * sum(losses[:n]) / n
 
 
 @torch.no_grad()
-def score(model, task: Task, seed: int, cfg: StudyConfig) -> dict[str, list[float]]:
-    """Per level, the metric of every held-out evaluation sequence."""
+def score(model, task: Task, seed: int, cfg: StudyConfig, split: str = "test") -> dict[str, list[float]]:
+    """Per level, the metric of every held-out evaluation sequence of ``split``."""
     model.eval()
     out = {}
     for level in task.levels:
-        g = _generator(seed, 1 + level)  # sequences no training batch drew
+        # sequences no training batch drew; validation and test streams apart
+        g = _generator(seed, (1 if split == "test" else 10_001) + level)
         values = [task.per_sequence_metric(_forward(model, b), b)
-                  for b in (task.sample(cfg.batch_size, level, g, split="test") for _ in range(cfg.eval_batches))]
+                  for b in (task.sample(cfg.batch_size, level, g, split=split) for _ in range(cfg.eval_batches))]
         out[str(level)] = torch.cat(values).tolist()
     return out
 
@@ -149,7 +212,10 @@ def _write_json_atomic(path: Path, data: dict, indent: int | None = None) -> Non
 
 
 # Settings every run of one study must share; modules, tasks and seeds may grow between calls.
-_SHARED = ("steps", "batch_size", "lr", "budget", "depth", "heads", "eval_batches", "data", "beside_attention")
+_SHARED = ("steps", "batch_size", "lr", "budget", "depth", "heads", "eval_batches", "data", "beside_attention",
+           "tune_lrs", "tune_write_rates", "tune_seeds", "encoder_channels", "encoder_blocks")
+# What a study.json written before a setting existed was trained with (the default may differ).
+_BEFORE_SETTING = {"encoder_channels": 16, "encoder_blocks": 3}
 # What train_one writes for a run: a file without all of it is not a finished run.
 _RESULT_KEYS = ("task", "module", "seed", "d_model", "parameters", "train_s", "loss_curve", "metric",
                 "level_name", "levels")
@@ -188,7 +254,7 @@ def _check_same_training(cfg: StudyConfig, path: Path, log=print) -> None:
                             f"trained with the settings given now) delete {path.name} to resume the study")
         log(f"{path} {why}; no finished run depends on it, so it is written anew")
         return
-    before = {**asdict(StudyConfig()), **saved}  # defaults for settings added since
+    before = {**asdict(StudyConfig()), **_BEFORE_SETTING, **saved}  # settings added since: as they were
     now = json.loads(json.dumps(asdict(cfg)))
     changed = [f"{k} {before[k]} -> {now[k]}" for k in _SHARED if before[k] != now[k]]
     if changed:
@@ -196,7 +262,8 @@ def _check_same_training(cfg: StudyConfig, path: Path, log=print) -> None:
                           "use another --out, or the same settings to resume it")
 
 
-def _finished(path: Path, task: str, kind: str, seed: int, log=print) -> dict | None:
+def _finished(path: Path, task: str, kind: str, seed: int, log=print, lr: float | None = None,
+              write_rate: float = 1.0) -> dict | None:
     """The result of a finished run, or None where the run is to be trained (again).
 
     A result file that is torn, corrupt or not this run's is treated as not done: that is safe,
@@ -212,6 +279,8 @@ def _finished(path: Path, task: str, kind: str, seed: int, log=print) -> dict | 
             why = "is not a finished run's result (entries missing)"
         elif (r["task"], r["module"], r["seed"]) != (task, kind, seed):
             why = f"holds the result of another run ({r['task']}, {r['module']}, seed {r['seed']})"
+        elif lr is not None and (r.get("lr", lr), r.get("write_rate", write_rate)) != (lr, write_rate):
+            why = f"was trained at lr {r['lr']}, write rate {r['write_rate']}, not {lr}, {write_rate}"
         elif not _well_formed(r):
             why = "is not a finished run's result (levels or loss curve malformed)"
     if why is None:
@@ -236,23 +305,57 @@ def run_study(cfg: StudyConfig, out: Path, log=print) -> list[dict]:
     runs.mkdir(parents=True, exist_ok=True)
     _check_same_training(cfg, out / "study.json", log)
     _write_json_atomic(out / "study.json", asdict(cfg), indent=2)
-    results = []
+    results, tuning = [], {}
     for task_name in cfg.tasks:
         task = build_task(task_name, cfg.data)
         for kind in cfg.modules:
+            lr, write_rate = _tuned(kind, task, cfg, out, tuning, log)
             for seed in range(cfg.seeds):
                 path = runs / f"{task.name}__{kind}__s{seed}.json"
-                done = _finished(path, task.name, kind, seed, log)
-                if done is not None:
-                    results.append(done)
-                    continue
-                r = train_one(kind, task, seed, cfg)
-                _write_json_atomic(path, r)
-                results.append(r)
-                overall = sum(sum(v) / len(v) for v in r["levels"].values()) / len(r["levels"])
-                log(f"{task.name:18s} {kind:9s} seed {seed}: {r['metric']} {overall:.3f} "
-                    f"({r['parameters']} parameters, d_model {r['d_model']}, {r['train_s']:.0f} s)")
+                results.append(_run(path, kind, task, seed, cfg, lr, write_rate, "test", log))
     return results
+
+
+TUNE_SEED = 1000  # tuning runs' seeds: 1000, 1001, ...; never a final run's
+
+
+def _run(path: Path, kind: str, task: Task, seed: int, cfg: StudyConfig, lr: float, write_rate: float, split: str,
+         log=print) -> dict:
+    """A finished run's result, or the run trained now and its result written."""
+    done = _finished(path, task.name, kind, seed, log, lr, write_rate)
+    if done is not None:
+        return done
+    r = train_one(kind, task, seed, cfg, lr, write_rate, split)
+    _write_json_atomic(path, r)
+    log(f"{task.name:18s} {kind:16s} seed {seed} (lr {lr:g}, write {write_rate:g}): {split} {r['metric']} "
+        f"{overall(r):.3f} ({r['parameters']} parameters, d_model {r['d_model']}, {r['train_s']:.0f} s)")
+    return r
+
+
+def overall(r: dict) -> float:
+    """A run's score: the mean over levels of its sequences' mean."""
+    return sum(sum(v) / len(v) for v in r["levels"].values()) / len(r["levels"])
+
+
+def _tuned(kind: str, task: Task, cfg: StudyConfig, out: Path, tuning: dict, log=print) -> tuple[float, float]:
+    """The grid point with the best validation score over the tuning seeds (the only point when
+    there is no grid); each point's score and the winner go to ``tuning.json``."""
+    grid = cfg.grid(kind)
+    if len(grid) == 1:
+        return grid[0]
+    points = []
+    for lr, w in grid:
+        runs = [_run(out / "tune" / f"{task.name}__{kind}__lr{lr:g}__w{w:g}__s{seed}.json", kind, task, seed, cfg,
+                     lr, w, "val", log) for seed in range(TUNE_SEED, TUNE_SEED + cfg.tune_seeds)]
+        points.append({"lr": lr, "write_rate": w, "val": sum(map(overall, runs)) / len(runs),
+                       "left_plateau": sum(r["left_plateau"] for r in runs)})
+    sign = 1 if task.metric == "accuracy" else -1
+    best = max(points, key=lambda p: sign * p["val"])
+    tuning[f"{task.name}|{kind}"] = {"task": task.name, "module": kind, "metric": task.metric, "grid": points,
+                                     "lr": best["lr"], "write_rate": best["write_rate"]}
+    previous, _ = _read_json(out / "tuning.json") if (out / "tuning.json").exists() else ({}, None)
+    _write_json_atomic(out / "tuning.json", {**(previous if isinstance(previous, dict) else {}), **tuning}, indent=1)
+    return best["lr"], best["write_rate"]
 
 
 def summarise(results: list[dict], out: Path) -> str:
@@ -288,11 +391,11 @@ def summarise(results: list[dict], out: Path) -> str:
 
 
 def _in_order(rows: list[dict]) -> tuple[list[str], list[str]]:
-    """The tasks and modules present, in the order of TASKS and FAST_WEIGHTS (control first)."""
+    """The tasks and modules present, in the order of TASKS and MODULES (control first)."""
     def rank(name, known):
         return next((i for i, k in enumerate(known) if name == k or name.startswith(k)), len(known))
     tasks = sorted(dict.fromkeys(r["task"] for r in rows), key=lambda t: rank(t, TASKS))
-    modules = sorted(dict.fromkeys(r["module"] for r in rows), key=lambda m: rank(m, list(FAST_WEIGHTS)))
+    modules = sorted(dict.fromkeys(r["module"] for r in rows), key=lambda m: rank(m, list(MODULES)))
     return tasks, modules
 
 
@@ -321,7 +424,7 @@ def _plots(results: list[dict], rows: list[dict], out: Path) -> None:
     import matplotlib.pyplot as plt
 
     tasks, modules = _in_order(rows)
-    color = {m: f"C{i}" for i, m in enumerate(FAST_WEIGHTS)}
+    color = {m: f"C{i}" for i, m in enumerate(MODULES)}
     fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.4), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         for m in modules:

@@ -11,39 +11,59 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..plasticity.fast_weights import build_mixer
+from ..plasticity.fast_weights import FAST_WEIGHTS, build_mixer
+from ..plasticity.plastic_layers import PLASTIC_LAYERS
+
+# Every module the study can put in a block: a token mixer, or plastic layers as the block's MLP.
+MODULES = (*FAST_WEIGHTS, *PLASTIC_LAYERS)
 
 
 class FastWeightBlock(nn.Module):
     """Pre-norm block: the fast-weight module instead of attention, or beside it (both read the
-    same normalised input and add to the residual stream), then the MLP."""
+    same normalised input and add to the residual stream), then the MLP. A plastic-layers kind
+    (``hebbformer.plasticity.plastic_layers``) makes the MLP itself plastic instead: the block
+    then has no other token mixer (or only attention, beside it)."""
 
     def __init__(self, kind: str, d: int, heads: int, mlp_ratio: int, beside_attention: bool = False):
         super().__init__()
+        if kind not in MODULES:
+            raise ValueError(f"unknown fast-weight module {kind!r}; known: {', '.join(MODULES)}")
         self.ln1 = nn.LayerNorm(d)
-        self.mixer = build_mixer(kind, d, heads)
+        plastic_mlp = kind in PLASTIC_LAYERS
+        self.mixer = None if plastic_mlp else build_mixer(kind, d, heads)
         self.attention = build_mixer("attention", d, heads) if beside_attention else None
         self.ln2 = nn.LayerNorm(d)
-        self.mlp = nn.Sequential(nn.Linear(d, mlp_ratio * d), nn.GELU(), nn.Linear(mlp_ratio * d, d))
+        self.mlp = PLASTIC_LAYERS[kind](d, mlp_ratio * d) if plastic_mlp else \
+            nn.Sequential(nn.Linear(d, mlp_ratio * d), nn.GELU(), nn.Linear(mlp_ratio * d, d))
+        self.plastic_mlp = plastic_mlp
 
     def forward(self, x):
         h = self.ln1(x)
-        x = x + self.mixer(h) + (self.attention(h) if self.attention is not None else 0)
+        for mixer in (self.mixer, self.attention):
+            if mixer is not None:
+                x = x + mixer(h)
         return x + self.mlp(self.ln2(x))
 
     def init_state(self, batch, like):
-        cache = self.attention.init_state(batch, like) if self.attention is not None else None
-        return self.mixer.init_state(batch, like), cache
+        return tuple(m.init_state(batch, like) if m is not None else None for m in (self.mixer, self.attention)) + \
+            (self.mlp.init_state(batch, like) if self.plastic_mlp else None,)
 
     def step(self, x, state):
-        fast, cache = state
+        fast, cache, plastic = state
         h = self.ln1(x)
-        y, fast = self.mixer.step(h, fast)
+        y = 0
+        if self.mixer is not None:
+            m, fast = self.mixer.step(h, fast)
+            y = y + m
         if self.attention is not None:
             a, cache = self.attention.step(h, cache)
             y = y + a
         x = x + y
-        return x + self.mlp(self.ln2(x)), (fast, cache)
+        if self.plastic_mlp:
+            out, plastic = self.mlp.step(self.ln2(x), plastic)
+        else:
+            out = self.mlp(self.ln2(x))
+        return x + out, (fast, cache, plastic)
 
 
 class SequenceModel(nn.Module):

@@ -103,7 +103,21 @@ class StaticMixer(nn.Module):
 
 
 class HebbianFastWeights(nn.Module):
+    """The neuromodulated Hebbian module; ``fixes`` turns on, one by one, what Duan et al.'s rule
+    does differently (issue 15 measured the plain module's first write at 1e-3 of what the delta
+    and gradient modules write, which keeps it on the chance plateau):
+
+    - ``keys``: unit keys (``k / |k|``) instead of ``tanh(k)``;
+    - ``rate``: the write scaled by a learned rate per head (init 1), not by ``1 - lam``;
+    - ``sigmoid``: the neuromodulator ``2 sigmoid(.)`` in (0, 2) instead of ``tanh(.)``;
+    - ``plasticity``: a learned per-synapse plasticity ``A`` (init U(-1, 1)) on the write;
+    - ``read_first``: read before write, ``y_t = alpha F_{t-1} q_t``.
+
+    ``hebbian+NAME`` is the module with one fix, ``hebbian+all`` with all five."""
+
     kind = "hebbian"
+    fixes: frozenset[str] = frozenset()
+    write_rate = 1.0  # a multiplier on the write, the study's tuning grid sets it
 
     def __init__(self, d_model: int, heads: int):
         super().__init__()
@@ -113,33 +127,64 @@ class HebbianFastWeights(nn.Module):
         # lam = sigmoid(logit), from 0.73 to 0.99 across heads at start: short and long memories
         self.retention_logit = nn.Parameter(torch.linspace(1.0, 5.0, heads))
         self.gain = nn.Parameter(torch.ones(heads))  # alpha, the plastic gain of the read
+        if "rate" in self.fixes:
+            self.rate = nn.Parameter(torch.ones(heads))
+        if "plasticity" in self.fixes:
+            self.plasticity = nn.Parameter(torch.rand(heads, self.d_head, self.d_head) * 2 - 1)
         self.proj = nn.Linear(d_model, d_model)
 
     def _signals(self, x):
-        q, k, v = self.qkv(x).chunk(3, -1)
-        m = torch.tanh(self.neuromodulator(x))
-        return _heads(q, self.heads) / math.sqrt(self.d_head), torch.tanh(_heads(k, self.heads)), \
-            torch.tanh(_heads(v, self.heads)), m
+        q, k, v = (_heads(p, self.heads) for p in self.qkv(x).chunk(3, -1))
+        k = F.normalize(k, dim=-1) if "keys" in self.fixes else torch.tanh(k)
+        m = self.neuromodulator(x)
+        m = 2 * torch.sigmoid(m) if "sigmoid" in self.fixes else torch.tanh(m)
+        lam = torch.sigmoid(self.retention_logit)
+        write = self.rate if "rate" in self.fixes else 1 - lam  # [H]: the write's scale
+        return q / math.sqrt(self.d_head), k, torch.tanh(v), m * write * self.write_rate, lam
 
     def forward(self, x):
-        q, k, v, m = self._signals(x)  # [B, T, H, d], m [B, T, H]
-        lam = torch.sigmoid(self.retention_logit)
-        decay = _decay_matrix(torch.log(lam), x.shape[1])  # [H, T, T]
-        # y_t = alpha * sum_{s<=t} lam^(t-s) (1 - lam) m_s (k_s . q_t) v_s: the unrolled write
-        scores = torch.einsum("bthd,bshd->bhts", q, k) * decay * m.transpose(1, 2)[:, :, None, :]
-        y = torch.einsum("bhts,bshd->bthd", scores, v) * (self.gain * (1 - lam))[:, None]
-        return self.proj(y.flatten(2))
+        q, k, v, m, lam = self._signals(x)  # [B, T, H, d], m [B, T, H] (scaled write)
+        t = x.shape[1]
+        # y_t = alpha * sum_s lam^(t-s) m_s (A (.) v_s k_s^T) q_t over s <= t (read after write),
+        # or lam^(t-1-s) over s < t (read before write): the unrolled write
+        decay = _decay_matrix(torch.log(lam), t)  # [H, T, T]
+        if "read_first" in self.fixes:
+            decay = torch.cat([torch.zeros_like(decay[:, :1]), decay[:, :-1]], 1)
+        weight = decay * m.transpose(1, 2)[:, :, None, :]  # [B, H, t, s]
+        if "plasticity" in self.fixes:  # sum_j A_ij v_si k_sj q_tj
+            kq = torch.einsum("bshj,bthj->btshj", k, q)
+            y = torch.einsum("bhts,btshj,hij,bshi->bthi", weight, kq, self.plasticity, v)
+        else:
+            y = torch.einsum("bhts,bshd->bthd", torch.einsum("bthd,bshd->bhts", q, k) * weight, v)
+        return self.proj((y * self.gain[:, None]).flatten(2))
 
     def init_state(self, batch, like):
         return like.new_zeros(batch, self.heads, self.d_head, self.d_head)
 
     def step(self, x, fast):
-        q, k, v, m = self._signals(x)  # [B, H, d], m [B, H]
-        lam = torch.sigmoid(self.retention_logit)[:, None, None]
+        q, k, v, m, lam = self._signals(x)  # [B, H, d], m [B, H]
+        read = lambda f: self.gain[:, None] * (f @ q[..., None])[..., 0]  # noqa: E731
+        if "read_first" in self.fixes:
+            y = read(fast)
         write = NEUROMODULATED_WRITE.delta(pre=k, post=v, third=m[..., None].expand_as(v))  # m v k^T
-        fast = lam * fast + (1 - lam) * write
-        y = self.gain[:, None] * (fast @ q[..., None])[..., 0]
+        if "plasticity" in self.fixes:
+            write = self.plasticity * write
+        fast = lam[:, None, None] * fast + write
+        if "read_first" not in self.fixes:
+            y = read(fast)
         return self.proj(y.flatten(1)), fast
+
+
+HEBBIAN_FIXES = ("keys", "rate", "sigmoid", "plasticity", "read_first")
+
+
+def _hebbian_with(fixes: tuple[str, ...], name: str) -> type:
+    return type(f"Hebbian_{name}", (HebbianFastWeights,), {"kind": f"hebbian+{name}", "fixes": frozenset(fixes)})
+
+
+# The ablation: each fix alone, then all of them (issue 15)
+HEBBIAN_ABLATION = {c.kind: c for c in [_hebbian_with((f,), f) for f in HEBBIAN_FIXES]
+                    + [_hebbian_with(HEBBIAN_FIXES, "all")]}
 
 
 def squared_error_through_tanh(w: torch.Tensor, k: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -153,6 +198,7 @@ def squared_error_through_tanh(w: torch.Tensor, k: torch.Tensor, target: torch.T
 class GradientFastWeights(nn.Module):
     kind = "gradient"
     inner_loss = staticmethod(squared_error_through_tanh)
+    write_rate = 1.0  # a multiplier on the step size eta_t, the study's tuning grid sets it
 
     def __init__(self, d_model: int, heads: int):
         super().__init__()
@@ -181,7 +227,7 @@ class GradientFastWeights(nn.Module):
     def step(self, x, w):
         q, k, target = (_heads(p, self.heads) for p in self.qkt(x).chunk(3, -1))
         k, target = F.normalize(k, dim=-1), torch.tanh(target)
-        eta = torch.sigmoid(self.step_size(x))[..., None, None]  # [B, H, 1, 1]
+        eta = self.write_rate * torch.sigmoid(self.step_size(x))[..., None, None]  # [B, H, 1, 1]
         lam = torch.sigmoid(self.retention_logit)[:, None, None]
         w = lam * w - eta * self.inner_gradient(w, k, target)
         y = (w @ q[..., None])[..., 0] / math.sqrt(self.d_head)
@@ -190,6 +236,7 @@ class GradientFastWeights(nn.Module):
 
 class DeltaRule(nn.Module):
     kind = "delta"
+    write_rate = 1.0  # a multiplier on beta_t (stable below 2 with unit keys), the study's grid sets it
 
     def __init__(self, d_model: int, heads: int):
         super().__init__()
@@ -200,7 +247,7 @@ class DeltaRule(nn.Module):
 
     def _signals(self, x):
         q, k, v = (_heads(p, self.heads) for p in self.qkv(x).chunk(3, -1))
-        return F.normalize(q, dim=-1), F.normalize(k, dim=-1), v, torch.sigmoid(self.strength(x))
+        return F.normalize(q, dim=-1), F.normalize(k, dim=-1), v, self.write_rate * torch.sigmoid(self.strength(x))
 
     def forward(self, x):
         q, k, v, beta = (s.transpose(1, 2) for s in self._signals(x))  # [B, H, T, d], beta [B, H, T]
@@ -267,6 +314,7 @@ class MatchedFastWeights(nn.Module):
     own, so that a write does not depend on how many sequences run beside it."""
 
     rule = "hebbian"
+    write_rate = 1.0  # a multiplier on eta's scale 0.1 (their p_lr), the study's tuning grid sets it
 
     def __init__(self, d_model: int, heads: int):
         super().__init__()
@@ -279,7 +327,7 @@ class MatchedFastWeights(nn.Module):
 
     def _signals(self, x):
         q, k, v = (_heads(p, self.heads) for p in self.qkv(x).chunk(3, -1))
-        eta = 0.1 * 2 * torch.sigmoid(self.modulator(x))  # [..., H]
+        eta = self.write_rate * 0.1 * 2 * torch.sigmoid(self.modulator(x))  # [..., H]
         return q / math.sqrt(self.d_head), F.normalize(k, dim=-1), v, eta
 
     def _z(self, v, k, fast):
@@ -353,7 +401,7 @@ class LSTMMixer(nn.Module):
 
 
 FAST_WEIGHTS = {m.kind: m for m in (StaticMixer, LSTMMixer, HebbianFastWeights, GradientFastWeights, MatchedHebbian,
-                                    MatchedGradient, DeltaRule, CausalAttention)}
+                                    MatchedGradient, DeltaRule, CausalAttention)} | HEBBIAN_ABLATION
 
 
 def build_mixer(kind: str, d_model: int, heads: int) -> nn.Module:

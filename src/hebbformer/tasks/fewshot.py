@@ -25,9 +25,9 @@ class FewShot(Task):
     def __init__(self, data: DataConfig | None = None, ways: int = 5, shots: tuple[int, ...] = (1, 2, 5),
                  queries: int = 2):
         self.data = data or default_data()
-        self.name = f"fewshot_{self.data.name}"
+        self.name = f"fewshot{'' if ways == 5 else ways}_{self.data.name}"
         self.ways, self.levels, self.queries = ways, tuple(shots), queries
-        self.pools = build_pools(self.data, ("train", "test"))
+        self.pools = build_pools(self.data)  # validation for the tuning grid, test for the table
         self.d_in = ways + 1  # the label (one-hot) and "this is a query"; the image is encoded
         self.d_out = ways
 
@@ -35,7 +35,7 @@ class FewShot(Task):
         return self.pools.train.image_shape
 
     def sample(self, batch, level, g, split="train"):
-        pool = self.pools.train if split == "train" else self.pools.test
+        pool = {"train": self.pools.train, "val": self.pools.val, "test": self.pools.test}[split]
         ep = sample_episodes(pool, self.ways, level, self.queries, batch, g)
         n_s, n_q = ep.support_labels.shape[1], ep.query_labels.shape[1]
         # label tokens are drawn from range(ways): they are the episode's labels, permuted per episode

@@ -1,0 +1,105 @@
+"""Duan et al.'s plastic layers (ICLR 2023) as a transformer block's MLP: every linear map is
+``W + F`` with a fast part ``F`` that starts at zero in each sequence and is written token by
+token (``docs/reference/duan-plasticrnns.md`` sections 1.3-1.4):
+
+    F_t = (1 - eta_t) F_{t-1} + eta_t * min(1, 1 / ||G_t||) * A (.) G_t,    eta_t = p_lr * 2 sigmoid(m_t)
+
+- read before write: token t's output uses ``W + F_{t-1}``, then ``F_t`` is computed;
+- ``m_t``, the neuromodulator, is the layer's last output unit (their ``out_fc``'s last unit),
+  so the network decides per token how much it writes and forgets; ``p_lr`` is 0.1 as theirs
+  (the study's write-rate grid scales it);
+- ``A``: a learned per-synapse plasticity for every weight and bias, init U(-1, 1);
+- ``||G_t||`` over all of the layer's plastic tensors, per sequence, clipping the write to norm 1;
+- ``G`` is ``pre x post`` for ``hebbian`` (``post`` after the activation; biases get no Hebbian
+  term, as theirs), or, for ``gradient``, ``dL_t/dF`` of their inner loss
+  ``L_t = mean((w (.) o_t)^2)`` over the layer's whole output ``o_t`` (task part, 4 extra units and
+  the modulator), ``w`` learned (init ones), added as theirs is (A's sign is learned).
+
+The layer: ``o = (W2 + F2)^T relu((W1 + F1)^T x + b1 + Fb1) + b2 + Fb2``, of which the first
+``d`` units go back to the residual stream. Where this differs from their code: the layer is a
+transformer block's MLP, not an RNN's in/recurrent/out layers; its norm and inner loss are the
+layer's own, not the whole network's (a token's write in one block does not wait for the
+output of the last); the inner loss is each sequence's own, not averaged over the batch (which
+in theirs scales every write by 1 / batch size); PyTorch's fan-in initialisation, not their
+fan-out. A write depends on the previous one, so the sequence form runs the step over time.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .fast_weights import token_by_token
+
+EXTRA_OUTPUTS = 4  # their extra_dim: outputs only the inner loss sees
+
+
+class PlasticMLP(nn.Module):
+    rule = "hebbian"
+    p_lr = 0.1  # their config.p_lr = p_wd: eta's scale
+    write_rate = 1.0  # a multiplier on p_lr, the study's tuning grid sets it
+
+    def __init__(self, d_model: int, hidden: int):
+        super().__init__()
+        self.d_model, self.hidden = d_model, hidden
+        out = d_model + EXTRA_OUTPUTS + 1
+        self.shapes = {"w1": (d_model, hidden), "b1": (hidden,), "w2": (hidden, out), "b2": (out,)}
+        fan_in = {"w1": d_model, "b1": d_model, "w2": hidden, "b2": hidden}
+        for name, shape in self.shapes.items():
+            bound = 1 / math.sqrt(fan_in[name])
+            self.register_parameter(name, nn.Parameter((torch.rand(shape) * 2 - 1) * bound))
+            self.register_parameter(f"plasticity_{name}", nn.Parameter(torch.rand(shape) * 2 - 1))
+        self.loss_weight = nn.Parameter(torch.ones(out))
+
+    def init_state(self, batch, like):
+        return tuple(like.new_zeros(batch, *shape) for shape in self.shapes.values())
+
+    def _layers(self, x, fast):
+        """(pre-activation, hidden, output) with W + F."""
+        f1, fb1, f2, fb2 = fast
+        pre = (x[:, None] @ (self.w1 + f1))[:, 0] + self.b1 + fb1
+        h = torch.relu(pre)
+        return pre, h, (h[:, None] @ (self.w2 + f2))[:, 0] + self.b2 + fb2
+
+    def inner_loss(self, o):
+        """Their inner loss, per sequence: [B]."""
+        return ((self.loss_weight * o) ** 2).mean(-1)
+
+    def updates(self, x, pre, h, o, fast):
+        """G for each plastic tensor, in the order of ``shapes``."""
+        if self.rule == "hebbian":
+            return (x[:, :, None] * h[:, None], torch.zeros_like(h), h[:, :, None] * o[:, None], torch.zeros_like(o))
+        # dL/dF in closed form (the same numbers as autodiff, tested): L = mean((w o)^2)
+        g_o = 2 * self.loss_weight ** 2 * o / o.shape[-1]
+        g_pre = ((self.w2 + fast[2]) @ g_o[..., None])[..., 0] * (pre > 0)
+        return x[:, :, None] * g_pre[:, None], g_pre, h[:, :, None] * g_o[:, None], g_o
+
+    def step(self, x, fast):
+        pre, h, o = self._layers(x, fast)  # read with F_{t-1}
+        grads = self.updates(x, pre, h, o, fast)
+        norm = torch.sqrt(sum(g.flatten(1).square().sum(1) for g in grads))  # [B], over the layer
+        eta = self.write_rate * self.p_lr * 2 * torch.sigmoid(o[:, -1])  # [B]: the modulator unit
+        write = eta * torch.clamp(1 / norm.clamp_min(1e-12), max=1.0)
+        plasticity = (self.plasticity_w1, self.plasticity_b1, self.plasticity_w2, self.plasticity_b2)
+        fast = tuple(_per_row(1 - eta, f) + _per_row(write, a * g) for f, a, g in zip(fast, plasticity, grads))
+        return o[:, : self.d_model], fast
+
+    def forward(self, x):
+        return token_by_token(self, x)
+
+
+def _per_row(scale: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    return scale.reshape(-1, *([1] * (t.dim() - 1))) * t
+
+
+class PlasticHebbian(PlasticMLP):
+    kind, rule = "plastic_hebbian", "hebbian"
+
+
+class PlasticGradient(PlasticMLP):
+    kind, rule = "plastic_gradient", "gradient"
+
+
+PLASTIC_LAYERS = {m.kind: m for m in (PlasticHebbian, PlasticGradient)}

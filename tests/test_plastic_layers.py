@@ -1,0 +1,92 @@
+"""Duan et al.'s rule as the block's plastic MLP, and the Hebbian module's fixes one at a time."""
+
+import pytest
+import torch
+from torch.func import grad
+
+from hebbformer.plasticity.fast_weights import HEBBIAN_ABLATION, HEBBIAN_FIXES, build_mixer
+from hebbformer.plasticity.plastic_layers import PLASTIC_LAYERS
+
+
+def layer(kind, d=6, hidden=10, seed=0):
+    torch.manual_seed(seed)
+    return PLASTIC_LAYERS[kind](d, hidden).double()
+
+
+def test_gradient_rule_writes_the_gradient_of_its_inner_loss():
+    m = layer("plastic_gradient")
+    with torch.no_grad():
+        m.loss_weight.uniform_(0.5, 2)
+    x = torch.randn(3, 6, dtype=torch.float64)
+    fast = tuple(0.1 * torch.randn_like(f) for f in m.init_state(3, x))
+
+    def loss(f):
+        return m.inner_loss(m._layers(x, f)[2]).sum()  # each sequence's loss depends on its own F only
+
+    pre, h, o = m._layers(x, fast)
+    for closed, auto in zip(m.updates(x, pre, h, o, fast), grad(loss)(fast)):
+        torch.testing.assert_close(closed, auto, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", list(PLASTIC_LAYERS))
+def test_one_write_is_the_rule_read_before_it(kind):
+    """F_1 = eta * min(1, 1/|G|) * A (.) G from F_0 = 0, and token 0 read W alone."""
+    m = layer(kind)
+    x = 3 * torch.randn(4, 6, dtype=torch.float64)
+    with torch.no_grad():
+        m.loss_weight.fill_(4.0)  # a gradient large enough to be clipped
+    zero = m.init_state(4, x)
+    pre, h, o = m._layers(x, zero)
+    y, fast = m.step(x, zero)
+    torch.testing.assert_close(y, (torch.relu(x @ m.w1 + m.b1) @ m.w2 + m.b2)[:, :6])
+    grads = m.updates(x, pre, h, o, zero)
+    norm = torch.sqrt(sum(g.flatten(1).square().sum(1) for g in grads))
+    eta = 0.2 * torch.sigmoid(o[:, -1])
+    plasticity = (m.plasticity_w1, m.plasticity_b1, m.plasticity_w2, m.plasticity_b2)
+    for f, a, g in zip(fast, plasticity, grads):
+        scale = (eta * torch.clamp(1 / norm, max=1)).reshape(-1, *[1] * (g.dim() - 1))
+        torch.testing.assert_close(f, scale * a * g)
+    if kind == "plastic_hebbian":  # pre x post; biases get no Hebbian term
+        torch.testing.assert_close(grads[0], x[:, :, None] * h[:, None])
+        assert not fast[1].any() and not fast[3].any()
+    assert (norm > 1).any()  # the clip was exercised
+
+
+@pytest.mark.parametrize("kind", list(PLASTIC_LAYERS))
+def test_the_modulator_can_freeze_the_memory(kind):
+    m = layer(kind)
+    x = torch.randn(2, 7, 6, dtype=torch.float64)
+    state = m.init_state(2, x)
+    with torch.no_grad():
+        m.b2[-1] = -1e4  # eta = 0.2 sigmoid(m) = 0: nothing written, nothing forgotten
+        for t in range(7):
+            _, state = m.step(x[:, t], state)
+    assert all(not f.any() for f in state)
+    with torch.no_grad():
+        m.b2[-1] = 0.0
+        _, state = m.step(x[:, 0], state)
+    assert state[0].abs().sum() > 0
+
+
+@pytest.mark.parametrize("fix", HEBBIAN_FIXES)
+def test_each_hebbian_fix_changes_the_module_and_reduces_to_it_when_neutral(fix):
+    torch.manual_seed(3)
+    base = build_mixer("hebbian", 8, 2).double()
+    fixed = build_mixer(f"hebbian+{fix}", 8, 2).double()
+    fixed.load_state_dict(base.state_dict(), strict=False)
+    x = torch.randn(2, 9, 8, dtype=torch.float64)
+    assert not torch.allclose(base(x), fixed(x))
+    if fix in ("rate", "plasticity"):  # a learned factor that, set to what the plain module uses, is it
+        with torch.no_grad():
+            if fix == "rate":
+                fixed.rate.copy_(1 - torch.sigmoid(base.retention_logit))
+            else:
+                fixed.plasticity.fill_(1.0)
+        torch.testing.assert_close(base(x), fixed(x))
+    if fix == "read_first":  # the first token reads an empty memory
+        torch.testing.assert_close(fixed(x)[:, 0], fixed.proj.bias.expand(2, 8))
+
+
+def test_the_ablation_lists_each_fix_and_all():
+    assert set(HEBBIAN_ABLATION) == {f"hebbian+{f}" for f in HEBBIAN_FIXES} | {"hebbian+all"}
+    assert HEBBIAN_ABLATION["hebbian+all"].fixes == frozenset(HEBBIAN_FIXES)
