@@ -6,8 +6,7 @@ import torch
 from hebbformer.config import DataConfig
 from hebbformer.errors import ConfigError
 from hebbformer.experiments.study import StudyConfig, run_study, summarise, train_one
-from hebbformer.tasks import (Association, Copy, CueReward, DuanRegression, FewShot, Regression, Reproduction,
-                              build_task)
+from hebbformer.tasks import Association, Copy, CueReward, DuanRegression, FewShot, Regression, Reproduction, build_task
 
 
 def g(seed=0):

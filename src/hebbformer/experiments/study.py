@@ -41,7 +41,6 @@ from ..stats import mean_ci_seeds
 from ..tasks import TASKS, Task, build_task
 from ..train import lr_at, optimiser_step
 
-
 # The default modules: all but the Hebbian ablation, which is asked for by name (hebbian+keys, ...).
 DEFAULT_MODULES = tuple(m for m in MODULES if m not in HEBBIAN_ABLATION)
 
