@@ -70,6 +70,16 @@ def token_by_token(mixer: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return torch.stack(ys, 1)
 
 
+def _plastic_read(weight: torch.Tensor, k: torch.Tensor, q: torch.Tensor, plasticity: torch.Tensor,
+                  v: torch.Tensor) -> torch.Tensor:
+    """y_t = (A (.) F_t) q_t with F_t = sum_s weight_ts v_s k_s^T: weight [B, t, s, H], k and v
+    [B, s, H, d], q [B, t, H, d], A [H, d, d] -> [B, t, H, d]. Each F_t is formed (one matmul over
+    s, [B, t, H, d, d]) rather than A applied to every (t, s) pair, which holds s times more."""
+    vk = (v[..., :, None] * k[..., None, :]).flatten(-2)  # [B, s, H, d * d]
+    fast = torch.einsum("btsh,bshx->bthx", weight, vk).unflatten(-1, k.shape[-1:] * 2)
+    return ((plasticity * fast) @ q[..., None])[..., 0]
+
+
 def _decay_matrix(log_retention: torch.Tensor, t: int) -> torch.Tensor:
     """retention ** (i - j) for j <= i, else 0: [..., T, T] for a log retention [...]."""
     i = torch.arange(t, device=log_retention.device)
@@ -151,9 +161,8 @@ class HebbianFastWeights(nn.Module):
         if "read_first" in self.fixes:
             decay = torch.cat([torch.zeros_like(decay[:, :1]), decay[:, :-1]], 1)
         weight = decay * m.transpose(1, 2)[:, :, None, :]  # [B, H, t, s]
-        if "plasticity" in self.fixes:  # sum_j A_ij v_si k_sj q_tj
-            kq = torch.einsum("bshj,bthj->btshj", k, q)
-            y = torch.einsum("bhts,btshj,hij,bshi->bthi", weight, kq, self.plasticity, v)
+        if "plasticity" in self.fixes:
+            y = _plastic_read(weight.permute(0, 2, 3, 1), k, q, self.plasticity, v)
         else:
             y = torch.einsum("bhts,bshd->bthd", torch.einsum("bthd,bshd->bhts", q, k) * weight, v)
         return self.proj((y * self.gain[:, None]).flatten(2))
@@ -361,9 +370,7 @@ class MatchedFastWeights(nn.Module):
         gap = log_keep[:, :-1, None, :] - log_keep[:, None, :, :]  # [B, t-1 (t' = t - 1), s, H]
         before = torch.tril(torch.ones(t - 1, t, dtype=torch.bool, device=x.device))  # s <= t - 1
         weight = torch.exp(gap.clamp(max=0)) * before[None, :, :, None] * (eta * clip[..., None])[:, None]
-        # (A (.) v_s k_s^T) q_t, summed over s with the weights: sum_j A_ij v_si k_sj q_tj
-        kq = torch.einsum("bshj,bthj->btshj", k, q[:, 1:])  # [B, t-1, s, H, d]
-        mixed = torch.einsum("btsh,btshj,hij,bshi->bthi", weight, kq, self.plasticity, v)
+        mixed = _plastic_read(weight, k, q[:, 1:], self.plasticity, v)  # (A (.) v_s k_s^T) q_t, weighted, over s
         y = torch.cat([torch.zeros_like(mixed[:, :1]), mixed], 1)  # the first token reads F_0 = 0
         return self.proj(y.flatten(2))
 
