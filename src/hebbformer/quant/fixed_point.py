@@ -135,9 +135,13 @@ def conv_block(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, acc_exp: int,
         return q[:, :, : h // 2 * 2, : w_ // 2 * 2].reshape(n, -1, h // 2, 2, w_ // 2, 2).max((3, 5))
     t = torch.float32 if dtype == np.float32 else torch.float64
     acc = torch.nn.functional.conv2d(torch.from_numpy(x).to(t), torch.from_numpy(w.reshape(len(w), -1, 3, 3)).to(t),
-                                     torch.from_numpy(bias).to(t), padding=1).clamp_(min=0)
-    q = torch.floor((acc + 2.0 ** (shift - 1)) / 2.0 ** shift) if shift > 0 else acc * 2.0 ** -shift
-    return torch.nn.functional.max_pool2d(q.clamp_(lo, hi), 2).numpy().astype(np.int64)
+                                     torch.from_numpy(bias).to(t), padding=1)
+    # Pooled first: relu, the rounding shift and the clamp never decrease, so the max of their
+    # results is their result of the max, and a quarter of the values go through them. Scaling by
+    # 2**-shift is exact in floating point, as the division was.
+    acc = torch.nn.functional.max_pool2d(acc, 2).clamp_(min=0)
+    q = torch.floor((acc + 2.0 ** (shift - 1)) * 2.0 ** -shift) if shift > 0 else acc * 2.0 ** -shift
+    return q.clamp_(lo, hi).numpy().astype(np.int64)
 
 
 def isqrt(n: np.ndarray) -> np.ndarray:
