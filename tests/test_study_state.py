@@ -120,3 +120,35 @@ def test_a_torn_study_json_with_no_finished_runs_is_written_anew(tmp_path, train
     results, lines = run(tmp_path)
     assert len(results) == 2 and "no finished run depends on it, so it is written anew" in lines[0]
     assert json.loads((tmp_path / "study.json").read_text())["modules"] == ["static", "delta"]
+
+
+def test_every_module_is_tuned_over_as_many_points_and_trained_at_its_best(tmp_path, monkeypatch):
+    """The grid's winner is the point with the best validation score; the final seeds train there."""
+    calls = []
+
+    def train_one(kind, task, seed, cfg, lr=None, write_rate=1.0, split="test"):
+        calls.append((kind, seed, lr, write_rate, split))
+        score = -abs(lr - 2e-3) * 100 - abs(write_rate - 2.0)  # best at lr 2e-3, write rate 2
+        return {"task": task.name, "module": kind, "seed": seed, "lr": lr, "write_rate": write_rate, "split": split,
+                "d_model": 8, "parameters": 100, "train_s": 0.0, "loss_curve": [[1, 2.0], [2, 1.0]],
+                "left_plateau": True, "metric": task.metric, "level_name": task.level_name,
+                "levels": {str(level): [score] for level in task.levels}}
+
+    monkeypatch.setattr(study, "train_one", train_one)
+    cfg = StudyConfig(modules=["matched_hebbian", "lstm"], tasks=["association"], seeds=3, steps=2,
+                      tune_lrs=[1e-3, 2e-3], tune_write_rates=[0.5, 2.0], tune_seeds=2)
+    results = run_study(cfg, tmp_path, log=lambda s: None)
+    tuning = {(kind, split): [c for c in calls if c[0] == kind and c[4] == split] for kind in cfg.modules
+              for split in ("val", "test")}
+    assert len(tuning["matched_hebbian", "val"]) == len(tuning["lstm", "val"]) == 4 * 2  # 4 points x 2 seeds
+    assert {c[1] for c in tuning["lstm", "val"]} == {1000, 1001}
+    assert {c[2] for c in tuning["lstm", "val"]} == {1e-3, 1.26e-3, 1.59e-3, 2e-3}  # as many lrs, write rate 1
+    assert {(c[2], c[3]) for c in tuning["matched_hebbian", "test"]} == {(2e-3, 2.0)}
+    assert {(c[2], c[3]) for c in tuning["lstm", "test"]} == {(2e-3, 1.0)}
+    assert [c[1] for c in tuning["lstm", "test"]] == [0, 1, 2]
+    saved = json.loads((tmp_path / "tuning.json").read_text())
+    assert saved["association|matched_hebbian"]["lr"] == 2e-3 and len(saved["association|lstm"]["grid"]) == 4
+    assert "**0.002 / 2:" in summarise(results, tmp_path)
+    calls.clear()
+    run_study(cfg, tmp_path, log=lambda s: None)  # resumed: nothing trained again
+    assert calls == []

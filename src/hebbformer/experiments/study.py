@@ -366,27 +366,45 @@ def summarise(results: list[dict], out: Path) -> str:
     rows = []
     for (task, module), rs in by.items():
         levels = list(rs[0]["levels"])
-        per_seed_overall = []
         for level in levels:
             per_seed = [sum(r["levels"][level]) / len(r["levels"][level]) for r in rs]
             m, ci = mean_ci_seeds(per_seed)
             rows.append({"task": task, "module": module, "parameters": rs[0]["parameters"],
                          "metric": rs[0]["metric"], "level_name": rs[0]["level_name"], "level": level,
                          "mean": m, "ci95": ci, "seeds": len(rs)})
-        for r in rs:
-            per_seed_overall.append(sum(sum(v) / len(v) for v in r["levels"].values()) / len(levels))
-        m, ci = mean_ci_seeds(per_seed_overall)
+        m, ci = mean_ci_seeds([overall(r) for r in rs])
         rows.append({"task": task, "module": module, "parameters": rs[0]["parameters"], "metric": rs[0]["metric"],
                      "level_name": rs[0]["level_name"], "level": "all", "mean": m, "ci95": ci, "seeds": len(rs)})
+    for row in rows:  # how many seeds left the initial plateau (runs from before it was recorded: blank)
+        rs = by[(row["task"], row["module"])]
+        row["left_plateau"] = sum(r["left_plateau"] for r in rs) if all("left_plateau" in r for r in rs) else ""
     table = io.StringIO(newline="")
     w = csv.DictWriter(table, fieldnames=list(rows[0]))
     w.writeheader()
     w.writerows(rows)
     write_atomic(out / "results.csv", table.getvalue().encode())
-    md = _markdown(rows)
+    md = _markdown(rows) + _tuning_markdown(out)
     write_atomic(out / "summary.md", md.encode())
     _plots(results, rows, out)
     return md
+
+
+def _tuning_markdown(out: Path) -> str:
+    """The tuning grid's validation scores and winners, from tuning.json (nothing without a grid)."""
+    tuning, why = _read_json(out / "tuning.json") if (out / "tuning.json").exists() else (None, None)
+    if why is not None:
+        return f"\ntuning.json {why}: the tuning table is left out\n"
+    if not tuning:
+        return ""
+    lines = ["", "Tuning (validation score per grid point, lr / write rate; seeds that left the plateau; "
+             "the winner in bold):", "", "| task | module | grid |", "|---|---|---|"]
+    for t in tuning.values():
+        cells = []
+        for p in t["grid"]:
+            cell = f"{p['lr']:g} / {p['write_rate']:g}: {p['val']:.3f} ({p['left_plateau']})"
+            cells.append(f"**{cell}**" if (p["lr"], p["write_rate"]) == (t["lr"], t["write_rate"]) else cell)
+        lines.append(f"| {t['task']} | {t['module']} | {'; '.join(cells)} |")
+    return "\n".join(lines) + "\n"
 
 
 def _in_order(rows: list[dict]) -> tuple[list[str], list[str]]:
@@ -414,6 +432,12 @@ def _markdown(rows: list[dict]) -> str:
     params = {m: sorted({r["parameters"] for r in rows if r["module"] == m}) for m in modules}
     lines.append("")
     lines.append("Parameters per model (by task): " + "; ".join(f"{m} {'/'.join(map(str, p))}" for m, p in params.items()))
+    plateau = [f"{r['task']} {r['module']} {r['left_plateau']}/{r['seeds']}" for r in rows
+               if r["level"] == "all" and r.get("left_plateau", "") != ""]
+    if plateau:
+        lines.append("")
+        lines.append("Seeds that left the initial plateau (loss in the last tenth of training below 80% of the first "
+                     "tenth): " + "; ".join(plateau))
     return "\n".join(lines) + "\n"
 
 
