@@ -36,9 +36,11 @@ add vinyals-protonet-64 runs/vinyals_protonet64 "Prototypical Network, 64-channe
     "$V $W model.method=protonet $NO_AUX train.steps=2500"
 add lake-protonet-64 runs/lake_protonet64 "Prototypical Network, 64-channel Conv-4; Lake's protocol (images_background only)" \
     "$L $W model.method=protonet $NO_AUX train.steps=3000"
+add lake-icl-64 runs/lake_icl64 "in-context learner, softmax attention, Float, 64-channel Conv-4 started from lake-protonet-64's encoder; Lake's protocol (images_background only)" \
+    "$L $W train.init_encoder_from=models/lake-protonet-64.pt episode.same_alphabet=0.75 train.steps=3000 train.val_every=500"
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(vinyals-icl vinyals-relu vinyals-quant vinyals-protonet vinyals-maml vinyals-maml-fo vinyals-finetune lake-icl lake-protonet
-                                  vinyals-icl-64 vinyals-protonet-64 lake-protonet-64)
+[ ${#names[@]} -gt 0 ] || names=(vinyals-icl vinyals-relu vinyals-quant vinyals-protonet vinyals-maml vinyals-maml-fo vinyals-finetune lake-protonet
+                                  vinyals-icl-64 vinyals-protonet-64 lake-protonet-64 lake-icl-64)
 for name in "${names[@]}"; do
   if [ -z "${RUN[$name]+set}" ]; then
     echo "unknown model $name; known: ${!RUN[*]}" >&2; exit 2

@@ -2,9 +2,11 @@
 # The trainings behind the shipped Omniglot models (models/, docs/results/omniglot.md), as run.
 # Two tracks of one thread each, side by side on a 2-core CPU (the times in the manifest are of
 # that sharing); every run resumes where a kill left it, and a finished one is left as it is, so
-# running this script again continues. Usage: scripts/train_omniglot.sh icl|baselines|wide [DATA_ROOT]
+# running this script again continues. Usage: scripts/train_omniglot.sh icl|baselines|wide|third [DATA_ROOT]
 # "wide": the second round (2026-12-02), the standard Conv-4 width of 64 channels (Snell et al.,
 # Finn et al.) instead of 32, run as two tracks: the learner alone, then the two ProtoNets.
+# "third": the third round (2026-12-02), the in-context learner under Lake's protocol at 64
+# channels, its encoder started from the shipped lake-protonet-64 (a Lake model: no leak).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D="data.root=${2:-../shared/data/omniglot}"
@@ -48,5 +50,9 @@ case "${1:-}" in
     run runs/vinyals_protonet64 -c configs/omniglot_vinyals.toml $D $T $W model.method=protonet $NO_AUX train.steps=2500
     wait
     ;;
-  *) echo "usage: $0 icl|baselines|wide [DATA_ROOT]" >&2; exit 2 ;;
+  third)  # 64 channels, Lake's protocol: the learner over the shipped ProtoNet's encoder, trained end to end
+    run runs/lake_icl64 -c configs/omniglot_lake.toml $D $T model.encoder_channels=64 \
+        train.init_encoder_from=models/lake-protonet-64.pt episode.same_alphabet=0.75 train.steps=3000 train.val_every=500
+    ;;
+  *) echo "usage: $0 icl|baselines|wide|third [DATA_ROOT]" >&2; exit 2 ;;
 esac
