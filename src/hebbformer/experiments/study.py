@@ -35,7 +35,7 @@ from ..atomic import write_bytes
 from ..config import DataConfig, TrainConfig
 from ..errors import ConfigError, DataError
 from ..models.encoder import ConvEncoder
-from ..models.sequence import MODULES, SequenceModel
+from ..models.sequence import MODULES, FastWeightBlock, SequenceModel
 from ..plasticity.fast_weights import HEBBIAN_ABLATION
 from ..stats import mean_ci_seeds
 from ..tasks import TASKS, Task, build_task
@@ -107,9 +107,7 @@ class StudyConfig:
 
 def writes(kind: str) -> bool:
     """Whether a module has a plastic write whose rate the grid can scale."""
-    from ..models.sequence import FastWeightBlock
-    block = FastWeightBlock(kind, 8, 2, 1)
-    return any(hasattr(m, "write_rate") for m in block.modules())
+    return any(hasattr(m, "write_rate") for m in FastWeightBlock(kind, 8, 2, 1).modules())
 
 
 def image_encoder(task: Task, cfg: StudyConfig) -> ConvEncoder | None:

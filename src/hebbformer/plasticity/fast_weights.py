@@ -123,10 +123,14 @@ class HebbianFastWeights(nn.Module):
     - ``plasticity``: a learned per-synapse plasticity ``A`` (init U(-1, 1)) on the write;
     - ``read_first``: read before write, ``y_t = alpha F_{t-1} q_t``.
 
-    ``hebbian+NAME`` is the module with one fix, ``hebbian+all`` with all five."""
+    ``hebbian+NAME`` is the module with one fix, ``hebbian+all`` with all five, and
+    ``hebbian+all+A_ones`` with ``A`` initialised at ones (Duan et al.'s ``inner_lr_mode='uniform'``)
+    instead: with U(-1, 1) the expected read of a stored pair through ``A (.) v k^T`` is zero at
+    initialisation."""
 
     kind = "hebbian"
     fixes: frozenset[str] = frozenset()
+    plasticity_init = "uniform"  # A ~ U(-1, 1), or "ones"
     write_rate = 1.0  # a multiplier on the write, the study's tuning grid sets it
 
     def __init__(self, d_model: int, heads: int):
@@ -140,7 +144,8 @@ class HebbianFastWeights(nn.Module):
         if "rate" in self.fixes:
             self.rate = nn.Parameter(torch.ones(heads))
         if "plasticity" in self.fixes:
-            self.plasticity = nn.Parameter(torch.rand(heads, self.d_head, self.d_head) * 2 - 1)
+            shape = (heads, self.d_head, self.d_head)
+            self.plasticity = nn.Parameter(torch.ones(shape) if self.plasticity_init == "ones" else torch.rand(shape) * 2 - 1)
         self.proj = nn.Linear(d_model, d_model)
 
     def _signals(self, x):
@@ -187,13 +192,14 @@ class HebbianFastWeights(nn.Module):
 HEBBIAN_FIXES = ("keys", "rate", "sigmoid", "plasticity", "read_first")
 
 
-def _hebbian_with(fixes: tuple[str, ...], name: str) -> type:
-    return type(f"Hebbian_{name}", (HebbianFastWeights,), {"kind": f"hebbian+{name}", "fixes": frozenset(fixes)})
+def _hebbian_with(fixes: tuple[str, ...], name: str, plasticity_init: str = "uniform") -> type:
+    return type(f"Hebbian_{name.replace('+', '_')}", (HebbianFastWeights,),
+                {"kind": f"hebbian+{name}", "fixes": frozenset(fixes), "plasticity_init": plasticity_init})
 
 
-# The ablation: each fix alone, then all of them (issue 15)
+# The ablation: each fix alone, then all of them, then all with A starting at ones (issue 15)
 HEBBIAN_ABLATION = {c.kind: c for c in [_hebbian_with((f,), f) for f in HEBBIAN_FIXES]
-                    + [_hebbian_with(HEBBIAN_FIXES, "all")]}
+                    + [_hebbian_with(HEBBIAN_FIXES, "all"), _hebbian_with(HEBBIAN_FIXES, "all+A_ones", "ones")]}
 
 
 def squared_error_through_tanh(w: torch.Tensor, k: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
