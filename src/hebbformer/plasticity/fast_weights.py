@@ -34,6 +34,11 @@ The modules, by what their memory is:
   F_{t-1} + eta_t c_t A (.) (z_t k_t^T)``, read before write, neuromodulated ``eta_t``, per-synapse
   ``A``, the update's norm clipped; the two differ only in ``z_t`` (:class:`MatchedFastWeights`).
 - ``attention``: causal softmax attention, the reference; its state is the KV cache.
+- ``hebbian+keys``, ..., ``hebbian+all``: the Hebbian module with Duan et al.'s differences one at
+  a time, an ablation (:class:`HebbianFastWeights`).
+
+Duan et al.'s plastic layers, which make a block's MLP plastic rather than mix tokens, are in
+``hebbformer.plasticity.plastic_layers``.
 
 Whole-sequence forms are parallel where the rule allows (static, hebbian, delta, attention are
 closed forms over the sequence); the gradient rule's update is nonlinear in ``W``, so its
