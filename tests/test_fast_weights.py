@@ -22,7 +22,7 @@ def test_sequence_form_equals_token_by_token(kind, heads):
     torch.testing.assert_close(mixer(x), torch.stack(steps, 1), rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.parametrize("kind", MODULES)
+@pytest.mark.parametrize("kind", list(MODULES))
 @pytest.mark.parametrize("beside_attention", [False, True])
 def test_whole_model_token_by_token_equals_sequence(kind, beside_attention):
     torch.manual_seed(1)
@@ -33,7 +33,7 @@ def test_whole_model_token_by_token_equals_sequence(kind, beside_attention):
         torch.testing.assert_close(model(x), model.forward_token_by_token(x), rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.parametrize("kind", MODULES)
+@pytest.mark.parametrize("kind", list(MODULES))
 def test_outputs_are_causal(kind):
     """Changing a later token changes nothing before it."""
     torch.manual_seed(2)

@@ -35,7 +35,7 @@ from ..atomic import write_bytes
 from ..config import DataConfig, TrainConfig
 from ..errors import ConfigError, DataError
 from ..models.encoder import ConvEncoder
-from ..models.sequence import MODULES, FastWeightBlock, SequenceModel
+from ..models.sequence import MODULES, SequenceModel
 from ..plasticity.fast_weights import HEBBIAN_ABLATION
 from ..stats import mean_ci_seeds
 from ..tasks import TASKS, Task, build_task
@@ -107,7 +107,7 @@ class StudyConfig:
 
 def writes(kind: str) -> bool:
     """Whether a module has a plastic write whose rate the grid can scale."""
-    return any(hasattr(m, "write_rate") for m in FastWeightBlock(kind, 8, 2, 1).modules())
+    return hasattr(MODULES[kind], "write_rate")
 
 
 def image_encoder(task: Task, cfg: StudyConfig) -> ConvEncoder | None:
@@ -302,11 +302,11 @@ def run_study(cfg: StudyConfig, out: Path, log=print) -> list[dict]:
     runs.mkdir(parents=True, exist_ok=True)
     _check_same_training(cfg, out / "study.json", log)
     _write_json_atomic(out / "study.json", asdict(cfg), indent=2)
-    results, tuning = [], {}
+    results = []
     for task_name in cfg.tasks:
         task = build_task(task_name, cfg.data)
         for kind in cfg.modules:
-            lr, write_rate = _tuned(kind, task, cfg, out, tuning, log)
+            lr, write_rate = _tuned(kind, task, cfg, out, log)
             for seed in range(cfg.seeds):
                 path = runs / f"{task.name}__{kind}__s{seed}.json"
                 results.append(_run(path, kind, task, seed, cfg, lr, write_rate, "test", log))
@@ -334,7 +334,7 @@ def overall(r: dict) -> float:
     return sum(sum(v) / len(v) for v in r["levels"].values()) / len(r["levels"])
 
 
-def _tuned(kind: str, task: Task, cfg: StudyConfig, out: Path, tuning: dict, log=print) -> tuple[float, float]:
+def _tuned(kind: str, task: Task, cfg: StudyConfig, out: Path, log=print) -> tuple[float, float]:
     """The grid point with the best validation score over the tuning seeds (the only point when
     there is no grid); each point's score and the winner go to ``tuning.json``."""
     grid = cfg.grid(kind)
@@ -348,10 +348,11 @@ def _tuned(kind: str, task: Task, cfg: StudyConfig, out: Path, tuning: dict, log
                        "left_plateau": sum(r["left_plateau"] for r in runs)})
     sign = 1 if task.metric == "accuracy" else -1
     best = max(points, key=lambda p: sign * p["val"])
+    tuning, _ = _read_json(out / "tuning.json") if (out / "tuning.json").exists() else ({}, None)
+    tuning = tuning if isinstance(tuning, dict) else {}  # a torn file: rewritten from the runs, which are kept
     tuning[f"{task.name}|{kind}"] = {"task": task.name, "module": kind, "metric": task.metric, "grid": points,
                                      "lr": best["lr"], "write_rate": best["write_rate"]}
-    previous, _ = _read_json(out / "tuning.json") if (out / "tuning.json").exists() else ({}, None)
-    _write_json_atomic(out / "tuning.json", {**(previous if isinstance(previous, dict) else {}), **tuning}, indent=1)
+    _write_json_atomic(out / "tuning.json", tuning, indent=1)
     return best["lr"], best["write_rate"]
 
 

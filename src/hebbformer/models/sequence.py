@@ -14,8 +14,8 @@ from torch import nn
 from ..plasticity.fast_weights import FAST_WEIGHTS, build_mixer
 from ..plasticity.plastic_layers import PLASTIC_LAYERS
 
-# Every module the study can put in a block: a token mixer, or plastic layers as the block's MLP.
-MODULES = (*FAST_WEIGHTS, *PLASTIC_LAYERS)
+# Every module the study can put in a block, by kind: a token mixer, or plastic layers as the block's MLP.
+MODULES = {**FAST_WEIGHTS, **PLASTIC_LAYERS}
 
 
 class FastWeightBlock(nn.Module):

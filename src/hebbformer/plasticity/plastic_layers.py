@@ -82,7 +82,7 @@ class PlasticMLP(nn.Module):
         norm = torch.sqrt(sum(g.flatten(1).square().sum(1) for g in grads))  # [B], over the layer
         eta = self.write_rate * self.p_lr * 2 * torch.sigmoid(o[:, -1])  # [B]: the modulator unit
         write = eta * torch.clamp(1 / norm.clamp_min(1e-12), max=1.0)
-        plasticity = (self.plasticity_w1, self.plasticity_b1, self.plasticity_w2, self.plasticity_b2)
+        plasticity = (getattr(self, f"plasticity_{name}") for name in self.shapes)
         fast = tuple(_per_row(1 - eta, f) + _per_row(write, a * g) for f, a, g in zip(fast, plasticity, grads))
         return o[:, : self.d_model], fast
 
