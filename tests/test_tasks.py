@@ -123,6 +123,12 @@ def test_a_task_at_one_level_is_trained_and_scored_there_only():
         StudyConfig(tasks=["cue_rewards@20"]).validate()
 
 
+def test_a_level_the_task_has_not_is_refused_before_the_study_writes(tmp_path):
+    with pytest.raises(ConfigError, match="fewshot_glyphs's shots is one of 1, 2, 5, not '3'"):
+        run_study(StudyConfig(tasks=["copy", "fewshot@3"], modules=["static"], steps=1, seeds=1), tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+
+
 def test_unknown_task_is_named():
     with pytest.raises(ValueError, match="unknown task 'coppy'"):
         build_task("coppy")

@@ -72,13 +72,8 @@ class StudyConfig:
             if m not in MODULES:
                 raise ConfigError(f"unknown module {m!r}; known: {', '.join(MODULES)}")
         for t in self.tasks:
-            if t.partition("@")[0] not in TASKS:
+            if t.partition("@")[0] not in TASKS:  # a level is checked when the task is built (run_study)
                 raise ConfigError(f"unknown task {t!r}; known: {', '.join(TASKS)} (NAME@LEVEL: at one level)")
-            if "@" in t and not t.startswith("fewshot"):  # the few-shot task's pools are built when it runs
-                try:
-                    build_task(t)
-                except ValueError as err:
-                    raise ConfigError(str(err)) from None
         for name in ("seeds", "steps", "batch_size", "budget", "depth", "heads", "eval_batches", "tune_seeds",
                      "encoder_channels", "encoder_blocks"):
             if getattr(self, name) < 1:
@@ -298,19 +293,26 @@ def _well_formed(r: dict) -> bool:
 
 def run_study(cfg: StudyConfig, out: Path, log=print) -> list[dict]:
     cfg.validate()
+    tasks = [_task(name, cfg.data) for name in cfg.tasks]  # a level it does not have: refused before any write
     runs = out / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     _check_same_training(cfg, out / "study.json", log)
     _write_json_atomic(out / "study.json", asdict(cfg), indent=2)
     results = []
-    for task_name in cfg.tasks:
-        task = build_task(task_name, cfg.data)
+    for task in tasks:
         for kind in cfg.modules:
             lr, write_rate = _tuned(kind, task, cfg, out, log)
             for seed in range(cfg.seeds):
                 path = runs / f"{task.name}__{kind}__s{seed}.json"
                 results.append(_run(path, kind, task, seed, cfg, lr, write_rate, "test", log))
     return results
+
+
+def _task(name: str, data: DataConfig | None) -> Task:
+    try:
+        return build_task(name, data)
+    except ValueError as err:  # NAME@LEVEL at a level the task has not
+        raise ConfigError(str(err)) from None
 
 
 TUNE_SEED = 1000  # tuning runs' seeds: 1000, 1001, ...; never a final run's
