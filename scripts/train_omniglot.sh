@@ -2,11 +2,14 @@
 # The trainings behind the shipped Omniglot models (models/, docs/results/omniglot.md), as run.
 # Two tracks of one thread each, side by side on a 2-core CPU (the times in the manifest are of
 # that sharing); every run resumes where a kill left it, and a finished one is left as it is, so
-# running this script again continues. Usage: scripts/train_omniglot.sh icl|baselines|wide|third [DATA_ROOT]
+# running this script again continues. Usage: scripts/train_omniglot.sh icl|baselines|wide|third|attend [DATA_ROOT]
 # "wide": the second round (2026-12-02), the standard Conv-4 width of 64 channels (Snell et al.,
 # Finn et al.) instead of 32, run as two tracks: the learner alone, then the two ProtoNets.
 # "third": the third round (2026-12-02), the in-context learner under Lake's protocol at 64
 # channels, its encoder started from the shipped lake-protonet-64 (a Lake model: no leak).
+# "attend": the fourth round (2026-12-02 #4), both protocols' learners with model.readout=attend
+# (the query's output compared with the supports' outputs, a label's logit the attention mass on
+# its supports), each encoder started from the shipped 64-channel learner of its own protocol.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D="data.root=${2:-../shared/data/omniglot}"
@@ -54,5 +57,13 @@ case "${1:-}" in
     run runs/lake_icl64 -c configs/omniglot_lake.toml $D $T model.encoder_channels=64 \
         train.init_encoder_from=models/lake-protonet-64.pt episode.same_alphabet=0.75 train.steps=3000 train.val_every=500
     ;;
-  *) echo "usage: $0 icl|baselines|wide|third [DATA_ROOT]" >&2; exit 2 ;;
+  attend)  # both protocols, model.readout=attend, two tracks of one thread each
+    A="model.encoder_channels=64 model.readout=attend train.steps=3000 train.val_every=500"
+    run runs/vinyals_icl64_attend -c configs/omniglot_vinyals.toml $D $T $A \
+        train.init_encoder_from=models/vinyals-icl-64.pt &
+    run runs/lake_icl64_attend -c configs/omniglot_lake.toml $D $T $A \
+        train.init_encoder_from=models/lake-icl-64.pt episode.same_alphabet=0.75
+    wait
+    ;;
+  *) echo "usage: $0 icl|baselines|wide|third|attend [DATA_ROOT]" >&2; exit 2 ;;
 esac
