@@ -108,7 +108,11 @@ def int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     below 2**24 or 2**53 (so no rounding can occur), else on numpy's integer loop."""
     dtype = _exact_float(float(np.abs(a).max(initial=0)) * float(np.abs(b).max(initial=0)) * a.shape[-1])
     if dtype is not None:
-        return (a.astype(dtype) @ b.astype(dtype)).astype(np.int64)
+        # torch's BLAS, not numpy's: one thread pool (torch's, sized by train.threads) for all of
+        # the host's arithmetic. numpy's OpenBLAS keeps threads of its own, which beside torch's
+        # and the emulator's work ran these products 50x slower on a loaded 2-core machine.
+        t = torch.float32 if dtype == np.float32 else torch.float64
+        return (torch.from_numpy(a).to(t) @ torch.from_numpy(b).to(t)).to(torch.int64).numpy()
     return a.astype(np.int64) @ b.astype(np.int64)
 
 
