@@ -138,3 +138,13 @@ def test_version(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["--version"])
     assert stop.value.code == 0 and capsys.readouterr().out.strip() == f"hebbformer {hebbformer.__version__}"
+
+
+def test_model_name_names_a_read_out_other_than_the_default():
+    from hebbformer.registry import model_name
+    model = {"method": "icl", "attention": "softmax", "quant": False}
+    assert model_name(model) == "in-context learner, softmax, Float"
+    assert model_name({**model, "readout": "vocab"}) == "in-context learner, softmax, Float"
+    assert model_name({**model, "readout": "attend"}) == "in-context learner, softmax, Float, attend read-out"
+    assert model_name({**model, "readout": "attend"}, encoder_probe=True) == \
+        "in-context learner, softmax, Float, attend read-out: its encoder alone, as a ProtoNet"

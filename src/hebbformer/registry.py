@@ -47,4 +47,6 @@ def model_name(model: dict, backend: str = "torch", encoder_probe: bool = False)
     if method != "icl":
         return name
     label = BACKENDS[backend].label if backend in BACKENDS else backend
-    return f"{name}, {model['attention']}, {'Quant' if model.get('quant') else 'Float'}" + (f" ({label})" if label else "")
+    readout = model.get("readout", "vocab")  # the default, unnamed, as in every table before the others
+    return (f"{name}, {model['attention']}, {'Quant' if model.get('quant') else 'Float'}"
+            + (f", {readout} read-out" if readout != "vocab" else "") + (f" ({label})" if label else ""))
