@@ -384,10 +384,82 @@ def summarise(results: list[dict], out: Path) -> str:
     w.writeheader()
     w.writerows(rows)
     write_atomic(out / "results.csv", table.getvalue().encode())
-    md = _markdown(rows) + _tuning_markdown(out)
+    diffs = paired_differences(results)
+    md = _markdown(rows) + _paired_markdown(diffs) + _tuning_markdown(out)
     write_atomic(out / "summary.md", md.encode())
     _plots(results, rows, out)
+    if diffs:
+        _paired_plot(diffs, out)
     return md
+
+
+# The comparisons the claims turn on, as (a, b): a - b per seed. The two rules of a matched pair
+# share everything but the write's post-synaptic factor; the LSTM is the static control.
+PAIRS = (("matched_gradient", "matched_hebbian"), ("plastic_gradient", "plastic_hebbian"),
+         ("matched_hebbian", "lstm"), ("matched_gradient", "lstm"),
+         ("plastic_hebbian", "lstm"), ("plastic_gradient", "lstm"))
+
+
+def paired_differences(results: list[dict]) -> list[dict]:
+    """For each task and pair of ``PAIRS`` both present, per level: the mean over seeds of
+    a - b with its 95% CI (Student t), pairing the runs of one seed. A seed's runs share their
+    training batches and evaluation sequences (both are drawn from the seed), so the pairing
+    removes the part of the spread that comes from the data; only seeds both modules ran count."""
+    by = {(r["task"], r["module"], r["seed"]): r for r in results}
+    out = []
+    for task in dict.fromkeys(r["task"] for r in results):
+        for a, b in PAIRS:
+            seeds = sorted(s for (t, m, s) in by if t == task and m == a and (task, b, s) in by)
+            if not seeds:
+                continue
+            first = by[(task, a, seeds[0])]
+            for level in [*first["levels"], "all"]:
+                def value(r):
+                    return overall(r) if level == "all" else sum(r["levels"][level]) / len(r["levels"][level])
+                d = [value(by[(task, a, s)]) - value(by[(task, b, s)]) for s in seeds]
+                m, ci = mean_ci_seeds(d)
+                out.append({"task": task, "a": a, "b": b, "metric": first["metric"], "level_name": first["level_name"],
+                            "level": level, "mean": m, "ci95": ci, "seeds": len(seeds)})
+    return out
+
+
+def _paired_markdown(diffs: list[dict]) -> str:
+    if not diffs:
+        return ""
+    lines = ["", "Paired differences a - b (mean over seeds ± 95% CI, the runs of one seed paired; for mse "
+             "below 0 means a is better, for accuracy above 0):", "", "| task | a - b | level | difference | seeds |",
+             "|---|---|---|---|---|"]
+    for d in diffs:
+        label = "all levels" if d["level"] == "all" else f"{d['level_name']}={d['level']}"
+        ci = "" if math.isnan(d["ci95"]) else f" ± {d['ci95']:.3f}"
+        lines.append(f"| {d['task']} ({d['metric']}) | {d['a']} - {d['b']} | {label} | {d['mean']:+.3f}{ci} | "
+                     f"{d['seeds']} |")
+    return "\n".join(lines) + "\n"
+
+
+def _paired_plot(diffs: list[dict], out: Path) -> None:
+    """paired.png: each pair's difference against the level, with its CI and the zero line."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = list(dict.fromkeys(d["task"] for d in diffs))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.4), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        pts = [d for d in diffs if d["task"] == task and d["level"] != "all"]
+        for i, pair in enumerate(dict.fromkeys((d["a"], d["b"]) for d in pts)):
+            p = [d for d in pts if (d["a"], d["b"]) == pair]
+            ax.errorbar([int(d["level"]) for d in p], [d["mean"] for d in p], marker="o", capsize=2,
+                        yerr=[0 if math.isnan(d["ci95"]) else d["ci95"] for d in p], label=" - ".join(pair),
+                        color=f"C{i}")
+        ax.axhline(0, color="0.5", lw=0.8)
+        ax.set_title(task)
+        ax.set_xlabel(pts[0]["level_name"] if pts else "")
+        ax.set_ylabel(f"difference in {pts[0]['metric']}" if pts else "")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    _save_figure(fig, out / "paired.png")
+    plt.close(fig)
 
 
 def _tuning_markdown(out: Path) -> str:
