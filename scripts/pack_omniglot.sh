@@ -38,6 +38,11 @@ add lake-protonet-64 runs/lake_protonet64 "Prototypical Network, 64-channel Conv
     "$L $W model.method=protonet $NO_AUX train.steps=3000"
 add lake-icl-64 runs/lake_icl64 "in-context learner, softmax attention, Float, 64-channel Conv-4 started from lake-protonet-64's encoder; Lake's protocol (images_background only)" \
     "$L $W train.init_encoder_from=models/lake-protonet-64.pt episode.same_alphabet=0.75 train.steps=3000 train.val_every=500"
+A="model.encoder_channels=64 model.readout=attend train.steps=3000 train.val_every=500"  # the fourth round
+add vinyals-icl-64-attend runs/vinyals_icl64_attend "in-context learner, softmax attention, Float, attend read-out, 64-channel Conv-4 started from vinyals-icl-64's encoder; Vinyals split" \
+    "$V $A train.init_encoder_from=models/vinyals-icl-64.pt"
+add lake-icl-64-attend runs/lake_icl64_attend "in-context learner, softmax attention, Float, attend read-out, 64-channel Conv-4 started from lake-icl-64's encoder; Lake's protocol (images_background only)" \
+    "$L $A train.init_encoder_from=models/lake-icl-64.pt episode.same_alphabet=0.75"
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(vinyals-icl vinyals-relu vinyals-quant vinyals-protonet vinyals-maml vinyals-maml-fo vinyals-finetune lake-protonet
                                   vinyals-icl-64 vinyals-protonet-64 lake-protonet-64 lake-icl-64)

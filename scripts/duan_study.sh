@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The studies of docs/results/duan-study/ (issue 15), as run: each writes into its folder there,
+# and a rerun resumes it, training only what is missing (a finished study only writes its tables
+# and figures again). One thread each; on a 2-core CPU two can run side by side.
+# Usage: scripts/duan_study.sh horizon|ablation|write-rate|long|claims|all
+set -euo pipefail
+cd "$(dirname "$0")/.."
+S=".venv/bin/hebbformer study --threads 1"
+O="docs/results/duan-study"
+
+horizon() {  # claim 2: the gradient rule's advantage over the Hebbian one against the delay
+  $S --out $O/horizon --tasks reproduction_delay --modules matched_hebbian,matched_gradient,lstm --steps 1000 \
+     --seeds 5 --tune-lrs 1e-3,3e-3 --tune-write-rates 0.5,2 --tune-seeds 2
+}
+ablation() {  # the Hebbian module's plateau on 5-way 1-shot glyphs, one of Duan et al.'s fixes at a time
+  $S --out $O/hebbian-ablation --tasks fewshot@1 --steps 1000 --seeds 2 \
+     --modules hebbian,hebbian+all,hebbian+keys,hebbian+rate,hebbian+read_first,matched_hebbian
+  $S --out $O/hebbian-ablation --tasks fewshot@1 --steps 1000 --seeds 2 --modules delta,matched_gradient
+  $S --out $O/hebbian-ablation --tasks fewshot@1 --steps 1000 --seeds 2 --modules hebbian+all+A_ones
+}
+write_rate() {  # the same task, Duan et al.'s Hebbian update with larger write rates (eta up to 0.8)
+  $S --out $O/fewshot-write-rate --tasks fewshot@1 --modules matched_hebbian --steps 1000 --seeds 2 \
+     --tune-lrs 2e-3 --tune-write-rates 1,2,4 --tune-seeds 1
+}
+long() {  # the same task, three times the steps: does the Hebbian module leave the plateau later?
+  $S --out $O/fewshot-long --tasks fewshot@1 --modules matched_hebbian,delta --steps 3000 --seeds 1 --lr 2e-3
+}
+claims() {  # claims 1 and 3: cue-reward association and linear regression, tuned, 5 seeds
+  $S --out $O/claims --tasks cue_reward,regression_duan_linear --modules matched_hebbian,matched_gradient,lstm \
+     --steps 1000 --seeds 5 --tune-lrs 1e-3,3e-3 --tune-write-rates 2,4 --tune-seeds 1
+}
+
+case "${1:-}" in
+  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; claims) claims ;;
+  all) horizon; ablation; write_rate; long; claims ;;
+  *) echo "usage: $0 horizon|ablation|write-rate|long|claims|all" >&2; exit 2 ;;
+esac
