@@ -2,7 +2,7 @@
 # The studies of docs/results/duan-study/ (issue 15), as run: each writes into its folder there,
 # and a rerun resumes it, training only what is missing (a finished study only writes its tables
 # and figures again). One thread each; on a 2-core CPU two can run side by side.
-# Usage: scripts/duan_study.sh horizon|ablation|write-rate|long|claims|all
+# Usage: scripts/duan_study.sh horizon|ablation|write-rate|long|omniglot|claims|all
 set -euo pipefail
 cd "$(dirname "$0")/.."
 S=".venv/bin/hebbformer study --threads 1"
@@ -25,13 +25,17 @@ write_rate() {  # the same task, Duan et al.'s Hebbian update with larger write 
 long() {  # the same task, three times the steps: does the Hebbian module leave the plateau later?
   $S --out $O/fewshot-long --tasks fewshot@1 --modules matched_hebbian,delta --steps 3000 --seeds 1 --lr 2e-3
 }
+omniglot() {  # the same comparison on Omniglot 5-way 1-shot (Vinyals split), one seed each
+  $S --out $O/fewshot-omniglot --tasks fewshot@1 --modules delta,matched_hebbian --steps 1000 --seeds 1 --lr 2e-3 \
+     data.name=omniglot data.split=vinyals data.root="${DATA_ROOT:-../shared/data/omniglot}"
+}
 claims() {  # claims 1 and 3: cue-reward association and linear regression, tuned, 5 seeds
   $S --out $O/claims --tasks cue_reward,regression_duan_linear --modules matched_hebbian,matched_gradient,lstm \
      --steps 1000 --seeds 5 --tune-lrs 1e-3,3e-3 --tune-write-rates 2,4 --tune-seeds 1
 }
 
 case "${1:-}" in
-  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; claims) claims ;;
-  all) horizon; ablation; write_rate; long; claims ;;
-  *) echo "usage: $0 horizon|ablation|write-rate|long|claims|all" >&2; exit 2 ;;
+  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; claims) claims ;;
+  all) horizon; ablation; write_rate; long; omniglot; claims ;;
+  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|claims|all" >&2; exit 2 ;;
 esac
