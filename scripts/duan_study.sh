@@ -25,8 +25,8 @@ write_rate() {  # the same task, Duan et al.'s Hebbian update with larger write 
 long() {  # the same task, three times the steps: does the Hebbian module leave the plateau later?
   $S --out $O/fewshot-long --tasks fewshot@1 --modules matched_hebbian,delta --steps 3000 --seeds 1 --lr 2e-3
 }
-omniglot() {  # the same comparison on Omniglot 5-way 1-shot (Vinyals split), one seed each
-  $S --out $O/fewshot-omniglot --tasks fewshot@1 --modules delta,matched_hebbian --steps 1000 --seeds 1 --lr 2e-3 \
+omniglot() {  # the same comparison on Omniglot 5-way 1-shot (Vinyals split), three seeds each
+  $S --out $O/fewshot-omniglot --tasks fewshot@1 --modules delta,matched_hebbian --steps 1000 --seeds 3 --lr 2e-3 \
      data.name=omniglot data.split=vinyals data.root="${DATA_ROOT:-../shared/data/omniglot}"
 }
 claims() {  # claims 1 and 3: cue-reward association and linear regression, tuned, 5 seeds
