@@ -333,7 +333,12 @@ def _run(path: Path, kind: str, task: Task, seed: int, cfg: StudyConfig, lr: flo
 
 def overall(r: dict) -> float:
     """A run's score: the mean over levels of its sequences' mean."""
-    return sum(sum(v) / len(v) for v in r["levels"].values()) / len(r["levels"])
+    return sum(level_score(r, level) for level in r["levels"]) / len(r["levels"])
+
+
+def level_score(r: dict, level: str) -> float:
+    """A run's mean over its evaluation sequences at one level; "all": its ``overall`` score."""
+    return overall(r) if level == "all" else sum(r["levels"][level]) / len(r["levels"][level])
 
 
 def _tuned(kind: str, task: Task, cfg: StudyConfig, out: Path, log=print) -> tuple[float, float]:
@@ -368,7 +373,7 @@ def summarise(results: list[dict], out: Path) -> str:
     for (task, module), rs in by.items():
         levels = list(rs[0]["levels"])
         for level in levels:
-            per_seed = [sum(r["levels"][level]) / len(r["levels"][level]) for r in rs]
+            per_seed = [level_score(r, level) for r in rs]
             m, ci = mean_ci_seeds(per_seed)
             rows.append({"task": task, "module": module, "parameters": rs[0]["parameters"],
                          "metric": rs[0]["metric"], "level_name": rs[0]["level_name"], "level": level,
@@ -414,9 +419,7 @@ def paired_differences(results: list[dict]) -> list[dict]:
                 continue
             first = by[(task, a, seeds[0])]
             for level in [*first["levels"], "all"]:
-                def value(r):
-                    return overall(r) if level == "all" else sum(r["levels"][level]) / len(r["levels"][level])
-                d = [value(by[(task, a, s)]) - value(by[(task, b, s)]) for s in seeds]
+                d = [level_score(by[(task, a, s)], level) - level_score(by[(task, b, s)], level) for s in seeds]
                 m, ci = mean_ci_seeds(d)
                 out.append({"task": task, "a": a, "b": b, "metric": first["metric"], "level_name": first["level_name"],
                             "level": level, "mean": m, "ci95": ci, "seeds": len(seeds)})
