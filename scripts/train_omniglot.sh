@@ -2,7 +2,7 @@
 # The trainings behind the shipped Omniglot models (models/, docs/results/omniglot.md), as run.
 # Two tracks of one thread each, side by side on a 2-core CPU (the times in the manifest are of
 # that sharing); every run resumes where a kill left it, and a finished one is left as it is, so
-# running this script again continues. Usage: scripts/train_omniglot.sh icl|baselines|wide|third|attend [DATA_ROOT]
+# running this script again continues. Usage: scripts/train_omniglot.sh icl|baselines|wide|third|attend|heads [DATA_ROOT]
 # "wide": the second round (2026-12-02), the standard Conv-4 width of 64 channels (Snell et al.,
 # Finn et al.) instead of 32, run as two tracks: the learner alone, then the two ProtoNets.
 # "third": the third round (2026-12-02), the in-context learner under Lake's protocol at 64
@@ -10,6 +10,9 @@
 # "attend": the fourth round (2026-12-02 #4), both protocols' learners with model.readout=attend
 # (the query's output compared with the supports' outputs, a label's logit the attention mass on
 # its supports), each encoder started from the shipped 64-channel learner of its own protocol.
+# "heads": the fifth round (2026-12-02 #5), both protocols' learners with 2 heads of 128 dimensions
+# instead of 8 of 32: with the features randomly rotated in training, a head's score reads only a
+# random projection of its rank (32) of the 64 features; at 128 it can read all of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D="data.root=${2:-../shared/data/omniglot}"
@@ -65,5 +68,13 @@ case "${1:-}" in
         train.init_encoder_from=models/lake-icl-64.pt episode.same_alphabet=0.75
     wait
     ;;
-  *) echo "usage: $0 icl|baselines|wide|third|attend [DATA_ROOT]" >&2; exit 2 ;;
+  heads)  # both protocols, two heads of 128 dimensions: one head's score spans the 64 features
+    A="model.encoder_channels=64 model.heads=2 train.steps=3000 train.val_every=500"
+    run runs/vinyals_icl64_h2 -c configs/omniglot_vinyals.toml $D $T $A \
+        train.init_encoder_from=models/vinyals-icl-64.pt &
+    run runs/lake_icl64_h2 -c configs/omniglot_lake.toml $D $T $A \
+        train.init_encoder_from=models/lake-icl-64.pt episode.same_alphabet=0.75
+    wait
+    ;;
+  *) echo "usage: $0 icl|baselines|wide|third|attend|heads [DATA_ROOT]" >&2; exit 2 ;;
 esac
