@@ -29,6 +29,17 @@ run() {  # run OUT ARGS...: train into OUT, or resume it when a checkpoint is th
   fi
 }
 
+both_protocols() {  # both_protocols NAME ARGS...: both protocols' 64-channel learners, side by side,
+  # each encoder started from the shipped 64-channel learner of its own protocol, into runs/*_icl64_NAME
+  local name=$1; shift
+  local a="model.encoder_channels=64 train.steps=3000 train.val_every=500 $*"
+  run "runs/vinyals_icl64_$name" -c configs/omniglot_vinyals.toml $D $T $a \
+      train.init_encoder_from=models/vinyals-icl-64.pt &
+  run "runs/lake_icl64_$name" -c configs/omniglot_lake.toml $D $T $a \
+      train.init_encoder_from=models/lake-icl-64.pt episode.same_alphabet=0.75
+  wait
+}
+
 case "${1:-}" in
   icl)  # the in-context learner on the Vinyals split: softmax, then relu, then Quant
     run runs/vinyals_icl -c configs/omniglot_vinyals.toml $D $T train.steps=4500
@@ -61,20 +72,10 @@ case "${1:-}" in
         train.init_encoder_from=models/lake-protonet-64.pt episode.same_alphabet=0.75 train.steps=3000 train.val_every=500
     ;;
   attend)  # both protocols, model.readout=attend, two tracks of one thread each
-    A="model.encoder_channels=64 model.readout=attend train.steps=3000 train.val_every=500"
-    run runs/vinyals_icl64_attend -c configs/omniglot_vinyals.toml $D $T $A \
-        train.init_encoder_from=models/vinyals-icl-64.pt &
-    run runs/lake_icl64_attend -c configs/omniglot_lake.toml $D $T $A \
-        train.init_encoder_from=models/lake-icl-64.pt episode.same_alphabet=0.75
-    wait
+    both_protocols attend model.readout=attend
     ;;
   heads)  # both protocols, two heads of 128 dimensions: one head's score spans the 64 features
-    A="model.encoder_channels=64 model.heads=2 train.steps=3000 train.val_every=500"
-    run runs/vinyals_icl64_h2 -c configs/omniglot_vinyals.toml $D $T $A \
-        train.init_encoder_from=models/vinyals-icl-64.pt &
-    run runs/lake_icl64_h2 -c configs/omniglot_lake.toml $D $T $A \
-        train.init_encoder_from=models/lake-icl-64.pt episode.same_alphabet=0.75
-    wait
+    both_protocols h2 model.heads=2
     ;;
   *) echo "usage: $0 icl|baselines|wide|third|attend|heads [DATA_ROOT]" >&2; exit 2 ;;
 esac
