@@ -69,7 +69,7 @@ def main():
     cfg = Config.from_dict(state["config"])
     root = next((o.split("=", 1)[1] for o in args.overrides if o.startswith("data.root=")), None)
     model = build_model(cfg.model, (1, cfg.data.image_size, cfg.data.image_size))
-    checkpoint.load_into(model, state["model"], args.model)
+    checkpoint.load_into(model, state, args.model)
     pool, where = test_pool(cfg, root)
     ways, shots = parse_setting(args.setting)
     queries = min(args.queries or cfg.eval.queries, pool.n_drawings - shots)

@@ -95,6 +95,62 @@ def test_integer_path_equals_fake_quantised_forward(depth, heads, readout):
     assert_integer_path_equals_fake_quant(model, episodes(seed=2))
 
 
+def test_integer_form_runs_bit_for_bit_as_the_model_it_came_from(tmp_path):
+    """A shipped Quant model keeps only its mantissas and exponents: reloaded from them it gives
+    the same float64 logits and the same integer path, in under a third of the float32 bytes; the
+    float weights it dropped are NaN, not silently random."""
+    model = quant_model(depth=2, heads=2, seed=3)
+    for bn in (model.encoder.net[1], model.encoder.net[5]):  # a fold that is not the identity
+        bn.running_mean.uniform_(-0.5, 0.5), bn.running_var.uniform_(0.5, 2.0), bn.weight.data.uniform_(0.5, 1.5)
+    model.calibrate([args_of(episodes(seed=1))])
+    model.eval()
+    form, rest = model.integer_form()
+    nbytes = lambda tensors: sum(t.numel() * t.element_size() for t in tensors)  # noqa: E731
+    held = nbytes([*rest.values(), *(t for p in form.values() for t in (p["w"], p["b"]))])
+    assert held < nbytes(model.state_dict().values()) / 2  # int8 weights; a tiny model's biases weigh
+    path = tmp_path / "int.pt"
+    torch.save({"form": form, "rest": rest}, path)
+    saved = torch.load(path, weights_only=True)
+    twin = quant_model(depth=2, heads=2, seed=4).eval()
+    twin.load_integer_form(saved["form"], saved["rest"])
+    ep = episodes(seed=2)
+    with torch.no_grad():
+        assert torch.equal(model(*args_of(ep)), twin(*args_of(ep)))
+        assert torch.isnan(twin.embed.weight).all() and torch.isnan(twin.encoder.net[1].running_var).all()
+    assert_integer_path_equals_fake_quant(twin, ep)
+    with pytest.raises(ValueError, match="no float weights to calibrate"):
+        twin.calibrate([args_of(ep)])
+    deeper = quant_model(depth=3, heads=2)
+    with pytest.raises(ValueError, match="integer layers do not fit this config.*blocks.2"):
+        deeper.load_integer_form(form, rest)
+
+
+def test_packed_quant_run_is_its_integer_form(tmp_path, monkeypatch):
+    """hebbformer pack ships a Quant run in its integer form: it evaluates as the run does, and
+    training cannot start from it (it has no float weights), with an error that says so."""
+    from hebbformer import shipped
+    from hebbformer.experiments.shipped_check import load_model
+
+    cfg = tiny_config(tmp_path, model__attention="relu", model__quant="true", train__steps=2)
+    train(cfg, progress=False)
+    monkeypatch.setenv(shipped.ENV_VAR, str(tmp_path / "models"))
+    entry = shipped.pack(tmp_path / "run", "tiny-quant", "a test model", "hebbformer train ...")
+    assert entry["weights"] == "int8"
+    state = checkpoint.load(shipped.resolve("tiny-quant"))
+    assert {v.dtype for p in state[checkpoint.INTEGER_FORM].values() for v in (p["w"], p["b"])} == {torch.int8, torch.int32}
+    overrides = [f"data.root={cfg.data.root}"] if cfg.data.root else []
+    _, run_model, pool = load_model(tmp_path / "run", overrides=overrides)
+    _, shipped_model, _ = load_model(shipped.resolve("tiny-quant"), pool, overrides)
+    from hebbformer.data import episode_generator, sample_episodes
+    ep = sample_episodes(pool, 3, 1, 2, 4, episode_generator(9, 0), cfg.model.max_ways)
+    with torch.no_grad():
+        assert torch.equal(run_model(*args_of(ep)), shipped_model(*args_of(ep)))
+    again = tiny_config(tmp_path / "b", model__attention="relu", model__quant="true",
+                        train__init_from=str(shipped.resolve("tiny-quant")))
+    with pytest.raises(CheckpointError, match="integer mantissas only.*start from the run that trained it"):
+        train(again, progress=False)
+
+
 def test_quant_forward_tracks_the_float_model():
     """Same weights, fixed point vs float: close logits and mostly the same answers."""
     model = quant_model()

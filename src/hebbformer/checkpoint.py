@@ -12,6 +12,7 @@ from .atomic import write_with
 from .errors import CheckpointError
 
 FORMAT = "hebbformer-checkpoint-v1"
+INTEGER_FORM = "integer_form"  # a shipped Quant model's layers as mantissas and exponents
 
 
 def save_atomic(state: dict, path: str | os.PathLike) -> None:
@@ -39,11 +40,27 @@ def load(path: str | os.PathLike) -> dict:
     return state
 
 
-def load_into(model: torch.nn.Module, weights: dict, where) -> None:
-    """Load ``weights`` into ``model``; a checkpoint whose weights do not fit the model its own
-    config describes (edited, or from another version) is an error that names it."""
+def load_into(model: torch.nn.Module, state: dict, where) -> None:
+    """Load a checkpoint's weights into ``model``; a checkpoint whose weights do not fit the model
+    its own config describes (edited, or from another version) is an error that names it. A Quant
+    model shipped in its integer form (``INTEGER_FORM``) loads as such."""
+    form = state.get(INTEGER_FORM)
     try:
-        model.load_state_dict(weights)
-    except RuntimeError as err:
+        if form is None:
+            model.load_state_dict(state["model"])
+        elif hasattr(model, "load_integer_form"):
+            model.load_integer_form(form, state["model"])
+        else:
+            raise RuntimeError("it holds a Quant model's integer mantissas\n but its config is not a Quant model")
+    except (RuntimeError, ValueError) as err:
         first = str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else str(err)
         raise CheckpointError(f"{where}: its weights do not fit the model its config describes ({first})") from None
+
+
+def float_weights(state: dict, source: str, setting: str) -> dict:
+    """A checkpoint's float weights, to train from; a Quant model in its integer form has none."""
+    if INTEGER_FORM in state:
+        raise CheckpointError(f"{setting}={source} holds a Quant model's integer mantissas only (a shipped Quant "
+                              "model), not the float weights training starts from; start from the run that "
+                              "trained it (its command is in models/MANIFEST.json)")
+    return state["model"]

@@ -39,7 +39,7 @@ def load(ref: str | Path, backend: str = "torch") -> "Predictor":
     d = cfg.data
     channels = 3 if d.name == "cifar_fs" else 1
     model = build_model(cfg.model, (channels, d.image_size, d.image_size))
-    checkpoint.load_into(model, state["model"], ref)
+    checkpoint.load_into(model, state, ref)
     model.eval()
     if backend != "torch":
         model = backends.run(model, backend)

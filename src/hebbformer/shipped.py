@@ -4,10 +4,10 @@ minutes: ``hebbformer eval vinyals-icl`` takes a shipped model by name, as it ta
 A shipped model is a checkpoint without its optimiser: the weights, the full config, and how it was
 made (the command, the commit, the machine, the training time). Float models keep their floating
 weights in half precision (half the size; the accuracy quoted is that of the half-precision file
-itself). Quant models keep float32: their forward folds batch norm and scales into the weights
-before quantising them to 8-bit mantissas, and half-precision rounding would move some mantissas
-across a rounding boundary, so the integer, Loihi and Lava logits would no longer be those of the
-trained model.
+itself). Quant models keep their integer form instead (``QuantLearner.integer_form``): the 8-bit
+weight mantissas, bias mantissas and exponents that every back-end runs, with batch norm and the
+scales already folded in, a quarter of the float32 size; half-precision float weights would not
+do, since rounding them moves some mantissas across a rounding boundary.
 
 ``models/MANIFEST.json`` lists every shipped file with its sha256 and size and the accuracy it must
 give on a fixed small episode set per back-end (``check``), which ``tests/test_shipped.py``
@@ -104,9 +104,13 @@ def pack(run: str | os.PathLike, name: str, description: str, command: str, fold
     if state["step"] < cfg["train"]["steps"] and not partial:
         raise CheckpointError(f"{run} has trained {state['step']} of its {cfg['train']['steps']} steps; "
                               "finish it (or pass --partial)")
-    half = not cfg["model"]["quant"]
-    weights = {k: (v.half() if half and v.is_floating_point() else v) for k, v in state["model"].items()}
-    shipped = {"model": weights, "step": state["step"], "config": cfg,
+    if cfg["model"]["quant"]:
+        form, weights = integer_form(state)
+        held, kind = {checkpoint.INTEGER_FORM: form}, "int8"
+    else:
+        weights = {k: (v.half() if v.is_floating_point() else v) for k, v in state["model"].items()}
+        held, kind = {}, "float16"
+    shipped = {"model": weights, **held, "step": state["step"], "config": cfg,
                "saw_evaluation_alphabets": saw_evaluation,
                "shipped": {"name": name, "description": description, "command": command, **(extra or {})}}
     folder.mkdir(parents=True, exist_ok=True)
@@ -121,11 +125,25 @@ def pack(run: str | os.PathLike, name: str, description: str, command: str, fold
     os.replace(staged, path)
     entry = {"file": path.name, "sha256": sha256(path), "bytes": path.stat().st_size,
              "description": description, "command": command,
-             "weights": "float16" if half else "float32", **(extra or {})}
+             "weights": kind, **(extra or {})}
     if counts is not None:
         entry["check"] = counts
     update_manifest(name, entry, folder, replace=True)
     return entry
+
+
+def integer_form(state: dict) -> tuple[dict, dict]:
+    """A Quant checkpoint's integer form and the float tensors it keeps (see QuantLearner)."""
+    if checkpoint.INTEGER_FORM in state:
+        return state[checkpoint.INTEGER_FORM], state["model"]
+    from .config import Config
+    from .families import build_model
+
+    cfg = Config.from_dict(state["config"])
+    side = cfg.data.image_size
+    model = build_model(cfg.model, (state["model"]["encoder.net.0.weight"].shape[1], side, side))
+    checkpoint.load_into(model, state, "the run")
+    return model.eval().integer_form()
 
 
 def update_manifest(name: str, entry: dict, folder: Path | None = None, replace: bool = False) -> None:

@@ -144,7 +144,7 @@ def autocast(t):
 def init_weights(model, source: str) -> None:
     """Start from another run's weights. The state may lack only the buffers this model adds
     (a Float run starting a Quant one); anything else that does not fit is an error."""
-    state = checkpoint.load(source)["model"]
+    state = checkpoint.float_weights(checkpoint.load(source), source, "train.init_from")
     own = model.state_dict()
     unknown = [k for k in state if k not in own]
     missing = [k for k in own if k not in state and k != "exponents"]
@@ -157,7 +157,7 @@ def init_weights(model, source: str) -> None:
 
 def init_encoder(model, source: str) -> None:
     """Start the image encoder from another run's, whatever method trained it."""
-    state = checkpoint.load(source)["model"]
+    state = checkpoint.float_weights(checkpoint.load(source), source, "train.init_encoder_from")
     encoder = {k.split("encoder.", 1)[1]: v for k, v in state.items() if "encoder." in k}
     try:
         model.encoder.load_state_dict(encoder)

@@ -61,7 +61,7 @@ def run_eval(cfg: Config, state: dict, out_dir: Path | None, quiet: bool) -> dic
         print(f"({err}; evaluating on the CPU)")
         device = "cpu"
     model = build_model(cfg.model, pool.image_shape)
-    checkpoint.load_into(model, state["model"], "the checkpoint")
+    checkpoint.load_into(model, state, "the checkpoint")
     model.to(device)
     if cfg.eval.backend != "torch":
         model, device = backends.run(model.cpu(), cfg.eval.backend), "cpu"

@@ -10,7 +10,7 @@ from ..train import read_metric, saw_evaluation_alphabets
 
 
 def add(sub) -> None:
-    p = sub.add_parser("pack", help="ship a run's model in models/: half-precision weights (float32 for Quant), "
+    p = sub.add_parser("pack", help="ship a run's model in models/: half-precision weights (integer mantissas for Quant), "
                                      "config, command, and its check counts in the manifest")
     p.add_argument("run", help="run folder or checkpoint file")
     p.add_argument("name", help="the shipped model's name, e.g. vinyals-icl")

@@ -41,7 +41,7 @@ def run(args) -> int:
     models = []
     for cfg, state in ((fcfg, fstate), (qcfg, qstate)):
         model = build_model(cfg.model, pool.image_shape)
-        checkpoint.load_into(model, state["model"], "the checkpoint")
+        checkpoint.load_into(model, state, "the checkpoint")
         models.append(model)
     where = describe_split(qcfg.data, split)
     print(f"hebbformer variants: {args.setting} on {where}", flush=True)

@@ -34,7 +34,7 @@ def load_model(path, pool=None, overrides: list[str] | None = None):
     cfg.validate()
     pool = pool or build_pools(cfg.data, ("test",)).test
     model = build_model(cfg.model, pool.image_shape)
-    checkpoint.load_into(model, state["model"], path)
+    checkpoint.load_into(model, state, path)
     return cfg, model.eval(), pool
 
 

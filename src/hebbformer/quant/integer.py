@@ -82,8 +82,8 @@ class IntegerNumerics:
         self.cfg, self.exp = model.cfg, {name: model.exp(name) for name in model.points}
         e = self.exp
 
-        def linear(layer_weight, layer_bias, in_exp, scale=1.0):
-            w_m, b_m, e_w = model.linear_params(layer_weight.to(f64), layer_bias.to(f64), in_exp, scale)
+        def linear(layer, in_exp):
+            w_m, b_m, e_w = model.layer_params(layer, in_exp, f64)
             return IntLinear(_ints(w_m), _ints(b_m), in_exp + e_w)
 
         def norm(ln):
@@ -96,7 +96,7 @@ class IntegerNumerics:
             in_exp = 0 if i == 0 else e[f"enc{i - 1}"]
             self.convs.append(IntLinear(_ints(w_m).reshape(w_m.shape[0], -1), _ints(b_m), in_exp + e_w))
         e_f = e[f"enc{model.cfg.encoder_blocks - 1}"]
-        self.embed = linear(model.embed.weight, model.embed.bias, e_f)
+        self.embed = linear(model.embed, e_f)
         self.label_table = _ints(mantissa(model.label_embed.weight.to(f64), e["res"], *int_range(RESIDUAL_BITS)))
         self.blocks = []
         for l, block in enumerate(model.blocks):
@@ -104,11 +104,11 @@ class IntegerNumerics:
                        for w, b, ew in model.qkv_params(block.attn, e[f"b{l}.ln1"], f64)]
             self.blocks.append(dict(
                 ln1=norm(block.ln1), q=q, k=k, v=v,
-                proj=linear(block.attn.proj.weight, block.attn.proj.bias, e[f"b{l}.y"]),
+                proj=linear(block.attn.proj, e[f"b{l}.y"]),
                 ln2=norm(block.ln2),
-                up=linear(block.mlp[0].weight, block.mlp[0].bias, e[f"b{l}.ln2"]),
+                up=linear(block.mlp[0], e[f"b{l}.ln2"]),
                 gelu=_ints(model.gelu_table(l)),
-                down=linear(block.mlp[2].weight, block.mlp[2].bias, e[f"b{l}.gelu"])))
+                down=linear(block.mlp[2], e[f"b{l}.gelu"])))
         self.norm_final = norm(model.norm)
         w_m, b_m, e_w = model.head_params(f64)
         self.head = IntLinear(_ints(w_m), _ints(b_m), e["lnf"] + e_w)

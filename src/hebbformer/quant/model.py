@@ -76,6 +76,7 @@ class QuantLearner(InContextLearner):
         self.index = {name: i for i, name in enumerate(self.points)}
         self.register_buffer("exponents", torch.zeros(len(self.points), dtype=torch.long))
         self._observed: dict[str, float] | None = None  # max |activation| while calibrating
+        self._integers: dict[str, dict] | None = None  # the integer form, where it was loaded as one
 
     # ------------------------------------------------------------ calibration
     @torch.no_grad()
@@ -83,6 +84,8 @@ class QuantLearner(InContextLearner):
         """Set every activation grid from the float activations on ``batches`` of
         (support, support_labels, query, label_ids): the smallest exponent that holds the largest
         value seen."""
+        if self._integers is not None:
+            raise ValueError("a Quant model loaded in its integer form has no float weights to calibrate")
         self._observed = {}
         try:
             for batch in batches:
@@ -123,9 +126,16 @@ class QuantLearner(InContextLearner):
         b_m = None if bias is None else mantissa(bias * scale, in_exp + e_w, *int_range(BIAS_BITS))
         return w_m, b_m, e_w
 
+    def layer_params(self, layer: torch.nn.Linear, in_exp: int, dtype):
+        """A static linear layer's (w mantissas, b mantissas, w exponent)."""
+        return self._integer(self._name(layer), dtype) or self.linear_params(
+            layer.weight.to(dtype), layer.bias.to(dtype), in_exp)
+
     def conv_params(self, i: int, dtype):
         """Block i's conv kernel with its BatchNorm (running statistics) folded in; block 0 also
         takes the 1/255 of the pixels, whose integer values are its input."""
+        if stored := self._integer(f"encoder.net.{4 * i}", dtype):
+            return stored
         conv, bn = self.encoder.net[4 * i], self.encoder.net[4 * i + 1]
         g = bn.weight.to(dtype) / torch.sqrt(bn.running_var.to(dtype) + bn.eps)
         w = conv.weight.to(dtype) * g[:, None, None, None]
@@ -137,10 +147,13 @@ class QuantLearner(InContextLearner):
 
     def norm_params(self, ln, dtype):
         """Layer norm's gain and bias, for the normalised int16 input with 7 fractional bits."""
-        return self.linear_params(ln.weight.to(dtype), ln.bias.to(dtype), -NORM_FRACTION_BITS)
+        return self._integer(self._name(ln), dtype) or self.linear_params(ln.weight.to(dtype), ln.bias.to(dtype), -NORM_FRACTION_BITS)
 
     def qkv_params(self, attn, in_exp: int, dtype):
         """The three projections as separate synaptic layers; 1/sqrt(d_head) folded into W_q."""
+        name = self._name(attn)
+        if self._integers is not None:
+            return [self._integer(f"{name}.{part}", dtype) for part in "qkv"]
         d = attn.proj.in_features
         w, b = attn.qkv.weight.to(dtype), attn.qkv.bias.to(dtype)
         scale = (d // attn.heads) ** -0.5
@@ -149,8 +162,80 @@ class QuantLearner(InContextLearner):
 
     def head_params(self, dtype):
         """The read-out layer; for the "tied" read-out with the 1/sqrt(d) of its logits folded in."""
+        if stored := self._integer("head", dtype):
+            return stored
         scale = 1.0 if self.cfg.readout == "vocab" else self.cfg.d_model ** -0.5
         return self.linear_params(self.head.weight.to(dtype), self.head.bias.to(dtype), self.exp("lnf"), scale)
+
+    # ------------------------------------------------------------ the integer form
+    # What the parameter methods above return, for every quantised layer, is the whole of what
+    # inference needs of the static weights: a shipped Quant model keeps only that (8-bit weight
+    # mantissas, 32-bit bias mantissas, one exponent per tensor), a quarter of its float32 size,
+    # and runs bit for bit as the model it was exported from.
+
+    def _name(self, module) -> str:
+        if not hasattr(self, "_names"):
+            self._names = {m: n for n, m in self.named_modules()}
+        return self._names[module]
+
+    def _integer(self, name: str, dtype):
+        """The stored (w, b, e) of layer ``name`` in the integer form, else None."""
+        if self._integers is None:
+            return None
+        p = self._integers[name]
+        return p["w"].to(dtype), p["b"].to(dtype), int(p["e"])
+
+    def quantised_layers(self) -> dict[str, tuple]:
+        """Every quantised layer's name and its eval-mode (w mantissas, b mantissas, w exponent)."""
+        f64, e = torch.float64, self.exp
+        layers = {f"encoder.net.{4 * i}": self.conv_params(i, f64) for i in range(self.cfg.encoder_blocks)}
+        layers["embed"] = self.layer_params(self.embed, e(f"enc{self.cfg.encoder_blocks - 1}"), f64)
+        for l, block in enumerate(self.blocks):
+            q, k, v = self.qkv_params(block.attn, e(f"b{l}.ln1"), f64)
+            layers.update({f"blocks.{l}.ln1": self.norm_params(block.ln1, f64), f"blocks.{l}.attn.q": q,
+                           f"blocks.{l}.attn.k": k, f"blocks.{l}.attn.v": v,
+                           f"blocks.{l}.attn.proj": self.layer_params(block.attn.proj, e(f"b{l}.y"), f64),
+                           f"blocks.{l}.ln2": self.norm_params(block.ln2, f64),
+                           f"blocks.{l}.mlp.0": self.layer_params(block.mlp[0], e(f"b{l}.ln2"), f64),
+                           f"blocks.{l}.mlp.2": self.layer_params(block.mlp[2], e(f"b{l}.gelu"), f64)})
+        layers["norm"] = self.norm_params(self.norm, f64)
+        layers["head"] = self.head_params(f64)
+        return layers
+
+    def _replaced(self, names) -> tuple[str, ...]:
+        """The state-dict prefixes whose float tensors the integer layers ``names`` replace: the
+        layers themselves, the BatchNorms folded into the convs, the qkv split into q, k and v."""
+        folded = [f"encoder.net.{4 * i + 1}" for i in range(self.cfg.encoder_blocks)]
+        split = [f"blocks.{l}.attn.qkv" for l in range(self.cfg.depth)]
+        return tuple(f"{name}." for name in (*names, *folded, *split))
+
+    @torch.no_grad()
+    def integer_form(self) -> tuple[dict[str, dict], dict[str, torch.Tensor]]:
+        """(the quantised layers as integers, the rest of the state dict): what a shipped file holds."""
+        form = {name: {"w": w.to(torch.int8), "b": b.to(torch.int32), "e": e}
+                for name, (w, b, e) in self.quantised_layers().items()}
+        replaced = self._replaced(form)
+        return form, {k: v for k, v in self.state_dict().items() if not k.startswith(replaced)}
+
+    @torch.no_grad()
+    def load_integer_form(self, form: dict[str, dict], rest: dict[str, torch.Tensor]) -> None:
+        """Load a model exported by ``integer_form``; a part that does not fit this config is a
+        ValueError naming it. The float tensors it replaces are set to NaN, so that nothing reads
+        them unnoticed (and the Float forward of such a model gives NaN, not a wrong answer)."""
+        want = {name: tuple(w.shape) for name, (w, _, _) in self.quantised_layers().items()}
+        got = {name: tuple(p["w"].shape) for name, p in form.items()}
+        if got != want:
+            odd = sorted(n for n in set(want) | set(got) if want.get(n) != got.get(n))
+            raise ValueError(f"its integer layers do not fit this config ({', '.join(odd[:3])})")
+        replaced = self._replaced(form)
+        own = {k for k in self.state_dict() if not k.startswith(replaced)}
+        if own != set(rest):
+            raise ValueError(f"its other tensors do not fit this config ({', '.join(sorted(own ^ set(rest))[:3])})")
+        self.load_state_dict(rest, strict=False)
+        for key, value in self.state_dict().items():
+            if key.startswith(replaced) and value.is_floating_point():
+                value.fill_(float("nan"))
+        self._integers = form
 
     def gelu_table(self, l: int, dtype=torch.float64) -> torch.Tensor:
         """GELU on block l's int8 grid: the output mantissa for each input mantissa -128..127."""

@@ -43,8 +43,7 @@ class FakeQuant:
 
     def _linear(self, x, layer, in_exp: int):
         """x (on the grid 2**in_exp) through a quantised layer: the exact accumulator."""
-        params = self.model.linear_params(layer.weight.to(self.dtype), layer.bias.to(self.dtype), in_exp)
-        return F.linear(x, *self._real(params, in_exp))
+        return F.linear(x, *self._real(self.model.layer_params(layer, in_exp, self.dtype), in_exp))
 
     def _layer_norm(self, ln, x, name: str):
         m = self.model
