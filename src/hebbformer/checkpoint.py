@@ -45,13 +45,13 @@ def load_into(model: torch.nn.Module, state: dict, where) -> None:
     its own config describes (edited, or from another version) is an error that names it. A Quant
     model shipped in its integer form (``INTEGER_FORM``) loads as such."""
     form = state.get(INTEGER_FORM)
+    if form is not None and not hasattr(model, "load_integer_form"):
+        raise CheckpointError(f"{where}: it holds a Quant model's integer mantissas, but its config is not a Quant model")
     try:
         if form is None:
             model.load_state_dict(state["model"])
-        elif hasattr(model, "load_integer_form"):
-            model.load_integer_form(form, state["model"])
         else:
-            raise RuntimeError("it holds a Quant model's integer mantissas\n but its config is not a Quant model")
+            model.load_integer_form(form, state["model"])
     except (RuntimeError, ValueError) as err:
         first = str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else str(err)
         raise CheckpointError(f"{where}: its weights do not fit the model its config describes ({first})") from None
