@@ -2,7 +2,7 @@
 # The studies of docs/results/duan-study/ (issue 15), as run: each writes into its folder there,
 # and a rerun resumes it, training only what is missing (a finished study only writes its tables
 # and figures again). One thread each; on a 2-core CPU two can run side by side.
-# Usage: scripts/duan_study.sh horizon|ablation|write-rate|long|omniglot|claims|all
+# Usage: scripts/duan_study.sh horizon|ablation|write-rate|long|omniglot|plastic|claims|all
 set -euo pipefail
 cd "$(dirname "$0")/.."
 S=".venv/bin/hebbformer study --threads 1"
@@ -29,13 +29,20 @@ omniglot() {  # the same comparison on Omniglot 5-way 1-shot (Vinyals split), th
   $S --out $O/fewshot-omniglot --tasks fewshot@1 --modules delta,matched_hebbian --steps 1000 --seeds 3 --lr 2e-3 \
      data.name=omniglot data.split=vinyals data.root="${DATA_ROOT:-../shared/data/omniglot}"
 }
+plastic() {  # claim 1 in Duan et al.'s own form: the block's MLP as W + F (Hebbian or gradient-based),
+  # against delta, on 5-way 1-shot glyphs and then on Omniglot 5-way 1-shot (Vinyals split)
+  $S --out $O/fewshot-plastic --tasks fewshot@1 --modules plastic_hebbian,plastic_gradient,delta --steps 1000 \
+     --seeds 3 --lr 2e-3
+  $S --out $O/fewshot-plastic-omniglot --tasks fewshot@1 --modules plastic_hebbian,plastic_gradient --steps 1000 \
+     --seeds 3 --lr 2e-3 data.name=omniglot data.split=vinyals data.root="${DATA_ROOT:-../shared/data/omniglot}"
+}
 claims() {  # claims 1 and 3: cue-reward association and linear regression, tuned, 5 seeds
   $S --out $O/claims --tasks cue_reward,regression_duan_linear --modules matched_hebbian,matched_gradient,lstm \
      --steps 1000 --seeds 5 --tune-lrs 1e-3,3e-3 --tune-write-rates 2,4 --tune-seeds 1
 }
 
 case "${1:-}" in
-  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; claims) claims ;;
-  all) horizon; ablation; write_rate; long; omniglot; claims ;;
-  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|claims|all" >&2; exit 2 ;;
+  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; claims) claims ;;
+  all) horizon; ablation; write_rate; long; omniglot; plastic; claims ;;
+  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|claims|all" >&2; exit 2 ;;
 esac
