@@ -2,7 +2,7 @@
 # The studies of docs/results/duan-study/ (issue 15), as run: each writes into its folder there,
 # and a rerun resumes it, training only what is missing (a finished study only writes its tables
 # and figures again). One thread each; on a 2-core CPU two can run side by side.
-# Usage: scripts/duan_study.sh horizon|ablation|write-rate|long|omniglot|plastic|claims|all
+# Usage: scripts/duan_study.sh horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|claims|all
 set -euo pipefail
 cd "$(dirname "$0")/.."
 S=".venv/bin/hebbformer study --threads 1"
@@ -36,13 +36,23 @@ plastic() {  # claim 1 in Duan et al.'s own form: the block's MLP as W + F (Hebb
   $S --out $O/fewshot-plastic-omniglot --tasks fewshot@1 --modules plastic_hebbian,plastic_gradient --steps 1000 \
      --seeds 3 --lr 2e-3 data.name=omniglot data.split=vinyals data.root="${DATA_ROOT:-../shared/data/omniglot}"
 }
+controls() {  # the same task, the controls: softmax attention, and the Hebbian sum without forgetting
+  # (linear attention): can any Hebbian sum learn it in this model, or only with nothing shrinking it?
+  $S --out $O/fewshot-controls --tasks fewshot@1 --modules hebbian+linear,attention --steps 1000 --seeds 2 --lr 2e-3
+}
+encoder() {  # Omniglot 5-way 1-shot with the encoder started from the shipped 32-channel ProtoNet (trained on
+  # the Vinyals split's training characters only), so that the mixer does not wait for the encoder
+  $S --out $O/fewshot-omniglot-encoder --tasks fewshot@1 --modules attention,hebbian+linear,matched_hebbian,delta \
+     --steps 1000 --seeds 3 --lr 2e-3 --encoder-from models/vinyals-protonet.pt \
+     data.name=omniglot data.split=vinyals data.root="${DATA_ROOT:-../shared/data/omniglot}"
+}
 claims() {  # claims 1 and 3: cue-reward association and linear regression, tuned, 5 seeds
   $S --out $O/claims --tasks cue_reward,regression_duan_linear --modules matched_hebbian,matched_gradient,lstm \
      --steps 1000 --seeds 5 --tune-lrs 1e-3,3e-3 --tune-write-rates 2,4 --tune-seeds 1
 }
 
 case "${1:-}" in
-  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; claims) claims ;;
-  all) horizon; ablation; write_rate; long; omniglot; plastic; claims ;;
-  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|claims|all" >&2; exit 2 ;;
+  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; controls) controls ;; encoder) encoder ;; claims) claims ;;
+  all) horizon; ablation; write_rate; long; omniglot; plastic; controls; encoder; claims ;;
+  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|claims|all" >&2; exit 2 ;;
 esac

@@ -70,6 +70,21 @@ def test_neuromodulator_gates_the_hebbian_write():
     torch.testing.assert_close(mixer(x), mixer.proj.bias.expand(2, 6, 8))
 
 
+def test_hebbian_linear_control_is_linear_attention():
+    """hebbian+linear forgets nothing: its read is sum_{s <= t} m_s v_s (k_s . q_t) with unit keys,
+    m = 2 sigmoid(.), tanh values: linear attention, against a sum written out by hand."""
+    torch.manual_seed(3)
+    mixer = build_mixer("hebbian+linear", 8, 2).double()
+    x = torch.randn(2, 7, 8, dtype=torch.float64)
+    q, k, v = (p.unflatten(-1, (2, 4)) for p in mixer.qkv(x).chunk(3, -1))
+    k, v, q = torch.nn.functional.normalize(k, dim=-1), torch.tanh(v), q / 2  # q / sqrt(d_head)
+    m = 2 * torch.sigmoid(mixer.neuromodulator(x))  # [B, T, H]; the learned rate starts at 1
+    scores = torch.einsum("bthd,bshd->bhts", q, k) * torch.tril(torch.ones(7, 7, dtype=torch.float64))
+    y = torch.einsum("bhts,bshd->bthd", scores * m.transpose(1, 2)[:, :, None], v)
+    with torch.no_grad():
+        torch.testing.assert_close(mixer(x), mixer.proj(y.flatten(2)))
+
+
 def test_delta_rule_recalls_what_it_stored_exactly():
     """beta = 1 and orthonormal keys: after writing (k1, v1), (k2, v2) and (k1, v1) again,
     W k1 = v1 and W k2 = v2. A Hebbian sum would hold 2 v1 for k1; the delta rule writes only

@@ -187,3 +187,21 @@ def test_fewshot_runs_on_cifar_fs_too(tmp_path):
     assert b.images.shape == (2, 12, 3, 32, 32) and task.name == "fewshot3_cifar_fs"
     r = train_one("delta", task, 0, StudyConfig(steps=2, batch_size=2, budget=3000, eval_batches=1))
     assert set(r["levels"]) == {"1", "2"} and all(0 <= a <= 1 for v in r["levels"].values() for a in v)
+
+
+def test_study_encoder_starts_from_a_checkpoints_encoder(tmp_path):
+    """--encoder-from: every image task's encoder starts as the checkpoint's (any model with an
+    encoder.* part); one that does not fit the study's encoder is named, not half loaded."""
+    from hebbformer import checkpoint
+    from hebbformer.errors import CheckpointError
+    from hebbformer.experiments.study import build
+
+    task = FewShot(DataConfig(name="glyphs", glyph_classes=30, glyph_drawings=4, image_size=12), shots=(1,))
+    source = build("delta", task, 16, StudyConfig(encoder_channels=8))
+    state = {f"encoder.{k}": v for k, v in source.encoder.state_dict().items()}
+    checkpoint.save_atomic({"model": state}, tmp_path / "enc.pt")
+    model = build("attention", task, 16, StudyConfig(encoder_channels=8, encoder_from=str(tmp_path / "enc.pt")))
+    for k, v in source.encoder.state_dict().items():
+        torch.testing.assert_close(model.encoder.state_dict()[k], v)
+    with pytest.raises(CheckpointError, match="--encoder-from=.*does not fit"):
+        build("attention", task, 16, StudyConfig(encoder_channels=16, encoder_from=str(tmp_path / "enc.pt")))

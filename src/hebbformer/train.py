@@ -155,14 +155,14 @@ def init_weights(model, source: str) -> None:
     model.load_state_dict(state, strict=False)
 
 
-def init_encoder(model, source: str) -> None:
+def init_encoder(model, source: str, setting: str = "train.init_encoder_from") -> None:
     """Start the image encoder from another run's, whatever method trained it."""
-    state = checkpoint.float_weights(checkpoint.load(source), source, "train.init_encoder_from")
+    state = checkpoint.float_weights(checkpoint.load(source), source, setting)
     encoder = {k.split("encoder.", 1)[1]: v for k, v in state.items() if "encoder." in k}
     try:
         model.encoder.load_state_dict(encoder)
     except RuntimeError as err:
-        raise CheckpointError(f"train.init_encoder_from={source}: its encoder does not fit this config "
+        raise CheckpointError(f"{setting}={source}: its encoder does not fit this config "
                               f"({str(err).splitlines()[0]})") from None
 
 

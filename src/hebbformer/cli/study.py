@@ -30,6 +30,8 @@ def add(sub) -> None:
     p.add_argument("--tune-seeds", type=int, default=2, help="seeds per grid point, scored on validation")
     p.add_argument("--encoder-channels", type=int, default=32, help="image tasks' Conv encoder width (outside the budget)")
     p.add_argument("--encoder-blocks", type=int, default=4, help="its blocks (4: Conv-4)")
+    p.add_argument("--encoder-from", default="", metavar="CHECKPOINT",
+                   help="start the image encoder from this run's or shipped model's (e.g. models/vinyals-protonet.pt)")
     p.add_argument("--beside-attention", action="store_true",
                    help="keep causal softmax attention in every block and add the module beside it (default: instead)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0: torch's default")
@@ -46,7 +48,7 @@ def run(args) -> int:
                       beside_attention=args.beside_attention, tune_lrs=_numbers(args.tune_lrs, "--tune-lrs"),
                       tune_write_rates=_numbers(args.tune_write_rates, "--tune-write-rates"),
                       tune_seeds=args.tune_seeds, encoder_channels=args.encoder_channels,
-                      encoder_blocks=args.encoder_blocks)
+                      encoder_blocks=args.encoder_blocks, encoder_from=args.encoder_from)
     if args.modules:
         cfg.modules = [m.strip() for m in args.modules.split(",")]
     if args.tasks:

@@ -39,7 +39,7 @@ from ..models.sequence import MODULES, SequenceModel
 from ..plasticity.fast_weights import HEBBIAN_ABLATION
 from ..stats import mean_ci_seeds
 from ..tasks import TASKS, Task, build_task
-from ..train import lr_at, optimiser_step
+from ..train import init_encoder, lr_at, optimiser_step
 
 # The default modules: all but the Hebbian ablation, which is asked for by name (hebbian+keys, ...).
 DEFAULT_MODULES = tuple(m for m in MODULES if m not in HEBBIAN_ABLATION)
@@ -66,6 +66,10 @@ class StudyConfig:
     # The image tasks' encoder (its parameters are outside the budget): a Conv-4.
     encoder_channels: int = 32
     encoder_blocks: int = 4
+    # A checkpoint (a run or a shipped model) whose encoder starts every image task's, trained on from
+    # there; empty: a random start. The plateau of end-to-end training is the encoder's and the
+    # mixer's at once (neither learns while the other is random); a trained start separates them.
+    encoder_from: str = ""
 
     def validate(self) -> "StudyConfig":
         for m in self.modules:
@@ -113,6 +117,8 @@ def image_encoder(task: Task, cfg: StudyConfig) -> ConvEncoder | None:
 def build(kind: str, task: Task, d_model: int, cfg: StudyConfig, write_rate: float = 1.0) -> SequenceModel:
     model = SequenceModel(kind, task.d_in, task.d_out, d_model, cfg.depth, cfg.heads,
                           encoder=image_encoder(task, cfg), beside_attention=cfg.beside_attention)
+    if cfg.encoder_from and model.encoder is not None:
+        init_encoder(model, cfg.encoder_from, "--encoder-from")
     for m in model.modules():
         if hasattr(m, "write_rate"):
             m.write_rate = write_rate
@@ -205,9 +211,9 @@ def _write_json_atomic(path: Path, data: dict, indent: int | None = None) -> Non
 
 # Settings every run of one study must share; modules, tasks and seeds may grow between calls.
 _SHARED = ("steps", "batch_size", "lr", "budget", "depth", "heads", "eval_batches", "data", "beside_attention",
-           "tune_lrs", "tune_write_rates", "tune_seeds", "encoder_channels", "encoder_blocks")
+           "tune_lrs", "tune_write_rates", "tune_seeds", "encoder_channels", "encoder_blocks", "encoder_from")
 # What a study.json written before a setting existed was trained with (the default may differ).
-_BEFORE_SETTING = {"encoder_channels": 16, "encoder_blocks": 3}
+_BEFORE_SETTING = {"encoder_channels": 16, "encoder_blocks": 3, "encoder_from": ""}
 # What train_one writes for a run: a file without all of it is not a finished run.
 _RESULT_KEYS = ("task", "module", "seed", "d_model", "parameters", "train_s", "loss_curve", "metric",
                 "level_name", "levels")

@@ -35,7 +35,8 @@ The modules, by what their memory is:
   ``A``, the update's norm clipped; the two differ only in ``z_t`` (:class:`MatchedFastWeights`).
 - ``attention``: causal softmax attention, the reference; its state is the KV cache.
 - ``hebbian+keys``, ..., ``hebbian+all``: the Hebbian module with Duan et al.'s differences one at
-  a time, an ablation (:class:`HebbianFastWeights`).
+  a time, an ablation, and ``hebbian+linear``, the Hebbian sum with no forgetting (linear
+  attention), a control (:class:`HebbianFastWeights`).
 
 Duan et al.'s plastic layers, which make a block's MLP plastic rather than mix tokens, are in
 ``hebbformer.plasticity.plastic_layers``.
@@ -131,7 +132,10 @@ class HebbianFastWeights(nn.Module):
     ``hebbian+NAME`` is the module with one fix, ``hebbian+all`` with all five, and
     ``hebbian+all+A_ones`` with ``A`` initialised at ones (Duan et al.'s ``inner_lr_mode='uniform'``)
     instead: with U(-1, 1) the expected read of a stored pair through ``A (.) v k^T`` is zero at
-    initialisation."""
+    initialisation. ``hebbian+linear`` is the rule with nothing that shrinks the memory: unit
+    keys, a learned rate, ``2 sigmoid`` gates and no forgetting (``keep``: ``lam = 1``), so that
+    ``F_t = sum_s rate m_s v_s k_s^T``: linear attention, the Hebbian fast-weight programmer of
+    Schlag et al. (2021), the control that asks whether a Hebbian sum can learn the task at all."""
 
     kind = "hebbian"
     fixes: frozenset[str] = frozenset()
@@ -158,7 +162,7 @@ class HebbianFastWeights(nn.Module):
         k = F.normalize(k, dim=-1) if "keys" in self.fixes else torch.tanh(k)
         m = self.neuromodulator(x)
         m = 2 * torch.sigmoid(m) if "sigmoid" in self.fixes else torch.tanh(m)
-        lam = torch.sigmoid(self.retention_logit)
+        lam = torch.ones_like(self.retention_logit) if "keep" in self.fixes else torch.sigmoid(self.retention_logit)
         write = self.rate if "rate" in self.fixes else 1 - lam  # [H]: the write's scale
         return q / math.sqrt(self.d_head), k, torch.tanh(v), m * write * self.write_rate, lam
 
@@ -202,9 +206,11 @@ def _hebbian_with(fixes: tuple[str, ...], name: str, plasticity_init: str = "uni
                 {"kind": f"hebbian+{name}", "fixes": frozenset(fixes), "plasticity_init": plasticity_init})
 
 
-# The ablation: each fix alone, then all of them, then all with A starting at ones (issue 15)
+# The ablation: each fix alone, then all of them, then all with A starting at ones, then the
+# Hebbian sum without forgetting (linear attention) as the control (issue 15)
 HEBBIAN_ABLATION = {c.kind: c for c in [_hebbian_with((f,), f) for f in HEBBIAN_FIXES]
-                    + [_hebbian_with(HEBBIAN_FIXES, "all"), _hebbian_with(HEBBIAN_FIXES, "all+A_ones", "ones")]}
+                    + [_hebbian_with(HEBBIAN_FIXES, "all"), _hebbian_with(HEBBIAN_FIXES, "all+A_ones", "ones"),
+                       _hebbian_with(("keys", "rate", "sigmoid", "keep"), "linear")]}
 
 
 def squared_error_through_tanh(w: torch.Tensor, k: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
