@@ -43,6 +43,9 @@ add vinyals-icl-64-attend runs/vinyals_icl64_attend "in-context learner, softmax
     "$V $A train.init_encoder_from=models/vinyals-icl-64.pt"
 add lake-icl-64-attend runs/lake_icl64_attend "in-context learner, softmax attention, Float, attend read-out, 64-channel Conv-4 started from lake-icl-64's encoder; Lake's protocol (images_background only)" \
     "$L $A train.init_encoder_from=models/lake-icl-64.pt episode.same_alphabet=0.75"
+# the fifth round: 2 heads of 128 dimensions instead of 8 of 32 (docs/results/two-heads/)
+add lake-icl-64-h2 runs/lake_icl64_h2 "in-context learner, softmax attention, Float, 2 heads of 128, 64-channel Conv-4 started from lake-icl-64's encoder; Lake's protocol (images_background only)" \
+    "$L model.encoder_channels=64 train.steps=3000 train.val_every=500 model.heads=2 train.init_encoder_from=models/lake-icl-64.pt episode.same_alphabet=0.75"
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(vinyals-icl vinyals-relu vinyals-quant vinyals-protonet vinyals-maml vinyals-maml-fo vinyals-finetune lake-protonet
                                   vinyals-icl-64 vinyals-protonet-64 lake-protonet-64 lake-icl-64)

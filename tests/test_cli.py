@@ -148,3 +148,4 @@ def test_model_name_names_a_read_out_other_than_the_default():
     assert model_name({**model, "readout": "attend"}) == "in-context learner, softmax, Float, attend read-out"
     assert model_name({**model, "readout": "attend"}, encoder_probe=True) == \
         "in-context learner, softmax, Float, attend read-out: its encoder alone, as a ProtoNet"
+    assert model_name({**model, "heads": 2, "readout": "attend"}) == "in-context learner, softmax, Float, 2 heads, attend read-out"

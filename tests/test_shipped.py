@@ -104,7 +104,7 @@ def test_results_page_puts_our_rows_beside_the_published_ones(tmp_path, monkeypa
     (evals / "eval.json").write_text(json.dumps(report))
     page = results.build(tmp_path / "eval")
     assert "| Prototypical Networks (Snell et al., NeurIPS 2017) (published) | 98.80 | 99.70 | 96.00 | 98.90 |" in page
-    width = state["config"]["model"]["encoder_channels"]
-    assert f"| **in-context learner, softmax, Float, {width} ch.** (`tiny-vinyals`) | 98.76 ±0.12 | — | — | — |" in page
+    width, heads = state["config"]["model"]["encoder_channels"], state["config"]["model"]["heads"]
+    assert f"| **in-context learner, softmax, Float, {heads} heads, {width} ch.** (`tiny-vinyals`) | 98.76 ±0.12 | — | — | — |" in page
     assert "`hebbformer eval tiny-vinyals` · abcdef1234 · Some CPU (AVX2, 2 threads) · 2026-12-01" in page
     assert "Siamese convnet" in page and "CIFAR-FS: no row" in page

@@ -36,7 +36,7 @@ METHOD_NAMES = {"icl": "in-context learner", "protonet": "ProtoNet", "maml": "MA
 
 def model_name(model: dict, backend: str = "torch", encoder_probe: bool = False) -> str:
     """What a model (its config's ``model`` section, as a dict) run by ``backend`` is called in
-    every results table and evaluation title: "in-context learner, relu, Quant (integer path)",
+    every results table and evaluation title: "in-context learner, relu, Quant, 8 heads (integer path)",
     "MAML, first order", "...: its encoder alone, as a ProtoNet"."""
     if encoder_probe:
         return model_name(model, "torch") + ": its encoder alone, as a ProtoNet"
@@ -48,5 +48,6 @@ def model_name(model: dict, backend: str = "torch", encoder_probe: bool = False)
         return name
     label = BACKENDS[backend].label if backend in BACKENDS else backend
     readout = model.get("readout", "vocab")  # the default, unnamed, as in every table before the others
-    return (f"{name}, {model['attention']}, {'Quant' if model.get('quant') else 'Float'}"
+    heads = f", {model['heads']} heads" if "heads" in model else ""  # two learners may differ in nothing else
+    return (f"{name}, {model['attention']}, {'Quant' if model.get('quant') else 'Float'}{heads}"
             + (f", {readout} read-out" if readout != "vocab" else "") + (f" ({label})" if label else ""))
