@@ -41,10 +41,18 @@ controls() {  # the same task, the controls: softmax attention, and the Hebbian 
   $S --out $O/fewshot-controls --tasks fewshot@1 --modules hebbian+linear,attention --steps 1000 --seeds 2 --lr 2e-3
 }
 encoder() {  # Omniglot 5-way 1-shot with the encoder started from the shipped 32-channel ProtoNet (trained on
-  # the Vinyals split's training characters only), so that the mixer does not wait for the encoder
-  $S --out $O/fewshot-omniglot-encoder --tasks fewshot@1 --modules attention,hebbian+linear,matched_hebbian,delta \
-     --steps 1000 --seeds 3 --lr 2e-3 --encoder-from models/vinyals-protonet.pt \
-     data.name=omniglot data.split=vinyals data.root="${DATA_ROOT:-../shared/data/omniglot}"
+  # the Vinyals split's training characters only), so that the mixer does not wait for the encoder;
+  # at the study's 25k parameters, then at 250k (600 steps: the runs that left the plateau did by step 401)
+  local e="--tasks fewshot@1 --lr 2e-3 --encoder-from models/vinyals-protonet.pt data.name=omniglot data.split=vinyals
+           data.root=${DATA_ROOT:-../shared/data/omniglot}"
+  $S --out $O/fewshot-omniglot-encoder --modules attention,hebbian+linear,matched_hebbian,delta --steps 1000 --seeds 3 $e
+  $S --out $O/fewshot-omniglot-encoder --modules hebbian+linear,attention --steps 1000 --seeds 5 $e
+  $S --out $O/fewshot-omniglot-encoder --modules attention,hebbian+linear,matched_hebbian,delta --steps 1000 --seeds 5 $e
+  $S --out $O/fewshot-omniglot-encoder-250k --modules matched_hebbian,hebbian+linear --budget 250000 --steps 600 --seeds 3 $e
+  $S --out $O/fewshot-omniglot-encoder-250k --modules attention,delta --budget 250000 --steps 600 --seeds 2 $e
+  $S --out $O/fewshot-omniglot-encoder-250k --modules hebbian+all+A_ones --budget 250000 --steps 600 --seeds 3 $e
+  $S --out $O/fewshot-omniglot-encoder-250k --modules attention,hebbian+linear,matched_hebbian,hebbian+all+A_ones,delta \
+     --budget 250000 --steps 600 --seeds 3 $e   # the folder's table over every module (trains the third seeds)
 }
 claims() {  # claims 1 and 3: cue-reward association and linear regression, tuned, 5 seeds
   $S --out $O/claims --tasks cue_reward,regression_duan_linear --modules matched_hebbian,matched_gradient,lstm \
