@@ -51,8 +51,10 @@ encoder() {  # Omniglot 5-way 1-shot with the encoder started from the shipped 3
   $S --out $O/fewshot-omniglot-encoder-250k --modules matched_hebbian,hebbian+linear --budget 250000 --steps 600 --seeds 3 $e
   $S --out $O/fewshot-omniglot-encoder-250k --modules attention,delta --budget 250000 --steps 600 --seeds 2 $e
   $S --out $O/fewshot-omniglot-encoder-250k --modules hebbian+all+A_ones --budget 250000 --steps 600 --seeds 3 $e
-  $S --out $O/fewshot-omniglot-encoder-250k --modules attention,hebbian+linear,matched_hebbian,hebbian+all+A_ones,delta \
-     --budget 250000 --steps 600 --seeds 3 $e   # the folder's table over every module (trains the third seeds)
+  $S --out $O/fewshot-omniglot-encoder-250k --modules hebbian+linear+decay --budget 250000 --steps 600 --seeds 3 $e
+  $S --out $O/fewshot-omniglot-encoder-250k --budget 250000 --steps 600 --seeds 3 $e \
+     --modules attention,hebbian+linear,hebbian+linear+decay,matched_hebbian,hebbian+all+A_ones,delta
+     # the folder's table over every module (trains the third seeds of attention and delta)
 }
 claims() {  # claims 1 and 3: cue-reward association and linear regression, tuned, 5 seeds
   $S --out $O/claims --tasks cue_reward,regression_duan_linear --modules matched_hebbian,matched_gradient,lstm \

@@ -44,7 +44,7 @@ def test_quant_run_evaluates_through_its_integer_path(tmp_path, capsys):
     for backend in ("torch", "integer", "loihi"):
         assert main(["eval", "--quiet", str(qu), "eval.split=val", f"eval.backend={backend}"]) == 0
     out = capsys.readouterr().out
-    assert "Quant (integer path)" in out and "Loihi 2 networks, emulated" in out
+    assert "Quant, 2 heads (integer path)" in out and "Loihi 2 networks, emulated" in out
     runs = [json.loads((qu / f"eval_val_{b}.json").read_text())["results"] for b in ("torch", "integer", "loihi")]
     assert [r["accuracy"] for r in runs[0]] == [r["accuracy"] for r in runs[1]] == [r["accuracy"] for r in runs[2]]
     # the four variants side by side (lava too where it is installed), overrides after an option
@@ -113,7 +113,7 @@ def test_report_collects_runs_studies_and_benchmarks(tmp_path, capsys):
     assert main(["report", str(runs), "--out", str(tmp_path / "report")]) == 0
     md = (tmp_path / "report" / "report.md").read_text()
     acc = json.loads((runs / "icl" / "eval.json").read_text())["results"][0]
-    assert f"| runs/icl | in-context learner, softmax, Float | glyphs | test | {100 * acc['accuracy']:.2f} ± {100 * acc['ci95']:.2f}" in md
+    assert f"| runs/icl | in-context learner, softmax, Float, 2 heads | glyphs | test | {100 * acc['accuracy']:.2f} ± {100 * acc['ci95']:.2f}" in md
     assert "| runs/proto | ProtoNet | glyphs | val |" in md
     from hebbformer.machine import describe, git_commit
     machine = describe()

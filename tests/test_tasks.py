@@ -205,3 +205,5 @@ def test_study_encoder_starts_from_a_checkpoints_encoder(tmp_path):
         torch.testing.assert_close(model.encoder.state_dict()[k], v)
     with pytest.raises(CheckpointError, match="--encoder-from=.*does not fit"):
         build("attention", task, 16, StudyConfig(encoder_channels=16, encoder_from=str(tmp_path / "enc.pt")))
+    with pytest.raises(ConfigError, match="--encoder-from .*missing.pt: no checkpoint there"):
+        StudyConfig(encoder_from=str(tmp_path / "missing.pt")).validate()

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import torch
 
+from .. import checkpoint
 from ..atomic import write_bytes
 from ..config import DataConfig, TrainConfig
 from ..errors import ConfigError, DataError
@@ -90,6 +91,8 @@ class StudyConfig:
                 raise ConfigError(f"study write rates must lie in (0, 5), got {w}")
         if bool(self.tune_lrs) != bool(self.tune_write_rates):
             raise ConfigError("a tuning grid needs both tune_lrs and tune_write_rates (or neither)")
+        if self.encoder_from and not checkpoint.resolve(self.encoder_from).is_file():  # before the study writes
+            raise ConfigError(f"--encoder-from {self.encoder_from}: no checkpoint there")
         return self
 
     def grid(self, kind: str) -> list[tuple[float, float]]:

@@ -135,7 +135,9 @@ class HebbianFastWeights(nn.Module):
     initialisation. ``hebbian+linear`` is the rule with nothing that shrinks the memory: unit
     keys, a learned rate, ``2 sigmoid`` gates and no forgetting (``keep``: ``lam = 1``), so that
     ``F_t = sum_s rate m_s v_s k_s^T``: linear attention, the Hebbian fast-weight programmer of
-    Schlag et al. (2021), the control that asks whether a Hebbian sum can learn the task at all."""
+    Schlag et al. (2021), the control that asks whether a Hebbian sum can learn the task at all;
+    ``hebbian+linear+decay`` is the same with its forgetting back (``lam`` learned), the one
+    difference between the two."""
 
     kind = "hebbian"
     fixes: frozenset[str] = frozenset()
@@ -210,7 +212,8 @@ def _hebbian_with(fixes: tuple[str, ...], name: str, plasticity_init: str = "uni
 # Hebbian sum without forgetting (linear attention) as the control (issue 15)
 HEBBIAN_ABLATION = {c.kind: c for c in [_hebbian_with((f,), f) for f in HEBBIAN_FIXES]
                     + [_hebbian_with(HEBBIAN_FIXES, "all"), _hebbian_with(HEBBIAN_FIXES, "all+A_ones", "ones"),
-                       _hebbian_with(("keys", "rate", "sigmoid", "keep"), "linear")]}
+                       _hebbian_with(("keys", "rate", "sigmoid", "keep"), "linear"),
+                       _hebbian_with(("keys", "rate", "sigmoid"), "linear+decay")]}
 
 
 def squared_error_through_tanh(w: torch.Tensor, k: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
