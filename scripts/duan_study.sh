@@ -52,6 +52,8 @@ encoder() {  # Omniglot 5-way 1-shot with the encoder started from the shipped 3
   $S --out $O/fewshot-omniglot-encoder-250k --modules attention,delta --budget 250000 --steps 600 --seeds 2 $e
   $S --out $O/fewshot-omniglot-encoder-250k --modules hebbian+all+A_ones --budget 250000 --steps 600 --seeds 3 $e
   $S --out $O/fewshot-omniglot-encoder-250k --modules hebbian+linear+decay --budget 250000 --steps 600 --seeds 3 $e
+  $S --out $O/fewshot-omniglot-encoder-250k --modules hebbian+linear,hebbian+linear+decay --budget 250000 --steps 600 \
+     --seeds 5 $e   # the one difference, forgetting, at 5 seeds each (their seeds 3 and 4 are in runs/, not the table)
   $S --out $O/fewshot-omniglot-encoder-250k --budget 250000 --steps 600 --seeds 3 $e \
      --modules attention,hebbian+linear,hebbian+linear+decay,matched_hebbian,hebbian+all+A_ones,delta
      # the folder's table over every module (trains the third seeds of attention and delta)
