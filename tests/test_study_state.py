@@ -4,11 +4,12 @@ torn run result is trained again, the broken file kept aside)."""
 
 import json
 import os
+from dataclasses import asdict
 
 import pytest
 
 from hebbformer.cli import main
-from hebbformer.errors import DataError
+from hebbformer.errors import ConfigError, DataError
 from hebbformer.experiments import study
 from hebbformer.experiments.study import StudyConfig, run_study, summarise
 
@@ -120,6 +121,17 @@ def test_a_torn_study_json_with_no_finished_runs_is_written_anew(tmp_path, train
     results, lines = run(tmp_path)
     assert len(results) == 2 and "no finished run depends on it, so it is written anew" in lines[0]
     assert json.loads((tmp_path / "study.json").read_text())["modules"] == ["static", "delta"]
+
+
+def test_a_study_json_with_other_settings_and_no_finished_runs_is_written_anew(tmp_path, trained):
+    """A start that failed before its first run (e.g. an unreadable --encoder-from file) does not
+    block the corrected command; with a finished run, other settings are still refused."""
+    (tmp_path / "study.json").write_text(json.dumps({**asdict(StudyConfig(**CFG)), "steps": 99}))
+    results, lines = run(tmp_path)
+    assert len(results) == 2 and "has other settings (steps 99 -> 2) but no finished run" in lines[0]
+    assert json.loads((tmp_path / "study.json").read_text())["steps"] == 2
+    with pytest.raises(ConfigError, match="holds a study trained with other settings"):
+        run_study(StudyConfig(**{**CFG, "steps": 3}), tmp_path, log=lambda s: None)
 
 
 def test_every_module_is_tuned_over_as_many_points_and_trained_at_its_best(tmp_path, monkeypatch):

@@ -241,7 +241,8 @@ def _check_same_training(cfg: StudyConfig, path: Path, log=print) -> None:
     torn, but a disk or a hand can still break it), the finished runs in ``runs/`` can no longer
     be checked against the settings given now, and mixing runs trained differently into one table
     would be a silent error; so then the study stops with a message naming the file. When no
-    finished run exists, nothing depends on it: it is logged and written anew."""
+    finished run exists, nothing depends on it, torn or with other settings: it is logged and
+    written anew."""
     if not path.exists():
         return
     saved, why = _read_json(path)
@@ -258,7 +259,10 @@ def _check_same_training(cfg: StudyConfig, path: Path, log=print) -> None:
     before = {**asdict(StudyConfig()), **_BEFORE_SETTING, **saved}  # settings added since: as they were
     now = json.loads(json.dumps(asdict(cfg)))
     changed = [f"{k} {before[k]} -> {now[k]}" for k in _SHARED if before[k] != now[k]]
-    if changed:
+    if changed and not any(next((path.parent / d).glob("*.json"), None) for d in ("runs", "tune")):
+        # a start that failed before its first run (a bad --encoder-from file, say) guards nothing
+        log(f"{path} has other settings ({'; '.join(changed)}) but no finished run, so it is written anew")
+    elif changed:
         raise ConfigError(f"{path.parent} holds a study trained with other settings ({'; '.join(changed)}); "
                           "use another --out, or the same settings to resume it")
 
