@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -83,6 +85,27 @@ def test_hebbian_linear_control_is_linear_attention():
     y = torch.einsum("bhts,bshd->bthd", scores * m.transpose(1, 2)[:, :, None], v)
     with torch.no_grad():
         torch.testing.assert_close(mixer(x), mixer.proj(y.flatten(2)))
+
+
+def test_hebbian_linear_norm_reads_a_weighted_mean_of_its_values():
+    """hebbian+linear+norm: the Hebbian sum over positive features phi = elu + 1, divided by the
+    same sum with every value 1, against the weighted mean written out by hand."""
+    torch.manual_seed(4)
+    mixer = build_mixer("hebbian+linear+norm", 8, 2).double()
+    x = torch.randn(2, 7, 8, dtype=torch.float64)
+    q, k, v = (p.unflatten(-1, (2, 4)) for p in mixer.qkv(x).chunk(3, -1))
+    q, k, v = torch.nn.functional.elu(q) + 1, torch.nn.functional.elu(k) + 1, torch.tanh(v)
+    m = 2 * torch.sigmoid(mixer.neuromodulator(x))  # [B, T, H]
+    scores = torch.einsum("bthd,bshd->bhts", q, k) * torch.tril(torch.ones(7, 7, dtype=torch.float64))
+    scores = scores * m.transpose(1, 2)[:, :, None]
+    y = torch.einsum("bhts,bshd->bthd", scores / scores.sum(-1, keepdim=True), v)
+    with torch.no_grad():
+        torch.testing.assert_close(mixer(x), mixer.proj(y.flatten(2)))
+        # a weighted mean: every value the same, the read is that value whatever the scores
+        mixer.qkv.weight[16:].zero_()
+        mixer.qkv.bias[16:].fill_(0.5)
+        expected = mixer.proj(torch.full((2, 7, 8), math.tanh(0.5), dtype=torch.float64))
+        torch.testing.assert_close(mixer(x), expected)
 
 
 def test_delta_rule_recalls_what_it_stored_exactly():

@@ -36,7 +36,8 @@ The modules, by what their memory is:
 - ``attention``: causal softmax attention, the reference; its state is the KV cache.
 - ``hebbian+keys``, ..., ``hebbian+all``: the Hebbian module with Duan et al.'s differences one at
   a time, an ablation, and ``hebbian+linear``, the Hebbian sum with no forgetting (linear
-  attention), a control (:class:`HebbianFastWeights`).
+  attention), a control, with ``hebbian+linear+norm``, the same sum read through a divisive
+  normalisation (:class:`HebbianFastWeights`).
 
 Duan et al.'s plastic layers, which make a block's MLP plastic rather than mix tokens, are in
 ``hebbformer.plasticity.plastic_layers``.
@@ -60,6 +61,7 @@ from .rules import HebbianRule
 # The Hebbian module's write as an explicit three-factor rule: pre = key, post = value, gated by
 # the network's neuromodulator (and scaled by 1 - lam, the complement of the retention).
 NEUROMODULATED_WRITE = HebbianRule("neuromodulated_write", pre="key", post="value", third="neuromodulator")
+NORM_EPS = 1e-12  # guards the normalised read of a memory whose gates all but closed
 
 
 def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
@@ -137,7 +139,12 @@ class HebbianFastWeights(nn.Module):
     ``F_t = sum_s rate m_s v_s k_s^T``: linear attention, the Hebbian fast-weight programmer of
     Schlag et al. (2021), the control that asks whether a Hebbian sum can learn the task at all;
     ``hebbian+linear+decay`` is the same with its forgetting back (``lam`` learned), the one
-    difference between the two."""
+    difference between the two. ``hebbian+linear+norm`` is ``hebbian+linear`` with a divisive
+    normalisation of the read (``norm``): positive features ``phi = elu + 1`` for keys and queries
+    (Katharopoulos et al., 2020) in place of unit keys, and a second Hebbian trace
+    ``z_t = sum_s m_s phi(k_s)`` (one more post-synaptic unit that always fires) that divides the
+    read, ``y_t = F_t phi(q_t) / (z_t . phi(q_t))``: a weighted mean of the stored values, as
+    softmax's read is, so that the error signal to the scores is centred over the supports."""
 
     kind = "hebbian"
     fixes: frozenset[str] = frozenset()
@@ -146,6 +153,8 @@ class HebbianFastWeights(nn.Module):
 
     def __init__(self, d_model: int, heads: int):
         super().__init__()
+        if {"norm", "plasticity"} <= self.fixes:
+            raise ValueError("the normalised read has no per-synapse plasticity on its normaliser row")
         self.heads, self.d_head = heads, d_model // heads
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.neuromodulator = nn.Linear(d_model, heads)
@@ -161,12 +170,22 @@ class HebbianFastWeights(nn.Module):
 
     def _signals(self, x):
         q, k, v = (_heads(p, self.heads) for p in self.qkv(x).chunk(3, -1))
-        k = F.normalize(k, dim=-1) if "keys" in self.fixes else torch.tanh(k)
+        if "norm" in self.fixes:  # positive scores, so that their sum can divide the read
+            q, k = F.elu(q) + 1, F.elu(k) + 1
+        else:
+            k = F.normalize(k, dim=-1) if "keys" in self.fixes else torch.tanh(k)
+        v = torch.tanh(v)
+        if "norm" in self.fixes:  # the normaliser's trace: a post-synaptic unit that is always 1
+            v = torch.cat([v, torch.ones_like(v[..., :1])], -1)
         m = self.neuromodulator(x)
         m = 2 * torch.sigmoid(m) if "sigmoid" in self.fixes else torch.tanh(m)
         lam = torch.ones_like(self.retention_logit) if "keep" in self.fixes else torch.sigmoid(self.retention_logit)
         write = self.rate if "rate" in self.fixes else 1 - lam  # [H]: the write's scale
-        return q / math.sqrt(self.d_head), k, torch.tanh(v), m * write * self.write_rate, lam
+        return q / math.sqrt(self.d_head), k, v, m * write * self.write_rate, lam
+
+    def _normalised(self, y):
+        """The read as it leaves the memory: divided by its normaliser row under ``norm``."""
+        return y[..., :-1] / (y[..., -1:] + NORM_EPS) if "norm" in self.fixes else y
 
     def forward(self, x):
         q, k, v, m, lam = self._signals(x)  # [B, T, H, d], m [B, T, H] (scaled write)
@@ -181,14 +200,15 @@ class HebbianFastWeights(nn.Module):
             y = _plastic_read(weight.permute(0, 2, 3, 1), k, q, self.plasticity, v)
         else:
             y = torch.einsum("bhts,bshd->bthd", torch.einsum("bthd,bshd->bhts", q, k) * weight, v)
-        return self.proj((y * self.gain[:, None]).flatten(2))
+        return self.proj((self._normalised(y) * self.gain[:, None]).flatten(2))
 
     def init_state(self, batch, like):
-        return like.new_zeros(batch, self.heads, self.d_head, self.d_head)
+        rows = self.d_head + ("norm" in self.fixes)  # the normaliser's row under norm
+        return like.new_zeros(batch, self.heads, rows, self.d_head)
 
     def step(self, x, fast):
         q, k, v, m, lam = self._signals(x)  # [B, H, d], m [B, H]
-        read = lambda f: self.gain[:, None] * (f @ q[..., None])[..., 0]  # noqa: E731
+        read = lambda f: self.gain[:, None] * self._normalised((f @ q[..., None])[..., 0])  # noqa: E731
         if "read_first" in self.fixes:
             y = read(fast)
         write = NEUROMODULATED_WRITE.delta(pre=k, post=v, third=m[..., None].expand_as(v))  # m v k^T
@@ -213,7 +233,8 @@ def _hebbian_with(fixes: tuple[str, ...], name: str, plasticity_init: str = "uni
 HEBBIAN_ABLATION = {c.kind: c for c in [_hebbian_with((f,), f) for f in HEBBIAN_FIXES]
                     + [_hebbian_with(HEBBIAN_FIXES, "all"), _hebbian_with(HEBBIAN_FIXES, "all+A_ones", "ones"),
                        _hebbian_with(("keys", "rate", "sigmoid", "keep"), "linear"),
-                       _hebbian_with(("keys", "rate", "sigmoid"), "linear+decay")]}
+                       _hebbian_with(("keys", "rate", "sigmoid"), "linear+decay"),
+                       _hebbian_with(("norm", "rate", "sigmoid", "keep"), "linear+norm")]}
 
 
 def squared_error_through_tanh(w: torch.Tensor, k: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
