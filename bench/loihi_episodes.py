@@ -1,6 +1,6 @@
 """The Loihi path of the four-variant table: a shipped Quant model's test episodes with every
 attention layer on the emulated Loihi 2 networks, the episodes one after another (one copy of
-each network) against side by side (lanes: copies of the network), in one run. Prints seconds
+each network) against side by side (lanes: copies of each head's one-head network), in one run. Prints seconds
 per 1,000 episodes of each and their ratio, after checking that the logits are identical; the
 host's integer part alone (the integer back-end) is timed beside them.
 
@@ -77,7 +77,7 @@ def main():
                                  batch=args.batch))
     first = first_episodes(every, args.sequential)
     integer = backends.run(model, "integer")
-    lanes = backends.Executed(model, integer.numerics, NetworkMemory(run_emulated))
+    lanes = backends.Executed(model, integer.numerics, NetworkMemory(run_emulated, heads_apart=True))
     one = backends.Executed(model, integer.numerics, NetworkMemory(run_emulated, lanes=1))
     print(f"{args.model}, {args.setting} with {queries} queries per class, on {where}", flush=True)
     host, host_s = timed(integer, every)

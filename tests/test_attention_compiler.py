@@ -68,6 +68,18 @@ def test_episodes_side_by_side_equal_one_after_another(episodes, lanes, n_suppor
     assert np.array_equal(one, slot_core(q, k, v, n_support, 2))
 
 
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, 5), st.integers(1, 4), st.integers(0, 20), st.integers(1, 3), st.integers(0, 3),
+       st.integers(0, 2 ** 16))
+def test_heads_apart_in_lanes_equal_one_network_of_all_heads(episodes, heads, lanes, n_support, n_query, seed):
+    """Each head a one-head network of its own, the heads in lanes (``heads_apart``): the same
+    read-outs, bit for bit, as every head in one masked network running the episodes in turn."""
+    q, k, v = random_layer(np.random.default_rng(seed), episodes, n_support + n_query, heads, 3)
+    one = network(run_emulated, q, k, v, n_support, 3, lanes=1)
+    assert np.array_equal(network(run_emulated, q, k, v, n_support, 3, heads_apart=True, lanes=lanes or None), one)
+    assert np.array_equal(one, slot_core(q, k, v, n_support, 3))
+
+
 def test_safe_steps_are_the_steps_where_no_written_trace_decays():
     """Lava's fixed-point decay: floor(p) + (r < frac(p)), p = exp(-1/tau) * trace."""
     steps = 4000

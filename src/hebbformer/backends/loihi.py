@@ -10,13 +10,13 @@ from . import Executed
 
 
 def emulated(model):
-    return Executed(model, IntegerNumerics.from_model(model), NetworkMemory(run_emulated))
+    return Executed(model, IntegerNumerics.from_model(model), NetworkMemory(run_emulated, heads_apart=True))
 
 
 def board(model):
     """Writes on every step: the trace decay's random draws change some writes by 1, as a board's
     would, whose random numbers the host cannot know (the other rows schedule around them)."""
-    return Executed(model, IntegerNumerics.from_model(model), NetworkMemory(run_emulated, avoid_decay=False))
+    return Executed(model, IntegerNumerics.from_model(model), NetworkMemory(run_emulated, avoid_decay=False, heads_apart=True))
 
 
 def lava(model):

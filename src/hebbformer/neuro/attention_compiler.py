@@ -253,16 +253,29 @@ class NetworkMemory:
     compiled to its network and run by ``run`` (``run_emulated``, or ``lava_attention.run_lava``)
     over all episodes back to back, in ``lanes`` copies of the network side by side (None: as many
     as ``LANE_BYTES`` of synapses allow; lava runs one); its slot neurons compute the memory
-    rule's rates (``shift``)."""
+    rule's rates (``shift``).
 
-    def __init__(self, run=run_emulated, avoid_decay: bool = True, lanes: int | None = None):
-        self.run, self.avoid_decay, self.lanes = run, avoid_decay, lanes
+    ``heads_apart``: each head runs as a network of its own (``LayerNet`` with one head), the
+    heads of an episode in lanes side by side, instead of all heads in one network whose tag_1
+    mask keeps them apart. The read-outs are the same, bit for bit: the mask leaves every synapse
+    across heads at 0 for good, so it adds nothing to any drive or read-out, and the heads share
+    every step's schedule and the rule's random numbers either way. What it saves is those zero
+    synapses: a one-head network has 1/heads of the layer network's synapses, and the emulator's
+    time goes with the synapses it touches. ``lanes`` then counts one-head networks."""
+
+    def __init__(self, run=run_emulated, avoid_decay: bool = True, lanes: int | None = None, heads_apart: bool = False):
+        self.run, self.avoid_decay, self.lanes, self.heads_apart = run, avoid_decay, lanes, heads_apart
 
     def __call__(self, q, k, v, n_support: int, rule) -> np.ndarray:
         if rule.kind != "relu" or rule.shift is None:
             raise ValueError("a Loihi 2 network runs the Quant model's integer ReLU attention only")
         b, n, heads, d_head = q.shape
-        net = LayerNet(heads, d_head, n_support + 1, rule.shift)
+        if self.heads_apart:  # [b, n, heads, d] -> [b * heads, n, 1, d]: each head an episode of a one-head network
+            q, k, v = (x.transpose(0, 2, 1, 3).reshape(b * heads, n, 1, d_head) for x in (q, k, v))
+        net = LayerNet(q.shape[2], d_head, n_support + 1, rule.shift)
         lanes = self.lanes or max(1, LANE_BYTES // (12 * net.n_slots * (net.n_key_pre + net.n_out)))
         program = compile_program(net, q, k, v, n_support, self.avoid_decay, lanes)
-        return read_out(program, self.run(net, program)).reshape(b, n, heads, d_head)
+        read = read_out(program, self.run(net, program))  # [episodes, n, n_out]
+        if self.heads_apart:
+            return read.reshape(b, heads, n, d_head).transpose(0, 2, 1, 3)
+        return read.reshape(b, n, heads, d_head)
