@@ -108,6 +108,24 @@ def test_hebbian_linear_norm_reads_a_weighted_mean_of_its_values():
         torch.testing.assert_close(mixer(x), expected)
 
 
+def test_hebbian_linear_tied_reads_with_its_own_key():
+    """hebbian+linear+tied: the score of a stored pair is the overlap of two unit keys, so a token's
+    read weighs its own stored value by m_t / sqrt(d_head), whatever the query map holds."""
+    torch.manual_seed(5)
+    mixer = build_mixer("hebbian+linear+tied", 8, 2).double()
+    x = torch.randn(2, 7, 8, dtype=torch.float64)
+    with torch.no_grad():
+        before = mixer(x)
+        mixer.qkv.weight[:8].normal_()  # the query map: unused
+        torch.testing.assert_close(mixer(x), before)
+        _, k, v = (p.unflatten(-1, (2, 4)) for p in mixer.qkv(x).chunk(3, -1))
+        k, v = torch.nn.functional.normalize(k, dim=-1), torch.tanh(v)
+        m = 2 * torch.sigmoid(mixer.neuromodulator(x))
+        scores = torch.einsum("bthd,bshd->bhts", k / 2, k) * torch.tril(torch.ones(7, 7, dtype=torch.float64))
+        y = torch.einsum("bhts,bshd->bthd", scores * m.transpose(1, 2)[:, :, None], v)
+        torch.testing.assert_close(mixer(x), mixer.proj(y.flatten(2)))
+
+
 def test_delta_rule_recalls_what_it_stored_exactly():
     """beta = 1 and orthonormal keys: after writing (k1, v1), (k2, v2) and (k1, v1) again,
     W k1 = v1 and W k2 = v2. A Hebbian sum would hold 2 v1 for k1; the delta rule writes only

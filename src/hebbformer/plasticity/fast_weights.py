@@ -37,7 +37,7 @@ The modules, by what their memory is:
 - ``hebbian+keys``, ..., ``hebbian+all``: the Hebbian module with Duan et al.'s differences one at
   a time, an ablation, and ``hebbian+linear``, the Hebbian sum with no forgetting (linear
   attention), a control, with ``hebbian+linear+norm``, the same sum read through a divisive
-  normalisation (:class:`HebbianFastWeights`).
+  normalisation, and ``hebbian+linear+tied``, read with its own keys (:class:`HebbianFastWeights`).
 
 Duan et al.'s plastic layers, which make a block's MLP plastic rather than mix tokens, are in
 ``hebbformer.plasticity.plastic_layers``.
@@ -144,7 +144,11 @@ class HebbianFastWeights(nn.Module):
     (Katharopoulos et al., 2020) in place of unit keys, and a second Hebbian trace
     ``z_t = sum_s m_s phi(k_s)`` (one more post-synaptic unit that always fires) that divides the
     read, ``y_t = F_t phi(q_t) / (z_t . phi(q_t))``: a weighted mean of the stored values, as
-    softmax's read is, so that the error signal to the scores is centred over the supports."""
+    softmax's read is, so that the error signal to the scores is centred over the supports.
+    ``hebbian+linear+tied`` is ``hebbian+linear`` read with its own key (``tied``: ``q_t = k_t``), as
+    a plastic layer ``(W + F) x`` of Duan et al.'s reads ``F`` with the same presynaptic activity
+    that it writes as ``pre``: the score of a stored pair is then the similarity of two inputs
+    from the first step, where separate query and key maps start as a random bilinear form."""
 
     kind = "hebbian"
     fixes: frozenset[str] = frozenset()
@@ -174,6 +178,8 @@ class HebbianFastWeights(nn.Module):
             q, k = F.elu(q) + 1, F.elu(k) + 1
         else:
             k = F.normalize(k, dim=-1) if "keys" in self.fixes else torch.tanh(k)
+        if "tied" in self.fixes:  # read with the key itself: the presynaptic activity that was written
+            q = k
         v = torch.tanh(v)
         if "norm" in self.fixes:  # the normaliser's trace: a post-synaptic unit that is always 1
             v = torch.cat([v, torch.ones_like(v[..., :1])], -1)
@@ -234,7 +240,8 @@ HEBBIAN_ABLATION = {c.kind: c for c in [_hebbian_with((f,), f) for f in HEBBIAN_
                     + [_hebbian_with(HEBBIAN_FIXES, "all"), _hebbian_with(HEBBIAN_FIXES, "all+A_ones", "ones"),
                        _hebbian_with(("keys", "rate", "sigmoid", "keep"), "linear"),
                        _hebbian_with(("keys", "rate", "sigmoid"), "linear+decay"),
-                       _hebbian_with(("norm", "rate", "sigmoid", "keep"), "linear+norm")]}
+                       _hebbian_with(("norm", "rate", "sigmoid", "keep"), "linear+norm"),
+                       _hebbian_with(("keys", "rate", "sigmoid", "keep", "tied"), "linear+tied")]}
 
 
 def squared_error_through_tanh(w: torch.Tensor, k: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
