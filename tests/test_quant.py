@@ -53,13 +53,19 @@ def test_isqrt_is_exact(values):
     assert isqrt(np.array(values, dtype=np.int64)).tolist() == [math.isqrt(v) for v in values]
 
 
-def test_int_matmul_is_exact_on_both_paths():
+def test_int_matmul_is_exact_on_every_path():
+    """int8 GEMM (signed, and unsigned activations shifted by 128), float BLAS, numpy's int loop;
+    the ranges' extremes included."""
     rng = np.random.default_rng(0)
-    small = rng.integers(-128, 128, (5, 7)), rng.integers(-128, 128, (7, 3))
+    signed = rng.integers(-128, 128, (5, 7)), rng.integers(-128, 128, (7, 3))
+    unsigned = rng.integers(0, 256, (5, 7)), rng.integers(-128, 128, (7, 3))
+    floats = rng.integers(-1000, 1000, (5, 7)), rng.integers(-128, 128, (7, 3))
     big = rng.integers(-2 ** 30, 2 ** 30, (5, 7)), rng.integers(-2 ** 30, 2 ** 30, (7, 3))  # > 2**53: int loop
-    for a, b in (small, big):
+    signed[0][0], signed[1][:, 0], unsigned[0][1], unsigned[1][:, 1] = -128, -128, 255, -128
+    for a, b in (signed, unsigned, floats, big):
         expected = [[sum(int(a[i, k]) * int(b[k, j]) for k in range(7)) for j in range(3)] for i in range(5)]
         assert int_matmul(a, b).tolist() == expected
+        assert int_matmul(a[None], b)[0].tolist() == expected  # leading axes
 
 
 # ------------------------------------------------------------------ the model
@@ -218,6 +224,28 @@ def test_quantisation_aware_training_keeps_in_context_learning(tmp_path):
     from hebbformer.data import episode_generator, sample_episodes
     ep = sample_episodes(pools.test, 3, 1, 2, 8, episode_generator(9, 0), cfg.model.max_ways)
     assert_integer_path_equals_fake_quant(model, ep)
+
+
+@pytest.mark.parametrize("ranges", [(127, 127, 127), (100_000,) * 3, (127, 100_000, 127)])  # int8, float, both
+def test_integer_conv_stack_equals_conv_block_in_turn(ranges, monkeypatch):
+    """The Conv-4 on int8 patches, in chunks (channels last between blocks), gives conv_block's
+    integers, block after block: pixels and weights at their extremes, odd sizes, bias; a block
+    whose weights leave int8 goes through conv_block, and the next one back on int8."""
+    from hebbformer.quant import fixed_point
+
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, (7, 2, 11, 11))
+    x[0] = 255
+    blocks = []
+    for i, ((c_in, c_out), top) in enumerate(zip([(2, 4), (4, 5), (5, 3)], ranges)):  # 11x11 -> 5x5 -> 2x2 -> 1x1
+        w = rng.integers(-top - 1, top + 1, (c_out, c_in * 9))
+        w[0, :3] = -128, 127, 0
+        blocks.append((w, rng.integers(-5000, 5000, c_out), -12 + i, -4 + i))
+    monkeypatch.setattr(fixed_point, "CONV_CHUNK", 3)
+    expected = x
+    for w, b, acc_exp, exp in blocks:
+        expected = fixed_point.conv_block(expected, w, b, acc_exp, exp, bits=8)
+    assert np.array_equal(fixed_point.conv_stack(x.astype(np.uint8), blocks, 8), expected.reshape(len(x), -1))
 
 
 @pytest.mark.parametrize("weight_range", [100, 100_000])  # partial sums below 2**24 (float32), then above (float64)

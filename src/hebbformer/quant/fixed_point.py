@@ -24,6 +24,7 @@ SYNAPSE_RANGE = (-LOIHI.largest, LOIHI.largest)  # a written key or value: one 7
 RECIPROCAL_BITS = 16  # 1/n for the relu slot normalisation, as a 16-bit fixed-point constant
 ACT_BITS = 8  # activations into every matrix: int8 (uint8 after a ReLU)
 RESIDUAL_BITS = 16  # the residual stream: int16
+CONV_CHUNK = 32  # images per pass of conv_stack
 NORM_FRACTION_BITS = 7  # layer norm's (x - mean) / std as an int16 mantissa with 7 fractional bits
 
 
@@ -104,9 +105,24 @@ def _exact_float(bound: float):
 
 
 def int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Exact integer a @ b. Runs on float32 or float64 BLAS when every partial sum is provably
-    below 2**24 or 2**53 (so no rounding can occur), else on numpy's integer loop."""
-    dtype = _exact_float(float(np.abs(a).max(initial=0)) * float(np.abs(b).max(initial=0)) * a.shape[-1])
+    """Exact integer a @ b (a [..., K], b [K, N]). Runs on torch's int8 GEMM when b lies in
+    -128..127 and a in -128..127 or 0..255 (the Quant model's 8-bit weights and activations;
+    ``int8_matmul``), else on float32 or float64 BLAS when every partial sum is provably below
+    2**24 or 2**53 (so no rounding can occur), else on numpy's integer loop."""
+    k = a.shape[-1]
+    if a.size and b.size and k < 2 ** 16 and -128 <= b.min() and b.max() <= 127:
+        lo, hi = int(a.min()), int(a.max())
+        if lo >= -128 and hi <= 255:
+            # a - 128 when a reaches above 127 (unsigned activations), undone by adding 128 * the
+            # column sums of b: exact, |sum| < 2**16 * 255 * 128 < 2**31
+            offset = 128 if hi > 127 else 0
+            if offset == 0 or lo >= 0:
+                a8 = torch.from_numpy(a.reshape(-1, k) - offset if offset else a.reshape(-1, k)).to(torch.int8)
+                acc = int8_matmul(a8, torch.from_numpy(b).to(torch.int8)).to(torch.int64).numpy()
+                if offset:
+                    acc += offset * b.sum(0, dtype=np.int64)
+                return acc.reshape(a.shape[:-1] + b.shape[1:])
+    dtype = _exact_float(float(np.abs(a).max(initial=0)) * float(np.abs(b).max(initial=0)) * k)
     if dtype is not None:
         # torch's BLAS, not numpy's: one thread pool (torch's, sized by train.threads) for all of
         # the host's arithmetic. numpy's OpenBLAS keeps threads of its own, which beside torch's
@@ -146,6 +162,81 @@ def conv_block(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, acc_exp: int,
     acc = torch.nn.functional.max_pool2d(acc, 2).clamp_(min=0)
     q = torch.floor((acc + 2.0 ** (shift - 1)) * 2.0 ** -shift) if shift > 0 else acc * 2.0 ** -shift
     return q.clamp_(lo, hi).numpy().astype(np.int64)
+
+
+def int8_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Exact a @ b of int8 matrices [M, K] and [K, N] -> int32, on torch's int8 GEMM (VNNI where
+    the CPU has it; several times float32's pace on the Conv-4's patches). Every product is at
+    most 2**14 in size, so no sum of up to 2**16 of them can leave int32."""
+    if a.shape[-1] >= 2 ** 16:
+        raise ValueError(f"an int8 product over {a.shape[-1]} terms could overflow int32")
+    return torch._int_mm(a, b)
+
+
+def _int8_conv_fits(x_max: int, w: np.ndarray, bits: int) -> bool:
+    """Whether ``conv_stack``'s int8 path holds a block: inputs 0..255, weights -128..127, a
+    uint8 output, and sums that int32 holds exactly."""
+    return (x_max <= 255 and bits <= 8 and -128 <= int(w.min(initial=0)) and int(w.max(initial=0)) <= 127
+            and w.shape[1] < 2 ** 16)
+
+
+def conv_stack(x: np.ndarray, blocks, bits: int) -> np.ndarray:
+    """The integer Conv-4: ``conv_block`` for each (w, b, acc_exp, exp) of ``blocks`` in turn,
+    x [n, c, h, w] -> [n, c' * h' * w'] int64, the same integers. Where a block's input lies in
+    0..255 and its weights in -128..127 (the Quant model's uint8 pixels and activations, its
+    8-bit weight mantissas), it runs as an int8 matrix product of its 3x3 patches, exact by
+    construction, with the activations kept as uint8 channels-last between blocks; any other
+    block goes through ``conv_block``. The images go through in chunks of ``CONV_CHUNK``, so that
+    each block's int32 products (100 kB an image in a 28x28 first block of 32 channels) stay in
+    the CPU's caches: the passes over them (pooling, rounding) cost more than the products."""
+    if len(x) > CONV_CHUNK:
+        return np.concatenate([conv_stack(x[i:i + CONV_CHUNK], blocks, bits) for i in range(0, len(x), CONV_CHUNK)])
+    t = None  # the activations as uint8 [n, h, w, c], while the int8 path runs
+    for w, b, acc_exp, exp in blocks:
+        if t is None and (x.min(initial=0) < 0 or not _int8_conv_fits(int(x.max(initial=0)), w, bits)):
+            x = conv_block(x.astype(np.int64), w, b, acc_exp, exp, bits)
+            continue
+        if t is None:
+            t = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 2, 3, 1)).astype(np.uint8))
+        if not _int8_conv_fits(255, w, bits):
+            x, t = conv_block(t.permute(0, 3, 1, 2).numpy().astype(np.int64), w, b, acc_exp, exp, bits), None
+            continue
+        t = _int8_conv_block(t, w, b, acc_exp, exp, bits)
+    if t is not None:
+        x = t.permute(0, 3, 1, 2).numpy().astype(np.int64)
+    return x.reshape(len(x), -1)
+
+
+def _int8_conv_block(x: torch.Tensor, w: np.ndarray, b: np.ndarray | None, acc_exp: int, exp: int,
+                     bits: int) -> torch.Tensor:
+    """``conv_block`` on uint8 activations [n, h, w, c] (channels last) -> uint8 [n, h/2, w/2, out]."""
+    n, h, w_, c = x.shape
+    out = len(w)
+    # x - 128 as int8 (flipping the top bit of a uint8 subtracts 128); the padding is a zero pixel,
+    # -128 after the shift. The shift is undone below by adding 128 * sum(w) per output channel.
+    padded = torch.full((n, h + 2, w_ + 2, c), -128, dtype=torch.int8)
+    padded[:, 1:-1, 1:-1] = (x ^ 128).view(torch.int8)
+    sn, sh, sw, sc = padded.stride()
+    patches = padded.as_strided((n, h, w_, 3, 3, c), (sn, sh, sw, sh, sw, sc)).reshape(n * h * w_, 9 * c)
+    # the weights from conv_block's c-major patch layout (c, ky, kx) to the one above (ky, kx, c)
+    wt = torch.from_numpy(np.ascontiguousarray(w.reshape(out, c, 3, 3).transpose(2, 3, 1, 0).reshape(9 * c, out)))
+    acc = int8_matmul(patches, wt.to(torch.int8)).view(n, h, w_, out)
+    # pooled first, as in conv_block: the shift's correction and the bias (one per channel), relu,
+    # the rounding shift and the clamp never decrease, so they commute with the max and run on a
+    # quarter of the values. Two pairwise maxima: torch's amax over two axes took 3x as long.
+    h2, w2 = h // 2, w_ // 2
+    rows = acc[:, : 2 * h2, : 2 * w2].reshape(n, h2, 2, 2 * w2, out)
+    rows = torch.maximum(rows[:, :, 0], rows[:, :, 1]).view(n, h2, w2, 2, out)
+    acc = torch.maximum(rows[:, :, :, 0], rows[:, :, :, 1])
+    bias = 128 * w.sum(1) + (0 if b is None else np.asarray(b, np.int64))
+    shift = exp - acc_exp
+    # int32 where it holds the sum with bias and rounding offset (it does for the Quant models)
+    wide = 9 * c * 255 * 128 + int(np.abs(bias).max()) + (1 << max(shift, 0)) >= 2 ** 31 or shift < 0
+    acc = acc.to(torch.int64) if wide else acc
+    acc = (acc + torch.from_numpy(bias).to(acc.dtype)).clamp_(min=0)
+    q = (acc + (1 << (shift - 1))) >> shift if shift > 0 else acc << -shift
+    lo, hi = int_range(bits, signed=False)
+    return q.clamp_(lo, hi).to(torch.uint8)
 
 
 def isqrt(n: np.ndarray) -> np.ndarray:

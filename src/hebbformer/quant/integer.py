@@ -25,7 +25,7 @@ from .fixed_point import (
     NORM_FRACTION_BITS,
     RECIPROCAL_BITS,
     RESIDUAL_BITS,
-    conv_block,
+    conv_stack,
     int_matmul,
     int_range,
     isqrt,
@@ -119,10 +119,8 @@ class IntegerNumerics:
     # ------------------------------------------------------------ the program
     def encode(self, images: np.ndarray) -> np.ndarray:
         """uint8 images [n, C, H, W] -> uint8-range features [n, D] (int64)."""
-        x = images.astype(np.int64)
-        for i, conv in enumerate(self.convs):
-            x = conv_block(x, conv.w, conv.b, conv.acc_exp, self.exp[f"enc{i}"], ACT_BITS)
-        return x.reshape(len(x), -1)
+        blocks = [(conv.w, conv.b, conv.acc_exp, self.exp[f"enc{i}"]) for i, conv in enumerate(self.convs)]
+        return conv_stack(images, blocks, ACT_BITS)
 
     # ------------------------------------------------------------ the numerics of the one forward
     def tokens(self, support, support_labels, query) -> np.ndarray:
