@@ -109,10 +109,26 @@ def learn_fixed(out, old, w, d, t, products, factors, hx, hy, tx, ty, u, n_epoch
     acc, m = np.zeros(n_pre, np.int64), np.zeros(n_pre, np.int64)  # one row's accumulators and products
     rows = np.zeros((n_products, n_post), np.int64)  # hoisted: a product's per-row factors, its scale
     cols = np.zeros((n_products, n_pre), np.int64)  # and its per-column factors
+    pre_buffer = np.empty(n_pre, np.int64)  # a lane's spiking presynaptic neurons, in its first entries
     for b in range(lanes):
-        spiking_pre = np.flatnonzero(tx[b] > 0)
-        if sparse and ((all_need_x0 and not len(spiking_pre)) or (all_need_y0 and not (ty[b] > 0).any())):
-            continue  # no product can change an entry of this lane
+        # whether the lane can change at all, before any work on it: with the episodes' heads in
+        # lanes most lanes of most steps have no spiking post, and this loop ran on all of them
+        if sparse and all_need_y0:
+            any_post = False
+            for i in range(n_post):
+                if ty[b, i] > 0:
+                    any_post = True
+                    break
+            if not any_post:
+                continue  # no product can change an entry of this lane
+        n_spiking = 0
+        for j in range(n_pre):
+            if tx[b, j] > 0:
+                pre_buffer[n_spiking] = j
+                n_spiking += 1
+        spiking_pre = pre_buffer[:n_spiking]
+        if sparse and all_need_x0 and not n_spiking:
+            continue
         if hoist:  # factor by factor, so that each loop over the neurons is free of branches
             for p in range(n_products):
                 dep = products[p, 0]
@@ -131,9 +147,37 @@ def learn_fixed(out, old, w, d, t, products, factors, hx, hy, tx, ty, u, n_epoch
             else:
                 js = spiking_pre
             n = len(js)
-            for jj in range(n):
-                acc[jj] = np.int64(old[b, i, js[jj]]) << syn_shift
-            for p in range(n_products):
+            if hoist and n < 8:  # entry by entry, all products at once: per-row and per-column factors, w, d, t
+                # (a loop per product over the row's entries, as below, costs more than its arithmetic
+                # when a row has a few entries to update, as the value synapses' rows have one on
+                # every write; over many entries, the loops per product run faster)
+                for jj in range(n):
+                    j = js[jj]
+                    a = np.int64(old[b, i, j]) << syn_shift
+                    for p in range(n_products):
+                        mv = rows[p, i]
+                        if mv != 0:
+                            mv *= cols[p, j]
+                            if mv != 0 and entry_factors[p]:
+                                for f in range(n_factors[p]):
+                                    var = factors[p, f, 0]
+                                    if var >= W:
+                                        syn = w if var == W else d if var == D else t
+                                        mv *= _conditioned(np.int64(syn[b, i, j]), factors[p, f, 1], factors[p, f, 2],
+                                                           factors[p, f, 3])
+                        v = _wrap32((mv >> shifts[p]) << exponents[p])
+                        if saturates[p]:
+                            v = _clip(v, acc_lo, acc_hi)
+                        a += v
+                        if p < n_products - 1 or clip_after_last:  # saturated after every product but the last
+                            a = _clip(a, acc_lo, acc_hi)
+                    acc[jj] = a
+                n_loop = 0  # the products are done
+            else:
+                n_loop = n_products
+                for jj in range(n):
+                    acc[jj] = np.int64(old[b, i, js[jj]]) << syn_shift
+            for p in range(n_loop):
                 for jj in range(n):
                     m[jj] = 0
                 if hoist:  # the per-row and per-column factors, w, d and t where there are any
