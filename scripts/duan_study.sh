@@ -2,7 +2,7 @@
 # The studies of docs/results/duan-study/ (issue 15), as run: each writes into its folder there,
 # and a rerun resumes it, training only what is missing (a finished study only writes its tables
 # and figures again). One thread each; on a 2-core CPU two can run side by side.
-# Usage: scripts/duan_study.sh horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|claims|all
+# Usage: scripts/duan_study.sh horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-matched|claims|all
 set -euo pipefail
 cd "$(dirname "$0")/.."
 S=".venv/bin/hebbformer study --threads 1"
@@ -62,10 +62,8 @@ E25="--steps 1000 --seeds 5 --tasks fewshot@1 --lr 2e-3 --encoder-from models/vi
      data.split=vinyals data.root=${DATA_ROOT:-../shared/data/omniglot}"  # the encoder study's 25k-parameter runs
 normalised() {  # the same Omniglot runs, 25k parameters: the Hebbian sum read through a divisive normalisation
   # (hebbian+linear+norm: does a read that is a weighted mean of the supports, as softmax's is, leave the
-  # plateau where the plain sum does in 2 of 5 seeds?), then Duan et al.'s gradient-based update beside
-  # their Hebbian one (matched_gradient: claim 1's comparison with the trained encoder)
+  # plateau where the plain sum does in 2 of 5 seeds?)
   $S --out $O/fewshot-omniglot-encoder --modules hebbian+linear+norm $E25
-  $S --out $O/fewshot-omniglot-encoder --modules matched_gradient $E25
   reads_table
 }
 tied() {  # the same runs, the Hebbian sum read with its own keys (hebbian+linear+tied: q = k, as a plastic
@@ -73,9 +71,14 @@ tied() {  # the same runs, the Hebbian sum read with its own keys (hebbian+linea
   $S --out $O/fewshot-omniglot-encoder --modules hebbian+linear+tied $E25
   reads_table
 }
+tied_matched() {  # Duan et al.'s update read the same way, Hebbian and gradient-based (claim 1's comparison)
+  $S --out $O/fewshot-omniglot-encoder --modules matched_hebbian+tied,matched_gradient+tied $E25
+  reads_table
+}
 reads_table() {  # the folder's table over every module of the 25k runs
   $S --out $O/fewshot-omniglot-encoder $E25 \
-     --modules attention,hebbian+linear,hebbian+linear+norm,hebbian+linear+tied,matched_hebbian,matched_gradient,delta
+     --modules attention,hebbian+linear,hebbian+linear+norm,hebbian+linear+tied,matched_hebbian,matched_hebbian+tied,\
+matched_gradient+tied,delta
 }
 claims() {  # claims 1 and 3: cue-reward association and linear regression, tuned, 5 seeds
   $S --out $O/claims --tasks cue_reward,regression_duan_linear --modules matched_hebbian,matched_gradient,lstm \
@@ -83,7 +86,7 @@ claims() {  # claims 1 and 3: cue-reward association and linear regression, tune
 }
 
 case "${1:-}" in
-  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; controls) controls ;; encoder) encoder ;; normalised) normalised ;; tied) tied ;; claims) claims ;;
-  all) horizon; ablation; write_rate; long; omniglot; plastic; controls; encoder; normalised; tied; claims ;;
-  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|claims|all" >&2; exit 2 ;;
+  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; controls) controls ;; encoder) encoder ;; normalised) normalised ;; tied) tied ;; tied-matched) tied_matched ;; claims) claims ;;
+  all) horizon; ablation; write_rate; long; omniglot; plastic; controls; encoder; normalised; tied; tied_matched; claims ;;
+  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-matched|claims|all" >&2; exit 2 ;;
 esac

@@ -126,6 +126,23 @@ def test_hebbian_linear_tied_reads_with_its_own_key():
         torch.testing.assert_close(mixer(x), mixer.proj(y.flatten(2)))
 
 
+@pytest.mark.parametrize("rule", ["hebbian", "gradient"])
+def test_matched_tied_reads_with_its_key(rule):
+    """matched_*+tied is the matched mixer with its query replaced by its unit key (over sqrt(d_head)):
+    keys, values and write rates as the untied mixer's with the same weights, the read not."""
+    torch.manual_seed(6)
+    tied = build_mixer(f"matched_{rule}+tied", 8, 2).double()
+    untied = build_mixer(f"matched_{rule}", 8, 2).double()
+    untied.load_state_dict(tied.state_dict())
+    x = torch.randn(2, 7, 8, dtype=torch.float64)
+    with torch.no_grad():
+        q, k, v, eta = tied._signals(x)
+        torch.testing.assert_close(q, k / 2)
+        for a, b in zip((k, v, eta), untied._signals(x)[1:]):
+            torch.testing.assert_close(a, b)
+        assert not torch.allclose(tied(x), untied(x))
+
+
 def test_delta_rule_recalls_what_it_stored_exactly():
     """beta = 1 and orthonormal keys: after writing (k1, v1), (k2, v2) and (k1, v1) again,
     W k1 = v1 and W k2 = v2. A Hebbian sum would hold 2 v1 for k1; the delta rule writes only

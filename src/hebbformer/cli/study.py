@@ -13,11 +13,12 @@ def add(sub) -> None:
     p = sub.add_parser("study", help="fast-weight modules x tasks x seeds: table, CSV and plots (resumes)")
     p.add_argument("--out", default="runs/study", help="study folder; finished runs in it are kept (default runs/study)")
     from ..experiments.study import DEFAULT_MODULES
-    from ..plasticity.fast_weights import HEBBIAN_ABLATION
+    from ..plasticity.fast_weights import HEBBIAN_ABLATION, MATCHED_TIED
     from ..tasks import TASKS
 
     p.add_argument("--modules", help=f"comma-separated, default {','.join(DEFAULT_MODULES)}; the Hebbian "
-                   f"ablation by name: {','.join(HEBBIAN_ABLATION)}")
+                   f"ablation by name: {','.join(HEBBIAN_ABLATION)}; Duan et al.'s update read with its keys: "
+                   f"{','.join(MATCHED_TIED)}")
     p.add_argument("--tasks", help=f"comma-separated, default all: {','.join(TASKS)}; NAME@LEVEL trains and "
                    "scores one level only (one network per delay, as Duan et al.): reproduction_delay@40")
     p.add_argument("--seeds", type=int, default=3)

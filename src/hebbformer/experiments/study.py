@@ -37,13 +37,14 @@ from ..config import DataConfig, TrainConfig
 from ..errors import ConfigError, DataError
 from ..models.encoder import ConvEncoder
 from ..models.sequence import MODULES, SequenceModel
-from ..plasticity.fast_weights import HEBBIAN_ABLATION
+from ..plasticity.fast_weights import HEBBIAN_ABLATION, MATCHED_TIED
 from ..stats import mean_ci_seeds
 from ..tasks import TASKS, Task, build_task
 from ..train import init_encoder, lr_at, optimiser_step
 
-# The default modules: all but the Hebbian ablation, which is asked for by name (hebbian+keys, ...).
-DEFAULT_MODULES = tuple(m for m in MODULES if m not in HEBBIAN_ABLATION)
+# The default modules: all but the Hebbian ablation and the tied matched mixers, asked for by name
+# (hebbian+keys, ..., matched_hebbian+tied).
+DEFAULT_MODULES = tuple(m for m in MODULES if m not in HEBBIAN_ABLATION and m not in MATCHED_TIED)
 
 
 @dataclass

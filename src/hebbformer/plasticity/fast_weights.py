@@ -33,6 +33,8 @@ The modules, by what their memory is:
 - ``matched_hebbian`` / ``matched_gradient``: Duan et al.'s update itself, ``F_t = (1 - eta_t)
   F_{t-1} + eta_t c_t A (.) (z_t k_t^T)``, read before write, neuromodulated ``eta_t``, per-synapse
   ``A``, the update's norm clipped; the two differ only in ``z_t`` (:class:`MatchedFastWeights`).
+  ``matched_hebbian+tied`` / ``matched_gradient+tied`` read with the key itself, as their layers
+  read ``F`` with the presynaptic activity the update writes.
 - ``attention``: causal softmax attention, the reference; its state is the KV cache.
 - ``hebbian+keys``, ..., ``hebbian+all``: the Hebbian module with Duan et al.'s differences one at
   a time, an ablation, and ``hebbian+linear``, the Hebbian sum with no forgetting (linear
@@ -368,10 +370,15 @@ class MatchedFastWeights(nn.Module):
     layers compute with W + F), with learned ``w`` (init ones); then z_t k_t^T = dL_t/dF, added, as
     their code adds it (A's sign is learned either way). Their loss is also averaged over the
     batch, which scales every sequence's write by 1 / batch size; here each sequence's loss is its
-    own, so that a write does not depend on how many sequences run beside it."""
+    own, so that a write does not depend on how many sequences run beside it.
+
+    ``matched_hebbian+tied`` and ``matched_gradient+tied`` read with the key itself (``q_t = k_t``):
+    their layers read ``F`` with the presynaptic activity that the update writes as ``pre`` (in
+    their RNN, ``h_{t-1}`` is both), where the untied mixer has a query map of its own."""
 
     rule = "hebbian"
     write_rate = 1.0  # a multiplier on eta's scale 0.1 (their p_lr), the study's tuning grid sets it
+    tied = False  # read with the key itself, q_t = k_t (the ``+tied`` variants)
 
     def __init__(self, d_model: int, heads: int):
         super().__init__()
@@ -385,7 +392,8 @@ class MatchedFastWeights(nn.Module):
     def _signals(self, x):
         q, k, v = (_heads(p, self.heads) for p in self.qkv(x).chunk(3, -1))
         eta = self.write_rate * 0.1 * 2 * torch.sigmoid(self.modulator(x))  # [..., H]
-        return q / math.sqrt(self.d_head), F.normalize(k, dim=-1), v, eta
+        k = F.normalize(k, dim=-1)
+        return (k if self.tied else q) / math.sqrt(self.d_head), k, v, eta
 
     def _z(self, v, k, fast):
         """The post-synaptic factor of the write: [B, H, d]."""
@@ -431,6 +439,11 @@ class MatchedGradient(MatchedFastWeights):
     kind, rule = "matched_gradient", "gradient"
 
 
+# Duan et al.'s update read as their layers read it, with the presynaptic activity it writes
+MATCHED_TIED = {c.kind: c for c in (type("MatchedHebbianTied", (MatchedHebbian,), {"kind": "matched_hebbian+tied", "tied": True}),
+                                    type("MatchedGradientTied", (MatchedGradient,), {"kind": "matched_gradient+tied", "tied": True}))}
+
+
 class LSTMMixer(nn.Module):
     """The static control of Duan et al.'s kind: an LSTM over the tokens, no plastic weight; its
     memory is the cell and hidden state (2 x d_model per sequence). The study's parameter budget
@@ -456,7 +469,7 @@ class LSTMMixer(nn.Module):
 
 
 FAST_WEIGHTS = {m.kind: m for m in (StaticMixer, LSTMMixer, HebbianFastWeights, GradientFastWeights, MatchedHebbian,
-                                    MatchedGradient, DeltaRule, CausalAttention)} | HEBBIAN_ABLATION
+                                    MatchedGradient, DeltaRule, CausalAttention)} | HEBBIAN_ABLATION | MATCHED_TIED
 
 
 def build_mixer(kind: str, d_model: int, heads: int) -> nn.Module:
