@@ -193,7 +193,7 @@ class FixedLearningDense(LearningDense):
         if self.cfg.num_message_bits == 0:
             acc = dense_input(self.weights, (s_in != 0).astype(np.int32))
         else:
-            acc = dense_input(self.weights, s_in.astype(np.int32))
+            acc = dense_input(self.weights, s_in.astype(np.int32, copy=False))
         e = self.cfg.weight_exp
         return acc << e if e > 0 else acc >> -e if e < 0 else acc
 
