@@ -179,11 +179,11 @@ def _schedule(net, q, k, v, n_support, safe) -> Program | None:
     budget = len(safe)
     h, cap = net.heads, net.capacity
     lanes, episodes, tokens = q.shape[:3]
-    key_payload = np.zeros((budget + 4, lanes, net.n_key_pre), np.int32)
-    slot_control = np.zeros((budget + 4, net.n_slots), np.int8)
-    readout_control = np.zeros((budget + 4, lanes, 3, net.n_out), np.int32)
-    readout_steps = np.zeros((episodes, tokens), np.int64)
-    signed_halves = lambda x: np.stack([x, -x], -2).reshape(lanes, -1)  # noqa: E731 [L, heads, d] -> [L, heads * 2 * d]
+    # The step of every token's write and of every episode's clearing: a walk over the safe steps
+    # (a write takes a safe step t, the read goes out at t + 1 and arrives at t + 3, where the next
+    # write may start; the clearing step needs no safety). The steps depend on nothing else, so
+    # the payloads are then written for all tokens at once, in a few array operations.
+    write_at, clear_at = np.zeros((episodes, tokens), np.int64), np.zeros(episodes, np.int64)
     t = 1
     for e in range(episodes):
         for i in range(tokens):
@@ -191,24 +191,32 @@ def _schedule(net, q, k, v, n_support, safe) -> Program | None:
                 t += 1
             if t > budget:
                 return None
-            slot = min(i, n_support)
-            ki = signed_halves(k[:, e, i])
-            key_payload[t - 1] = np.maximum(2 * np.maximum(ki, 0), 1)  # x1 = max(k, 0) per half
-            slot_control[t - 1, np.arange(h) * cap + slot] = RECRUIT
-            vi = v[:, e, i].reshape(lanes, -1)
-            readout_control[t - 1] = np.stack([np.ones_like(vi), np.maximum(-vi, 0), np.maximum(vi, 0)], 1)
-            key_payload[t] = signed_halves(q[:, e, i])  # read: +q and -q
-            slot_control[t + 1] = READ
-            readout_steps[e, i] = t + 3
+            write_at[e, i] = t
             t += 3
-        # clear every slot for the next episode: all traces 0, every slot recruited
-        key_payload[t - 1] = 1
-        slot_control[t - 1] = RECRUIT
-        readout_control[t - 1, :, 0] = 1
+        clear_at[e] = t
         t += 1
     steps = t - 1
-    return Program(key_payload[:steps], slot_control[:steps], readout_control[:steps].reshape(steps, lanes, -1),
-                   readout_steps, lanes * episodes)
+    key_payload = np.zeros((steps, lanes, net.n_key_pre), np.int32)
+    slot_control = np.zeros((steps, net.n_slots), np.int8)
+    readout_control = np.zeros((steps, lanes, 3, net.n_out), np.int32)
+    # [lanes, E, T, heads, d] -> [E, T, lanes, heads * 2 * d]: each sign on a presynaptic neuron of its own
+    signed_halves = lambda x: np.stack([x, -x], -2).reshape(lanes, episodes, tokens, -1).transpose(1, 2, 0, 3)  # noqa: E731
+    at = write_at - 1  # [E, T] step indices of the writes
+    key_payload[at] = np.maximum(2 * np.maximum(signed_halves(k), 0), 1)  # x1 = max(k, 0) per half; 0 sent as 1
+    key_payload[at + 1] = signed_halves(q)  # read: +q and -q
+    slot = np.minimum(np.arange(tokens), n_support)  # supports their own slot, queries the spare one
+    slot_control[at[..., None], np.arange(h) * cap + slot[None, :, None]] = RECRUIT
+    slot_control[at + 2] = READ
+    values = v.reshape(lanes, episodes, tokens, -1).transpose(1, 2, 0, 3)  # [E, T, lanes, n_out]
+    readout_control[at, :, 0] = 1
+    readout_control[at, :, 1] = np.maximum(-values, 0)
+    readout_control[at, :, 2] = np.maximum(values, 0)
+    # clear every slot for the next episode: all traces 0, every slot recruited
+    key_payload[clear_at - 1] = 1
+    slot_control[clear_at - 1] = RECRUIT
+    readout_control[clear_at - 1, :, 0] = 1
+    return Program(key_payload, slot_control, readout_control.reshape(steps, lanes, -1), write_at + 3,
+                   lanes * episodes)
 
 
 def read_out(program: Program, received: np.ndarray) -> np.ndarray:

@@ -124,9 +124,10 @@ class LearningDense:
             multi = (self.ty > 0) & bap
             if multi.any():
                 self.y = np.where(multi[:, None, :], self._y_impulse(t), self.y)
-        self.ty[bap] = self._within_epoch(t)
+        np.copyto(self.ty, self._within_epoch(t), where=bap)  # (a masked copy: no index arrays)
         if third is not None:
-            self.y[:] = np.stack(third, axis=1)
+            for row, values in enumerate(third):
+                self.y[:, row] = values
 
     def learn(self, t: int) -> None:
         self.epoch += 1
@@ -214,7 +215,7 @@ class FixedLearningDense(LearningDense):
         else:  # graded: the payload sets x1
             scaled = np.round(s_in / 2).astype(np.int64) & 0xFF  # lava: .astype(np.uint8)
             if cfg == "OVERWRITE":
-                x1[spiked] = scaled[spiked]
+                np.copyto(x1, scaled, where=spiked)
             else:
                 sums = (x1 + scaled) & 0xFF
                 if cfg == "ADD_WITH_SATURATION":
@@ -226,7 +227,7 @@ class FixedLearningDense(LearningDense):
                     x1[:] = np.where(overflow, sums - TRACE_MAX, sums)
         if x2_idx is not None and x2_idx.any():
             x2[x2_idx] = self._add_impulse(x2[x2_idx], 0, self.x_int[1], self.x_frac[1])
-        self.tx[update_t] = self._within_epoch(t)
+        np.copyto(self.tx, self._within_epoch(t), where=update_t)
 
     def _y_impulse(self, t):  # the y side's impulse random after the step's first advance
         return self._add_impulse(self.y, self.ry_imp[2 * t - 1], self.y_int[:, None], self.y_frac[:, None])
