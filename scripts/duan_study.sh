@@ -2,7 +2,7 @@
 # The studies of docs/results/duan-study/ (issue 15), as run: each writes into its folder there,
 # and a rerun resumes it, training only what is missing (a finished study only writes its tables
 # and figures again). One thread each; on a 2-core CPU two can run side by side.
-# Usage: scripts/duan_study.sh horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-matched|claims|all
+# Usage: scripts/duan_study.sh horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-ablation|tied-matched|claims|all
 set -euo pipefail
 cd "$(dirname "$0")/.."
 S=".venv/bin/hebbformer study --threads 1"
@@ -71,14 +71,18 @@ tied() {  # the same runs, the Hebbian sum read with its own keys (hebbian+linea
   $S --out $O/fewshot-omniglot-encoder --modules hebbian+linear+tied $E25
   reads_table
 }
+tied_ablation() {  # the tied Hebbian sum with one of Duan et al.'s differences added: A from U(-1, 1), forgetting
+  $S --out $O/fewshot-omniglot-encoder --modules hebbian+linear+tied+plasticity,hebbian+linear+tied+decay $E25
+  reads_table
+}
 tied_matched() {  # Duan et al.'s update read the same way, Hebbian and gradient-based (claim 1's comparison)
   $S --out $O/fewshot-omniglot-encoder --modules matched_hebbian+tied,matched_gradient+tied $E25
   reads_table
 }
 reads_table() {  # the folder's table over every module of the 25k runs
   $S --out $O/fewshot-omniglot-encoder $E25 \
-     --modules attention,hebbian+linear,hebbian+linear+norm,hebbian+linear+tied,matched_hebbian,matched_hebbian+tied,\
-matched_gradient+tied,delta
+     --modules attention,hebbian+linear,hebbian+linear+norm,hebbian+linear+tied,hebbian+linear+tied+plasticity,\
+hebbian+linear+tied+decay,matched_hebbian,matched_hebbian+tied,matched_gradient+tied,delta
 }
 claims() {  # claims 1 and 3: cue-reward association and linear regression, tuned, 5 seeds
   $S --out $O/claims --tasks cue_reward,regression_duan_linear --modules matched_hebbian,matched_gradient,lstm \
@@ -86,7 +90,7 @@ claims() {  # claims 1 and 3: cue-reward association and linear regression, tune
 }
 
 case "${1:-}" in
-  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; controls) controls ;; encoder) encoder ;; normalised) normalised ;; tied) tied ;; tied-matched) tied_matched ;; claims) claims ;;
-  all) horizon; ablation; write_rate; long; omniglot; plastic; controls; encoder; normalised; tied; tied_matched; claims ;;
-  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-matched|claims|all" >&2; exit 2 ;;
+  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; controls) controls ;; encoder) encoder ;; normalised) normalised ;; tied) tied ;; tied-ablation) tied_ablation ;; tied-matched) tied_matched ;; claims) claims ;;
+  all) horizon; ablation; write_rate; long; omniglot; plastic; controls; encoder; normalised; tied; tied_ablation; tied_matched; claims ;;
+  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-ablation|tied-matched|claims|all" >&2; exit 2 ;;
 esac

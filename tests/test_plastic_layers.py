@@ -90,11 +90,16 @@ def test_each_hebbian_fix_changes_the_module_and_reduces_to_it_when_neutral(fix)
 def test_the_ablation_lists_each_fix_and_all():
     assert set(HEBBIAN_ABLATION) == {f"hebbian+{f}" for f in HEBBIAN_FIXES} | {"hebbian+all", "hebbian+all+A_ones",
                                                                             "hebbian+linear", "hebbian+linear+decay",
-                                                                            "hebbian+linear+norm", "hebbian+linear+tied"}
+                                                                            "hebbian+linear+norm", "hebbian+linear+tied",
+                                                                            "hebbian+linear+tied+plasticity",
+                                                                            "hebbian+linear+tied+decay"}
     assert HEBBIAN_ABLATION["hebbian+linear"].fixes == {"keys", "rate", "sigmoid", "keep"}
     assert HEBBIAN_ABLATION["hebbian+linear"].fixes - HEBBIAN_ABLATION["hebbian+linear+decay"].fixes == {"keep"}
     assert HEBBIAN_ABLATION["hebbian+linear+norm"].fixes ^ HEBBIAN_ABLATION["hebbian+linear"].fixes == {"keys", "norm"}
     assert HEBBIAN_ABLATION["hebbian+linear+tied"].fixes - HEBBIAN_ABLATION["hebbian+linear"].fixes == {"tied"}
+    tied = HEBBIAN_ABLATION["hebbian+linear+tied"].fixes
+    assert HEBBIAN_ABLATION["hebbian+linear+tied+plasticity"].fixes - tied == {"plasticity"}
+    assert tied - HEBBIAN_ABLATION["hebbian+linear+tied+decay"].fixes == {"keep"}
     assert HEBBIAN_ABLATION["hebbian+all"].fixes == HEBBIAN_ABLATION["hebbian+all+A_ones"].fixes == frozenset(HEBBIAN_FIXES)
     torch.manual_seed(0)
     assert (build_mixer("hebbian+all+A_ones", 8, 2).plasticity == 1).all()

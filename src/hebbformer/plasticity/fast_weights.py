@@ -150,7 +150,9 @@ class HebbianFastWeights(nn.Module):
     ``hebbian+linear+tied`` is ``hebbian+linear`` read with its own key (``tied``: ``q_t = k_t``), as
     a plastic layer ``(W + F) x`` of Duan et al.'s reads ``F`` with the same presynaptic activity
     that it writes as ``pre``: the score of a stored pair is then the similarity of two inputs
-    from the first step, where separate query and key maps start as a random bilinear form."""
+    from the first step, where separate query and key maps start as a random bilinear form;
+    ``+plasticity`` and ``+decay`` add one of Duan et al.'s differences to it (``A`` from U(-1, 1),
+    forgetting)."""
 
     kind = "hebbian"
     fixes: frozenset[str] = frozenset()
@@ -243,7 +245,10 @@ HEBBIAN_ABLATION = {c.kind: c for c in [_hebbian_with((f,), f) for f in HEBBIAN_
                        _hebbian_with(("keys", "rate", "sigmoid", "keep"), "linear"),
                        _hebbian_with(("keys", "rate", "sigmoid"), "linear+decay"),
                        _hebbian_with(("norm", "rate", "sigmoid", "keep"), "linear+norm"),
-                       _hebbian_with(("keys", "rate", "sigmoid", "keep", "tied"), "linear+tied")]}
+                       _hebbian_with(("keys", "rate", "sigmoid", "keep", "tied"), "linear+tied"),
+                       # and from there one of Duan et al.'s differences at a time: A, forgetting
+                       _hebbian_with(("keys", "rate", "sigmoid", "keep", "tied", "plasticity"), "linear+tied+plasticity"),
+                       _hebbian_with(("keys", "rate", "sigmoid", "tied"), "linear+tied+decay")]}
 
 
 def squared_error_through_tanh(w: torch.Tensor, k: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
