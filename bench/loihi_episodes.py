@@ -56,11 +56,16 @@ def main():
     ap.add_argument("--sequential", type=int, default=100, help="the first this many also one after another")
     ap.add_argument("--queries", type=int, default=0, help="queries per class (0: the model's eval.queries)")
     ap.add_argument("--batch", type=int, default=250, help="episodes per forward (the lanes of one call)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch's threads for the host's products (0: torch's default). 1 beside other jobs: "
+                         "there two threads spent many times their work waiting for each other")
     ap.add_argument("--out", default="runs/bench", help="folder for loihi_episodes.json (figures and machine)")
     ap.add_argument("overrides", nargs="*", help="data.root=PATH for real images")
     args = ap.parse_args()
     if min(args.episodes, args.sequential, args.batch) < 1 or args.queries < 0:
         ap.error("--episodes, --sequential and --batch must be at least 1, --queries at least 0")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"machine: {describe_line()}", flush=True)
     try:
         state = checkpoint.load(shipped.resolve(args.model))
@@ -93,6 +98,7 @@ def main():
           f"({args.sequential} episodes)\n"
           f"  ratio {per_1000(seq_s, args.sequential) / per_1000(side_s, args.episodes):5.1f}x", flush=True)
     figures = dict(model=args.model, setting=args.setting, queries=queries, data=where, batch=args.batch,
+                   threads=torch.get_num_threads(),
                    episodes=args.episodes, sequential_episodes=args.sequential, identical=bool(same),
                    integer_s_per_1000=per_1000(host_s, args.episodes),
                    side_by_side_s_per_1000=per_1000(side_s, args.episodes),
