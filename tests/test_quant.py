@@ -245,7 +245,14 @@ def test_integer_conv_stack_equals_conv_block_in_turn(ranges, monkeypatch):
     expected = x
     for w, b, acc_exp, exp in blocks:
         expected = fixed_point.conv_block(expected, w, b, acc_exp, exp, bits=8)
-    assert np.array_equal(fixed_point.conv_stack(x.astype(np.uint8), blocks, 8), expected.reshape(len(x), -1))
+    threads = torch.get_num_threads()
+    try:
+        for n in (1, 2):  # the chunks in turn, and spread over threads of their own
+            torch.set_num_threads(n)
+            assert np.array_equal(fixed_point.conv_stack(x.astype(np.uint8), blocks, 8), expected.reshape(len(x), -1))
+            assert torch.get_num_threads() == n
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("weight_range", [100, 100_000])  # partial sums below 2**24 (float32), then above (float64)
