@@ -141,6 +141,8 @@ def test_matched_tied_reads_with_its_key(rule):
         for a, b in zip((k, v, eta), untied._signals(x)[1:]):
             torch.testing.assert_close(a, b)
         assert not torch.allclose(tied(x), untied(x))
+    ones = build_mixer(f"matched_{rule}+tied+A_ones", 8, 2)
+    assert ones.tied and torch.equal(ones.plasticity, torch.ones(2, 4, 4))
 
 
 def test_delta_rule_recalls_what_it_stored_exactly():

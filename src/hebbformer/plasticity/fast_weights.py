@@ -379,18 +379,21 @@ class MatchedFastWeights(nn.Module):
 
     ``matched_hebbian+tied`` and ``matched_gradient+tied`` read with the key itself (``q_t = k_t``):
     their layers read ``F`` with the presynaptic activity that the update writes as ``pre`` (in
-    their RNN, ``h_{t-1}`` is both), where the untied mixer has a query map of its own."""
+    their RNN, ``h_{t-1}`` is both), where the untied mixer has a query map of its own;
+    ``+tied+A_ones`` also start ``A`` at ones (their ``inner_lr_mode='uniform'``)."""
 
     rule = "hebbian"
     write_rate = 1.0  # a multiplier on eta's scale 0.1 (their p_lr), the study's tuning grid sets it
     tied = False  # read with the key itself, q_t = k_t (the ``+tied`` variants)
+    plasticity_init = "uniform"  # A ~ U(-1, 1) (their default inner_lr_mode='random'), or "ones" ('uniform')
 
     def __init__(self, d_model: int, heads: int):
         super().__init__()
         self.heads, self.d_head = heads, d_model // heads
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.modulator = nn.Linear(d_model, heads)
-        self.plasticity = nn.Parameter(torch.rand(heads, self.d_head, self.d_head) * 2 - 1)  # A ~ U(-1, 1)
+        shape = (heads, self.d_head, self.d_head)
+        self.plasticity = nn.Parameter(torch.ones(shape) if self.plasticity_init == "ones" else torch.rand(shape) * 2 - 1)
         self.loss_weight = nn.Parameter(torch.ones(heads, self.d_head))  # w of the inner loss (gradient)
         self.proj = nn.Linear(d_model, d_model)
 
@@ -445,8 +448,14 @@ class MatchedGradient(MatchedFastWeights):
 
 
 # Duan et al.'s update read as their layers read it, with the presynaptic activity it writes
-MATCHED_TIED = {c.kind: c for c in (type("MatchedHebbianTied", (MatchedHebbian,), {"kind": "matched_hebbian+tied", "tied": True}),
-                                    type("MatchedGradientTied", (MatchedGradient,), {"kind": "matched_gradient+tied", "tied": True}))}
+def _matched_tied(base: type, suffix: str = "", plasticity_init: str = "uniform") -> type:
+    kind = f"{base.kind}+tied{suffix}"
+    return type(kind.replace("+", "_"), (base,), {"kind": kind, "tied": True, "plasticity_init": plasticity_init})
+
+
+MATCHED_TIED = {c.kind: c for c in (_matched_tied(MatchedHebbian), _matched_tied(MatchedGradient),
+                                    _matched_tied(MatchedHebbian, "+A_ones", "ones"),
+                                    _matched_tied(MatchedGradient, "+A_ones", "ones"))}
 
 
 class LSTMMixer(nn.Module):
