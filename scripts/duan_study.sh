@@ -71,21 +71,22 @@ tied() {  # the same runs, the Hebbian sum read with its own keys (hebbian+linea
   $S --out $O/fewshot-omniglot-encoder --modules hebbian+linear+tied $E25
   reads_table
 }
-tied_ablation() {  # the tied Hebbian sum with one of Duan et al.'s differences added: A from U(-1, 1), forgetting
-  $S --out $O/fewshot-omniglot-encoder --modules hebbian+linear+tied+plasticity,hebbian+linear+tied+decay $E25
-  reads_table
-}
+# The tied reads at 3 seeds each, in a folder of their own (a study's table covers the seeds of its last call)
+E3="--steps 1000 --seeds 3 ${E25#--steps 1000 --seeds 5}"
+TIED="matched_hebbian+tied,matched_hebbian+tied+A_ones,matched_gradient+tied+A_ones,hebbian+linear+tied+plasticity,\
+hebbian+linear+tied+decay"
 tied_matched() {  # Duan et al.'s update read the same way, Hebbian and gradient-based (claim 1's comparison),
-  # with A from U(-1, 1) (their default), then from ones (their inner_lr_mode='uniform'): 3 seeds each, in a
-  # folder of their own (a study's table covers the seeds of its last call)
-  local m="--steps 1000 --seeds 3 ${E25#--steps 1000 --seeds 5}"
-  $S --out $O/fewshot-omniglot-encoder-tied --modules matched_hebbian+tied+A_ones,matched_gradient+tied+A_ones $m
-  $S --out $O/fewshot-omniglot-encoder-tied --modules matched_hebbian+tied,matched_hebbian+tied+A_ones,matched_gradient+tied+A_ones $m
+  # with A from U(-1, 1) (their default), then from ones (their inner_lr_mode='uniform')
+  $S --out $O/fewshot-omniglot-encoder-tied --modules matched_hebbian+tied+A_ones,matched_gradient+tied+A_ones $E3
+  $S --out $O/fewshot-omniglot-encoder-tied --modules matched_hebbian+tied $E3
+}
+tied_ablation() {  # the tied Hebbian sum with one of Duan et al.'s differences added: A from U(-1, 1), forgetting
+  $S --out $O/fewshot-omniglot-encoder-tied --modules hebbian+linear+tied+plasticity,hebbian+linear+tied+decay $E3
+  $S --out $O/fewshot-omniglot-encoder-tied --modules $TIED $E3  # the folder's table
 }
 reads_table() {  # the folder's table over every module of the 25k runs
   $S --out $O/fewshot-omniglot-encoder $E25 \
-     --modules attention,hebbian+linear,hebbian+linear+norm,hebbian+linear+tied,hebbian+linear+tied+plasticity,\
-hebbian+linear+tied+decay,matched_hebbian,delta
+     --modules attention,hebbian+linear,hebbian+linear+norm,hebbian+linear+tied,matched_hebbian,delta
 }
 claims() {  # claims 1 and 3: cue-reward association and linear regression, tuned, 5 seeds
   $S --out $O/claims --tasks cue_reward,regression_duan_linear --modules matched_hebbian,matched_gradient,lstm \
