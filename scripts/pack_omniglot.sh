@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Ships the models that scripts/train_omniglot.sh trained: models/NAME.pt and models/MANIFEST.json
 # (sha256, size, training command, machine and time, and the check counts tests/test_shipped.py
-# re-measures). Usage: scripts/pack_omniglot.sh [NAME ...]   (default: every model whose run exists)
+# re-measures). Usage: scripts/pack_omniglot.sh [NAME ...]   (default: every shipped model whose run exists)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 H=".venv/bin/hebbformer"
@@ -13,9 +13,7 @@ declare -A RUN DESC CMD
 add() { RUN[$1]=$2; DESC[$1]=$3; CMD[$1]="$4 --out $2"; }
 add vinyals-icl runs/vinyals_icl "in-context learner, softmax attention, Float; Vinyals split" \
     "$V train.steps=4500"
-add vinyals-relu runs/vinyals_relu "in-context learner, relu attention, Float (from vinyals-icl); Vinyals split" \
-    "$V model.attention=relu train.init_from=runs/vinyals_icl train.steps=600 train.warmup_steps=50 train.lr=5e-4"
-add vinyals-quant runs/vinyals_quant "in-context learner, relu attention, Quant (QAT from vinyals-relu); Vinyals split" \
+add vinyals-quant runs/vinyals_quant "in-context learner, relu attention, Quant (QAT from runs/vinyals_relu, the relu learner fine-tuned from vinyals-icl); Vinyals split" \
     "$V model.attention=relu model.quant=true $NO_AUX train.init_from=runs/vinyals_relu train.steps=300 train.warmup_steps=20 train.lr=2e-4"
 add vinyals-protonet runs/vinyals_protonet "Prototypical Network; Vinyals split" \
     "$V model.method=protonet $NO_AUX train.steps=2500"
@@ -46,9 +44,17 @@ add lake-icl-64-attend runs/lake_icl64_attend "in-context learner, softmax atten
 # the fifth round: 2 heads of 128 dimensions instead of 8 of 32 (docs/results/two-heads/)
 add lake-icl-64-h2 runs/lake_icl64_h2 "in-context learner, softmax attention, Float, 2 heads of 128, 64-channel Conv-4 started from lake-icl-64's encoder; Lake's protocol (images_background only)" \
     "$L model.encoder_channels=64 train.steps=3000 train.val_every=500 model.heads=2 train.init_encoder_from=models/lake-icl-64.pt episode.same_alphabet=0.75"
+# the sixth round (2026-12-03 #2): the Vinyals learner started whole from lake-icl-64-h2 (a Lake model, so
+# nothing of the Vinyals test characters reached it), and vinyals-quant's Float twin (docs/results/vinyals-h2/)
+add vinyals-icl-64-h2 runs/vinyals_icl64_h2_fromlake "in-context learner, softmax attention, Float, 2 heads of 128, 64-channel Conv-4, started whole from lake-icl-64-h2; Vinyals split" \
+    "$V model.encoder_channels=64 model.heads=2 train.steps=2500 train.val_every=500 train.lr=5e-4 train.warmup_steps=50 train.init_from=models/lake-icl-64-h2.pt"
+# (its start, models/vinyals-relu.pt as shipped until this round, was runs/vinyals_relu packed in float16:
+#  git show cc26cf4:models/vinyals-relu.pt; scripts/train_omniglot.sh icl starts it from runs/vinyals_relu)
+add vinyals-relu runs/vinyals_relu_twin "in-context learner, relu attention, Float: vinyals-quant's twin, the same 300 steps from the relu learner without quantisation; Vinyals split" \
+    "$V model.attention=relu $NO_AUX train.init_from=models/vinyals-relu.pt train.steps=300 train.warmup_steps=20 train.lr=2e-4"
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(vinyals-icl vinyals-relu vinyals-quant vinyals-protonet vinyals-maml vinyals-maml-fo vinyals-finetune lake-protonet
-                                  vinyals-icl-64 vinyals-protonet-64 lake-protonet-64 lake-icl-64)
+[ ${#names[@]} -gt 0 ] || names=(vinyals-icl vinyals-quant vinyals-relu vinyals-protonet vinyals-maml vinyals-maml-fo vinyals-finetune
+                                  lake-protonet vinyals-icl-64-h2 vinyals-protonet-64 lake-protonet-64 lake-icl-64 lake-icl-64-h2)
 for name in "${names[@]}"; do
   if [ -z "${RUN[$name]+set}" ]; then
     echo "unknown model $name; known: ${!RUN[*]}" >&2; exit 2

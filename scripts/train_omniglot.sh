@@ -2,7 +2,7 @@
 # The trainings behind the shipped Omniglot models (models/, docs/results/omniglot.md), as run.
 # Two tracks of one thread each, side by side on a 2-core CPU (the times in the manifest are of
 # that sharing); every run resumes where a kill left it, and a finished one is left as it is, so
-# running this script again continues. Usage: scripts/train_omniglot.sh icl|baselines|wide|third|attend|heads [DATA_ROOT]
+# running this script again continues. Usage: scripts/train_omniglot.sh icl|baselines|wide|third|attend|heads|sixth [DATA_ROOT]
 # "wide": the second round (2026-12-02), the standard Conv-4 width of 64 channels (Snell et al.,
 # Finn et al.) instead of 32, run as two tracks: the learner alone, then the two ProtoNets.
 # "third": the third round (2026-12-02), the in-context learner under Lake's protocol at 64
@@ -13,6 +13,8 @@
 # "heads": the fifth round (2026-12-02 #5), both protocols' learners with 2 heads of 128 dimensions
 # instead of 8 of 32: with the features randomly rotated in training, a head's score reads only a
 # random projection of its rank (32) of the 64 features; at 128 it can read all of them.
+# "sixth": the sixth round (2026-12-03 #2), the Vinyals learner with two heads started whole from the
+# shipped Lake learner with two heads, which has left the plateau that two heads sat on here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D="data.root=${2:-../shared/data/omniglot}"
@@ -47,6 +49,9 @@ case "${1:-}" in
         train.init_from=runs/vinyals_icl train.steps=600 train.warmup_steps=50 train.lr=5e-4
     run runs/vinyals_quant -c configs/omniglot_vinyals.toml $D $T model.attention=relu model.quant=true $NO_AUX \
         train.init_from=runs/vinyals_relu train.steps=300 train.warmup_steps=20 train.lr=2e-4
+    # Quant's Float twin (shipped as vinyals-relu): the same 300 steps, settings and batches, no quantisation
+    run runs/vinyals_relu_twin -c configs/omniglot_vinyals.toml $D $T model.attention=relu $NO_AUX \
+        train.init_from=runs/vinyals_relu train.steps=300 train.warmup_steps=20 train.lr=2e-4
     ;;
   baselines)  # ProtoNets on both protocols, the in-context learner under Lake's, MAML, fine-tuning
     run runs/vinyals_protonet -c configs/omniglot_vinyals.toml $D $T model.method=protonet $NO_AUX train.steps=2500
@@ -77,5 +82,11 @@ case "${1:-}" in
   heads)  # both protocols, two heads of 128 dimensions: one head's score spans the 64 features
     both_protocols h2 model.heads=2
     ;;
-  *) echo "usage: $0 icl|baselines|wide|third|attend|heads [DATA_ROOT]" >&2; exit 2 ;;
+  sixth)  # the Vinyals learner with two heads, started whole from lake-icl-64-h2 (a Lake model: it saw
+    # images_background only, so none of the Vinyals test characters), past the plateau from the start
+    run runs/vinyals_icl64_h2_fromlake -c configs/omniglot_vinyals.toml $D $T model.encoder_channels=64 \
+        model.heads=2 train.steps=2500 train.val_every=500 train.lr=5e-4 train.warmup_steps=50 \
+        train.init_from=models/lake-icl-64-h2.pt
+    ;;
+  *) echo "usage: $0 icl|baselines|wide|third|attend|heads|sixth [DATA_ROOT]" >&2; exit 2 ;;
 esac
