@@ -76,7 +76,7 @@ E3="--steps 1000 --seeds 3 ${E25#--steps 1000 --seeds 5}"
 TIED="matched_hebbian+tied,matched_hebbian+tied+A_ones,matched_gradient+tied+A_ones,hebbian+linear+tied+plasticity,\
 hebbian+linear+tied+decay"
 tied_matched() {  # Duan et al.'s update read the same way, Hebbian and gradient-based (claim 1's comparison),
-  # with A from U(-1, 1) (their default), then from ones (their inner_lr_mode='uniform')
+  # with A from ones (their inner_lr_mode='uniform'), then the Hebbian one from U(-1, 1) (their default)
   $S --out $O/fewshot-omniglot-encoder-tied --modules matched_hebbian+tied+A_ones,matched_gradient+tied+A_ones $E3
   $S --out $O/fewshot-omniglot-encoder-tied --modules matched_hebbian+tied $E3
 }

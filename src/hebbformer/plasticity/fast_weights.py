@@ -90,6 +90,12 @@ def _plastic_read(weight: torch.Tensor, k: torch.Tensor, q: torch.Tensor, plasti
     return ((plasticity * fast) @ q[..., None])[..., 0]
 
 
+def _plasticity_matrix(heads: int, d: int, init: str) -> nn.Parameter:
+    """Duan et al.'s per-synapse plasticity A [heads, d, d]: U(-1, 1) (their default
+    inner_lr_mode='random') or ones ('uniform')."""
+    return nn.Parameter(torch.ones(heads, d, d) if init == "ones" else torch.rand(heads, d, d) * 2 - 1)
+
+
 def _decay_matrix(log_retention: torch.Tensor, t: int) -> torch.Tensor:
     """retention ** (i - j) for j <= i, else 0: [..., T, T] for a log retention [...]."""
     i = torch.arange(t, device=log_retention.device)
@@ -172,8 +178,7 @@ class HebbianFastWeights(nn.Module):
         if "rate" in self.fixes:
             self.rate = nn.Parameter(torch.ones(heads))
         if "plasticity" in self.fixes:
-            shape = (heads, self.d_head, self.d_head)
-            self.plasticity = nn.Parameter(torch.ones(shape) if self.plasticity_init == "ones" else torch.rand(shape) * 2 - 1)
+            self.plasticity = _plasticity_matrix(heads, self.d_head, self.plasticity_init)
         self.proj = nn.Linear(d_model, d_model)
 
     def _signals(self, x):
@@ -392,8 +397,7 @@ class MatchedFastWeights(nn.Module):
         self.heads, self.d_head = heads, d_model // heads
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.modulator = nn.Linear(d_model, heads)
-        shape = (heads, self.d_head, self.d_head)
-        self.plasticity = nn.Parameter(torch.ones(shape) if self.plasticity_init == "ones" else torch.rand(shape) * 2 - 1)
+        self.plasticity = _plasticity_matrix(heads, self.d_head, self.plasticity_init)
         self.loss_weight = nn.Parameter(torch.ones(heads, self.d_head))  # w of the inner loss (gradient)
         self.proj = nn.Linear(d_model, d_model)
 
