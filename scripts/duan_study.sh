@@ -2,7 +2,7 @@
 # The studies of docs/results/duan-study/ (issue 15), as run: each writes into its folder there,
 # and a rerun resumes it, training only what is missing (a finished study only writes its tables
 # and figures again). One thread each; on a 2-core CPU two can run side by side.
-# Usage: scripts/duan_study.sh horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-ablation|tied-matched|claims|all
+# Usage: scripts/duan_study.sh CASE (the cases are listed at the end)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 S=".venv/bin/hebbformer study --threads 1"
@@ -88,13 +88,39 @@ reads_table() {  # the folder's table over every module of the 25k runs
   $S --out $O/fewshot-omniglot-encoder $E25 \
      --modules attention,hebbian+linear,hebbian+linear+norm,hebbian+linear+tied,matched_hebbian,delta
 }
+tied_duan() {  # the tied sum with the rest of Duan et al.'s differences, one at a time: read before write, their
+  # clip of the update's norm, their write's scale 0.1 (the folder of tied_ablation, 3 seeds)
+  $S --out $O/fewshot-omniglot-encoder-tied --modules hebbian+linear+tied+read_first,hebbian+linear+tied+clip,\
+hebbian+linear+tied+eta_scale $E3
+  $S --out $O/fewshot-omniglot-encoder-tied --modules $TIED,hebbian+linear+tied+read_first,hebbian+linear+tied+clip,\
+hebbian+linear+tied+eta_scale $E3  # the folder's table
+}
+tied_random() {  # the tied sum from a random encoder (no --encoder-from): does it leave the plateau on its own?
+  # The same settings as omniglot() (fewshot-omniglot/, where delta is 3/3 and matched_hebbian 0/3)
+  $S --out $O/fewshot-omniglot-random-encoder --modules hebbian+linear+tied --steps 1000 --seeds 5 --tasks fewshot@1 \
+     --lr 2e-3 data.name=omniglot data.split=vinyals data.root="${DATA_ROOT:-../shared/data/omniglot}"
+}
+horizon_grid() {  # claim 2 again, the grid widened past horizon()'s corner (lr 3e-3, write rate 2 won there)
+  $S --out $O/horizon-grid --tasks reproduction_delay --modules matched_hebbian,matched_gradient,lstm --steps 1000 \
+     --seeds 5 --tune-lrs 1e-3,3e-3,1e-2 --tune-write-rates 2,4 --tune-seeds 2
+}
+per_delay() {  # claim 2 as Duan et al. measure it: one network per delay, at horizon_grid()'s winners, 2,000
+  # steps (theirs: 10,000 batches of 64; a delay-60 run of the gradient rule takes about 6 min per 1,000 steps here)
+  local m
+  for m in matched_hebbian matched_gradient lstm; do
+    $S --out $O/horizon-per-delay --tasks reproduction_delay@0,reproduction_delay@60 --modules $m --steps 2000 \
+       --seeds 5 --tuning-from $O/horizon-grid
+  done
+  $S --out $O/horizon-per-delay --tasks reproduction_delay@0,reproduction_delay@60 --steps 2000 --seeds 5 \
+     --tuning-from $O/horizon-grid --modules matched_hebbian,matched_gradient,lstm  # the folder's table
+}
 claims() {  # claims 1 and 3: cue-reward association and linear regression, tuned, 5 seeds
   $S --out $O/claims --tasks cue_reward,regression_duan_linear --modules matched_hebbian,matched_gradient,lstm \
      --steps 1000 --seeds 5 --tune-lrs 1e-3,3e-3 --tune-write-rates 2,4 --tune-seeds 1
 }
 
 case "${1:-}" in
-  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; controls) controls ;; encoder) encoder ;; normalised) normalised ;; tied) tied ;; tied-ablation) tied_ablation ;; tied-matched) tied_matched ;; claims) claims ;;
-  all) horizon; ablation; write_rate; long; omniglot; plastic; controls; encoder; normalised; tied; tied_ablation; tied_matched; claims ;;
-  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-ablation|tied-matched|claims|all" >&2; exit 2 ;;
+  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; controls) controls ;; encoder) encoder ;; normalised) normalised ;; tied) tied ;; tied-ablation) tied_ablation ;; tied-matched) tied_matched ;; tied-duan) tied_duan ;; tied-random) tied_random ;; horizon-grid) horizon_grid ;; per-delay) per_delay ;; claims) claims ;;
+  all) horizon; ablation; write_rate; long; omniglot; plastic; controls; encoder; normalised; tied; tied_ablation; tied_matched; tied_duan; tied_random; horizon_grid; per_delay; claims ;;
+  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-ablation|tied-matched|tied-duan|tied-random|horizon-grid|per-delay|claims|all" >&2; exit 2 ;;
 esac

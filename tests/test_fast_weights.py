@@ -126,6 +126,24 @@ def test_hebbian_linear_tied_reads_with_its_own_key():
         torch.testing.assert_close(mixer(x), mixer.proj(y.flatten(2)))
 
 
+def test_the_tied_sums_clip_and_eta_scale_shrink_each_write_as_duan_et_al():
+    """+clip scales a token's write by min(1, 1 / |v_t|) (|v_t| over all heads: their update's norm
+    for unit keys), +eta_scale by 0.1; the read through the unchanged memory is otherwise the
+    tied sum's, so a one-token sequence (its own write read back) shows each factor exactly."""
+    torch.manual_seed(7)
+    tied = build_mixer("hebbian+linear+tied", 8, 2).double()
+    x = torch.randn(3, 1, 8, dtype=torch.float64)
+    with torch.no_grad():
+        tied.qkv.bias[16:].fill_(3.0)  # values near 1 in all 8 channels: |v| about 2.8, so the clip acts
+        plain = tied(x) - tied.proj.bias
+        v = torch.tanh(tied.qkv(x)[..., 16:])
+        for fix, factor in (("clip", torch.clamp(1 / v.norm(dim=-1, keepdim=True), max=1.0)), ("eta_scale", 0.1)):
+            fixed = build_mixer(f"hebbian+linear+tied+{fix}", 8, 2).double()
+            fixed.load_state_dict(tied.state_dict())
+            torch.testing.assert_close(fixed(x) - fixed.proj.bias, plain * factor)
+        assert (v.norm(dim=-1) > 2).all()
+
+
 @pytest.mark.parametrize("rule", ["hebbian", "gradient"])
 def test_matched_tied_reads_with_its_key(rule):
     """matched_*+tied is the matched mixer with its query replaced by its unit key (over sqrt(d_head)):

@@ -92,7 +92,10 @@ def test_the_ablation_lists_each_fix_and_all():
                                                                             "hebbian+linear", "hebbian+linear+decay",
                                                                             "hebbian+linear+norm", "hebbian+linear+tied",
                                                                             "hebbian+linear+tied+plasticity",
-                                                                            "hebbian+linear+tied+decay"}
+                                                                            "hebbian+linear+tied+decay",
+                                                                            "hebbian+linear+tied+read_first",
+                                                                            "hebbian+linear+tied+clip",
+                                                                            "hebbian+linear+tied+eta_scale"}
     assert HEBBIAN_ABLATION["hebbian+linear"].fixes == {"keys", "rate", "sigmoid", "keep"}
     assert HEBBIAN_ABLATION["hebbian+linear"].fixes - HEBBIAN_ABLATION["hebbian+linear+decay"].fixes == {"keep"}
     assert HEBBIAN_ABLATION["hebbian+linear+norm"].fixes ^ HEBBIAN_ABLATION["hebbian+linear"].fixes == {"keys", "norm"}
@@ -100,6 +103,8 @@ def test_the_ablation_lists_each_fix_and_all():
     tied = HEBBIAN_ABLATION["hebbian+linear+tied"].fixes
     assert HEBBIAN_ABLATION["hebbian+linear+tied+plasticity"].fixes - tied == {"plasticity"}
     assert tied - HEBBIAN_ABLATION["hebbian+linear+tied+decay"].fixes == {"keep"}
+    for fix in ("read_first", "clip", "eta_scale"):
+        assert HEBBIAN_ABLATION[f"hebbian+linear+tied+{fix}"].fixes - tied == {fix}
     assert HEBBIAN_ABLATION["hebbian+all"].fixes == HEBBIAN_ABLATION["hebbian+all+A_ones"].fixes == frozenset(HEBBIAN_FIXES)
     torch.manual_seed(0)
     assert (build_mixer("hebbian+all+A_ones", 8, 2).plasticity == 1).all()

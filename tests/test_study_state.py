@@ -115,6 +115,12 @@ def test_the_cli_prints_that_as_one_line(tmp_path, trained, capsys):
     assert "study.json is not valid JSON" in err and err.count("\n") == 1 and "Traceback" not in err
 
 
+def test_the_cli_refuses_bad_settings_before_making_the_out_folder(tmp_path, capsys):
+    for bad in (["--modules", "hebbian+linear+tide"], ["--tasks", "copy@x"], ["--tuning-from", str(tmp_path / "no")]):
+        assert main(["study", "--out", str(tmp_path / "s"), *bad]) == 2
+        assert capsys.readouterr().err.count("\n") == 1 and not (tmp_path / "s").exists()
+
+
 def test_a_torn_study_json_with_no_finished_runs_is_written_anew(tmp_path, trained):
     (tmp_path / "runs").mkdir()
     (tmp_path / "study.json").write_bytes(b'{"steps": 2, "ba')
@@ -164,6 +170,48 @@ def test_every_module_is_tuned_over_as_many_points_and_trained_at_its_best(tmp_p
     calls.clear()
     run_study(cfg, tmp_path, log=lambda s: None)  # resumed: nothing trained again
     assert calls == []
+
+
+def test_tuning_from_trains_each_level_at_the_winner_tuned_over_all_levels(tmp_path, monkeypatch):
+    """--tuning-from: a network per delay (NAME@LEVEL) takes NAME's winner from the other study's
+    tuning.json and trains no grid of its own; a missing winner, file, or a grid beside it is refused
+    before anything is written."""
+    calls = []
+
+    def train_one(kind, task, seed, cfg, lr=None, write_rate=1.0, split="test"):
+        calls.append((task.name, kind, lr, write_rate, split))
+        return {"task": task.name, "module": kind, "seed": seed, "lr": lr, "write_rate": write_rate, "d_model": 8,
+                "parameters": 100, "train_s": 0.0, "loss_curve": [[1, 2.0], [2, 1.0]], "left_plateau": True,
+                "metric": task.metric, "level_name": task.level_name,
+                "levels": {str(level): [0.1] for level in task.levels}}
+
+    monkeypatch.setattr(study, "train_one", train_one)
+    tuned = tmp_path / "tuned"
+    tuned.mkdir()
+    grid = [{"lr": 3e-3, "write_rate": 4.0, "val": 0.2, "left_plateau": 2}]
+    (tuned / "tuning.json").write_text(json.dumps({
+        "reproduction_delay|matched_hebbian": {"task": "reproduction_delay", "module": "matched_hebbian",
+                                               "metric": "mse", "grid": grid, "lr": 3e-3, "write_rate": 4.0},
+        "reproduction_delay|lstm": {"task": "reproduction_delay", "module": "lstm", "metric": "mse",
+                                    "grid": [{**grid[0], "write_rate": 1.0}], "lr": 3e-3, "write_rate": 1.0}}))
+    cfg = dict(modules=["matched_hebbian", "lstm"], tasks=["reproduction_delay@0", "reproduction_delay@60"], seeds=2,
+               steps=2, tuning_from=str(tuned))
+    out = tmp_path / "per-delay"
+    results = run_study(StudyConfig(**cfg), out, log=lambda s: None)
+    assert len(results) == 8 and {c[4] for c in calls} == {"test"}  # no grid of its own
+    assert {(c[1], c[2], c[3]) for c in calls} == {("matched_hebbian", 3e-3, 4.0), ("lstm", 3e-3, 1.0)}
+    md = summarise(results, out)
+    assert "| reproduction_delay@60 | matched_hebbian | tuned on reproduction_delay in " in md
+    assert (out / "paired.png").is_file()
+    for bad, match in (({"modules": ["matched_gradient"]}, "no winner for reproduction_delay@0|matched_gradient"),
+                       ({"tuning_from": str(tmp_path / "nowhere")}, "no tuning.json there"),
+                       ({"tune_lrs": [1e-3], "tune_write_rates": [1.0]}, "cannot be given with a tuning grid")):
+        with pytest.raises(ConfigError, match=match):
+            run_study(StudyConfig(**{**cfg, **bad}), tmp_path / "refused", log=lambda s: None)
+    assert not (tmp_path / "refused").exists()
+    (tuned / "tuning.json").write_text("{torn")
+    with pytest.raises(DataError, match="is not valid JSON"):
+        StudyConfig(**cfg).validate()
 
 
 def _result(module, seed, levels):

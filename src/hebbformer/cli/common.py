@@ -14,12 +14,18 @@ from ..registry import BACKENDS
 BACKEND_HELP = "; ".join(f"{name}: {entry.summary}" for name, entry in BACKENDS.items())
 
 
-def writable_folder(path: str | Path, what: str = "--out") -> Path:
-    """A folder this command may write into, checked before any work: created if missing; an
-    existing file or an unwritable place is an error naming it."""
+def writable_folder(path: str | Path, what: str = "--out", create: bool = True) -> Path:
+    """A folder this command may write into, checked before any work: created if missing (or,
+    with create=False, left for the command to make once its input is checked, its nearest
+    existing parent checked instead); an existing file or an unwritable place is an error naming it."""
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"{what} {folder} is a file, not a folder")
+    if not create and not folder.exists():
+        parent = next(p for p in folder.absolute().parents if p.exists())
+        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            raise ConfigError(f"{what} {folder} cannot be created: {parent} is not a writable folder")
+        return folder
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:

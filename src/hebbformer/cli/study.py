@@ -33,6 +33,9 @@ def add(sub) -> None:
     p.add_argument("--encoder-blocks", type=int, default=4, help="its blocks (4: Conv-4)")
     p.add_argument("--encoder-from", default="", metavar="CHECKPOINT",
                    help="start the image encoder from this run's or shipped model's (e.g. models/vinyals-protonet.pt)")
+    p.add_argument("--tuning-from", default="", metavar="STUDY",
+                   help="take each task's and module's lr and write rate from this study folder's tuning.json "
+                   "(NAME@LEVEL from NAME's), e.g. one network per delay at the point tuned over all delays")
     p.add_argument("--beside-attention", action="store_true",
                    help="keep causal softmax attention in every block and add the module beside it (default: instead)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0: torch's default")
@@ -49,7 +52,8 @@ def run(args) -> int:
                       beside_attention=args.beside_attention, tune_lrs=_numbers(args.tune_lrs, "--tune-lrs"),
                       tune_write_rates=_numbers(args.tune_write_rates, "--tune-write-rates"),
                       tune_seeds=args.tune_seeds, encoder_channels=args.encoder_channels,
-                      encoder_blocks=args.encoder_blocks, encoder_from=args.encoder_from)
+                      encoder_blocks=args.encoder_blocks, encoder_from=args.encoder_from,
+                      tuning_from=args.tuning_from)
     if args.modules:
         cfg.modules = [m.strip() for m in args.modules.split(",")]
     if args.tasks:
@@ -63,7 +67,8 @@ def run(args) -> int:
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
-    out = writable_folder(args.out)
+    # made by run_study once the tasks are built: a bad module, task level or --tuning-from leaves no folder
+    out = writable_folder(args.out, create=False)
     tic = time.perf_counter()
     results = run_study(cfg.validate(), out)
     print(summarise(results, out))

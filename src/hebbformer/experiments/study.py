@@ -72,6 +72,10 @@ class StudyConfig:
     # there; empty: a random start. The plateau of end-to-end training is the encoder's and the
     # mixer's at once (neither learns while the other is random); a trained start separates them.
     encoder_from: str = ""
+    # Another study's folder whose tuning winners (tuning.json, per task and module) the runs take
+    # instead of a grid of their own: Duan et al.'s one network per delay (reproduction_delay@60)
+    # trained at the point tuned once on the task over all delays. NAME@LEVEL looks up NAME.
+    tuning_from: str = ""
 
     def validate(self) -> "StudyConfig":
         for m in self.modules:
@@ -92,9 +96,30 @@ class StudyConfig:
                 raise ConfigError(f"study write rates must lie in (0, 5), got {w}")
         if bool(self.tune_lrs) != bool(self.tune_write_rates):
             raise ConfigError("a tuning grid needs both tune_lrs and tune_write_rates (or neither)")
+        if self.tuning_from and self.tune_lrs:
+            raise ConfigError("--tuning-from takes another study's winners: it cannot be given with a tuning grid")
+        if self.tuning_from:
+            self.borrowed_tuning()  # a missing or broken tuning.json, or a winner it lacks: refused before any write
         if self.encoder_from and not checkpoint.resolve(self.encoder_from).is_file():  # before the study writes
             raise ConfigError(f"--encoder-from {self.encoder_from}: no checkpoint there")
         return self
+
+    def borrowed_tuning(self) -> dict[str, dict]:
+        """tuning_from's winners, as its tuning.json holds them ("TASK|MODULE" -> entry); each
+        (task, module) of this study must have one."""
+        path = Path(self.tuning_from) / "tuning.json"
+        if not path.is_file():
+            raise ConfigError(f"--tuning-from {self.tuning_from}: no tuning.json there (a study with a tuning grid)")
+        tuning, why = _read_json(path)
+        if why is None and not isinstance(tuning, dict):
+            why = f"holds a JSON {type(tuning).__name__}, not a study's tuning"
+        if why is not None:
+            raise DataError(f"--tuning-from: {path} {why}")
+        missing = [f"{t}|{m}" for t in self.tasks for m in self.modules if _borrowed_key(t, m) not in tuning]
+        if missing:
+            raise ConfigError(f"--tuning-from: {path} has no winner for {', '.join(missing)}; "
+                              f"it has {', '.join(tuning) or 'none'}")
+        return tuning
 
     def grid(self, kind: str) -> list[tuple[float, float]]:
         """The (lr, write rate) points a module is tuned over: the same number for every module."""
@@ -106,6 +131,11 @@ class StudyConfig:
         if n == 1:
             return [(lo, 1.0)]
         return sorted({(float(f"{lo * (hi / lo) ** (i / (n - 1)):.3g}"), 1.0) for i in range(n)})
+
+
+def _borrowed_key(task: str, kind: str) -> str:
+    """The tuning.json key whose winner a run of task (NAME or NAME@LEVEL) and module takes."""
+    return f"{task.partition('@')[0]}|{kind}"
 
 
 def writes(kind: str) -> bool:
@@ -215,9 +245,10 @@ def _write_json_atomic(path: Path, data: dict, indent: int | None = None) -> Non
 
 # Settings every run of one study must share; modules, tasks and seeds may grow between calls.
 _SHARED = ("steps", "batch_size", "lr", "budget", "depth", "heads", "eval_batches", "data", "beside_attention",
-           "tune_lrs", "tune_write_rates", "tune_seeds", "encoder_channels", "encoder_blocks", "encoder_from")
+           "tune_lrs", "tune_write_rates", "tune_seeds", "encoder_channels", "encoder_blocks", "encoder_from",
+           "tuning_from")
 # What a study.json written before a setting existed was trained with (the default may differ).
-_BEFORE_SETTING = {"encoder_channels": 16, "encoder_blocks": 3, "encoder_from": ""}
+_BEFORE_SETTING = {"encoder_channels": 16, "encoder_blocks": 3, "encoder_from": "", "tuning_from": ""}
 # What train_one writes for a run: a file without all of it is not a finished run.
 _RESULT_KEYS = ("task", "module", "seed", "d_model", "parameters", "train_s", "loss_curve", "metric",
                 "level_name", "levels")
@@ -357,7 +388,12 @@ def level_score(r: dict, level: str) -> float:
 
 def _tuned(kind: str, task: Task, cfg: StudyConfig, out: Path, log=print) -> tuple[float, float]:
     """The grid point with the best validation score over the tuning seeds (the only point when
-    there is no grid); each point's score and the winner go to ``tuning.json``."""
+    there is no grid), or tuning_from's winner; each point's score and the winner go to ``tuning.json``."""
+    if cfg.tuning_from:
+        won = cfg.borrowed_tuning()[_borrowed_key(task.name, kind)]
+        _record_tuning(out, task.name, kind, {**won, "task": task.name, "tuned_on": won["task"],
+                                              "from": cfg.tuning_from})
+        return won["lr"], won["write_rate"]
     grid = cfg.grid(kind)
     if len(grid) == 1:
         return grid[0]
@@ -369,12 +405,16 @@ def _tuned(kind: str, task: Task, cfg: StudyConfig, out: Path, log=print) -> tup
                        "left_plateau": sum(r["left_plateau"] for r in runs)})
     sign = 1 if task.metric == "accuracy" else -1
     best = max(points, key=lambda p: sign * p["val"])
+    _record_tuning(out, task.name, kind, {"task": task.name, "module": kind, "metric": task.metric, "grid": points,
+                                          "lr": best["lr"], "write_rate": best["write_rate"]})
+    return best["lr"], best["write_rate"]
+
+
+def _record_tuning(out: Path, task: str, kind: str, entry: dict) -> None:
     tuning, _ = _read_json(out / "tuning.json") if (out / "tuning.json").exists() else ({}, None)
     tuning = tuning if isinstance(tuning, dict) else {}  # a torn file: rewritten from the runs, which are kept
-    tuning[f"{task.name}|{kind}"] = {"task": task.name, "module": kind, "metric": task.metric, "grid": points,
-                                     "lr": best["lr"], "write_rate": best["write_rate"]}
+    tuning[f"{task}|{kind}"] = entry
     _write_json_atomic(out / "tuning.json", tuning, indent=1)
-    return best["lr"], best["write_rate"]
 
 
 def summarise(results: list[dict], out: Path) -> str:
@@ -455,15 +495,19 @@ def _paired_markdown(diffs: list[dict]) -> str:
 
 
 def _paired_plot(diffs: list[dict], out: Path) -> None:
-    """paired.png: each pair's difference against the level, with its CI and the zero line."""
+    """paired.png: each pair's difference against the level, with its CI and the zero line; the
+    one-level tasks of one task (reproduction_delay@0, @60: a network per delay) share a panel."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    tasks = list(dict.fromkeys(d["task"] for d in diffs))
+    def base(task):
+        return task.partition("@")[0]
+
+    tasks = list(dict.fromkeys(base(d["task"]) for d in diffs))
     fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.4), squeeze=False)
     for ax, task in zip(axes[0], tasks):
-        pts = [d for d in diffs if d["task"] == task and d["level"] != "all"]
+        pts = sorted((d for d in diffs if base(d["task"]) == task and d["level"] != "all"), key=lambda d: int(d["level"]))
         for i, pair in enumerate(dict.fromkeys((d["a"], d["b"]) for d in pts)):
             p = [d for d in pts if (d["a"], d["b"]) == pair]
             ax.errorbar([int(d["level"]) for d in p], [d["mean"] for d in p], marker="o", capsize=2,
@@ -493,7 +537,8 @@ def _tuning_markdown(out: Path) -> str:
         for p in t["grid"]:
             cell = f"{p['lr']:g} / {p['write_rate']:g}: {p['val']:.3f} ({p['left_plateau']})"
             cells.append(f"**{cell}**" if (p["lr"], p["write_rate"]) == (t["lr"], t["write_rate"]) else cell)
-        lines.append(f"| {t['task']} | {t['module']} | {'; '.join(cells)} |")
+        source = f"tuned on {t['tuned_on']} in {t['from']}: " if "from" in t else ""
+        lines.append(f"| {t['task']} | {t['module']} | {source}{'; '.join(cells)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -157,8 +157,12 @@ class HebbianFastWeights(nn.Module):
     a plastic layer ``(W + F) x`` of Duan et al.'s reads ``F`` with the same presynaptic activity
     that it writes as ``pre``: the score of a stored pair is then the similarity of two inputs
     from the first step, where separate query and key maps start as a random bilinear form;
-    ``+plasticity`` and ``+decay`` add one of Duan et al.'s differences to it (``A`` from U(-1, 1),
-    forgetting)."""
+    ``+plasticity``, ``+decay``, ``+read_first``, ``+clip`` and ``+eta_scale`` add one of Duan et
+    al.'s differences to it: ``A`` from U(-1, 1); forgetting; read before write; their clip of the
+    update's norm per sequence (``clip``: the write ``v_t k_t^T`` scaled by ``min(1, 1 / ||v_t||)``
+    over all heads, the norm of their ``G_t`` for unit keys); and their write's scale
+    (``eta_scale``: 0.1, their ``p_lr``, on top of the ``2 sigmoid`` gate, as ``eta_t = 0.1 * 2
+    sigmoid(m_t)``)."""
 
     kind = "hebbian"
     fixes: frozenset[str] = frozenset()
@@ -190,10 +194,14 @@ class HebbianFastWeights(nn.Module):
         if "tied" in self.fixes:  # read with the key itself: the presynaptic activity that was written
             q = k
         v = torch.tanh(v)
-        if "norm" in self.fixes:  # the normaliser's trace: a post-synaptic unit that is always 1
-            v = torch.cat([v, torch.ones_like(v[..., :1])], -1)
         m = self.neuromodulator(x)
         m = 2 * torch.sigmoid(m) if "sigmoid" in self.fixes else torch.tanh(m)
+        if "clip" in self.fixes:  # ||v k^T|| over the heads (one token's, [B, (T)]) is |v| for unit keys
+            m = m * torch.clamp(1 / v.flatten(-2).norm(dim=-1).clamp_min(1e-12), max=1.0)[..., None]
+        if "eta_scale" in self.fixes:
+            m = 0.1 * m
+        if "norm" in self.fixes:  # the normaliser's trace: a post-synaptic unit that is always 1
+            v = torch.cat([v, torch.ones_like(v[..., :1])], -1)
         lam = torch.ones_like(self.retention_logit) if "keep" in self.fixes else torch.sigmoid(self.retention_logit)
         write = self.rate if "rate" in self.fixes else 1 - lam  # [H]: the write's scale
         return q / math.sqrt(self.d_head), k, v, m * write * self.write_rate, lam
@@ -253,7 +261,9 @@ HEBBIAN_ABLATION = {c.kind: c for c in [_hebbian_with((f,), f) for f in HEBBIAN_
                        _hebbian_with(("keys", "rate", "sigmoid", "keep", "tied"), "linear+tied"),
                        # and from there one of Duan et al.'s differences at a time: A, forgetting
                        _hebbian_with(("keys", "rate", "sigmoid", "keep", "tied", "plasticity"), "linear+tied+plasticity"),
-                       _hebbian_with(("keys", "rate", "sigmoid", "tied"), "linear+tied+decay")]}
+                       _hebbian_with(("keys", "rate", "sigmoid", "tied"), "linear+tied+decay")]
+                    + [_hebbian_with(("keys", "rate", "sigmoid", "keep", "tied", f), f"linear+tied+{f}")
+                       for f in ("read_first", "clip", "eta_scale")]}
 
 
 def squared_error_through_tanh(w: torch.Tensor, k: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
