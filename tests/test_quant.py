@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import blob_pool, tiny_config
@@ -15,7 +15,15 @@ from hebbformer.errors import CheckpointError, ConfigError
 from hebbformer.evaluate import episode_accuracies
 from hebbformer.families import build_model
 from hebbformer.models.forward import forward
-from hebbformer.quant.fixed_point import int_matmul, isqrt, requantise, shift_round, synapse_round, synapse_write
+from hebbformer.quant.fixed_point import (
+    int_matmul,
+    isqrt,
+    requantise,
+    shift_clip,
+    shift_round,
+    synapse_round,
+    synapse_write,
+)
 from hebbformer.quant.integer import IntegerNumerics
 from hebbformer.train import train
 from test_plastic import episodes
@@ -43,6 +51,36 @@ def test_shift_round_is_round_half_up(values, shift):
     assert shift_round(acc, shift).tolist() == expected
 
 
+@settings(deadline=None)  # the first call compiles the kernel
+@given(st.integers(0, 2 ** 16), st.integers(-8, 40), st.sampled_from([(-128, 127), (0, 255), (-(2 ** 15), 2 ** 15 - 1)]),
+       st.booleans())
+def test_shift_clip_equals_numpy_shift_round_and_clip(seed, shift, bounds, strided):
+    """The compiled shift-and-clip gives numpy's integers, on any int64 array (strided too, and
+    values near the int64 range that shifting left wraps, as numpy's shift does)."""
+    rng = np.random.default_rng(seed)
+    acc = rng.integers(-(2 ** 62), 2 ** 62, (3, 7, 10)) >> rng.integers(0, 62, (3, 7, 10))
+    acc = acc[:, ::2, 1:] if strided else acc
+    assert np.array_equal(shift_clip(acc, shift, *bounds), np.clip(shift_round(acc, shift), *bounds))
+
+
+@settings(deadline=None)  # the first call compiles the kernels
+@given(st.integers(0, 2 ** 16), st.integers(1, 40), st.sampled_from([2 ** 8, 2 ** 15, 2 ** 24]))
+def test_compiled_layer_norm_and_table_equal_numpy(seed, d, scale):
+    """The integer layer norm's compiled rows and the GELU table's compiled look-up give numpy's
+    integers (constant rows too, whose deviation is 0)."""
+    from hebbformer.quant.integer import IntNorm, layer_norm_reference, look_up
+
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-scale, scale, (3, 5, d))
+    x[0, 0] = x[0, 0, 0]  # a constant row
+    g, b = rng.integers(-127, 128, d), rng.integers(-(2 ** 20), 2 ** 20, d)
+    assert np.array_equal(IntNorm(g, b, 0)(x), layer_norm_reference(x, g, b))
+    table, index = rng.integers(-128, 128, 256), rng.integers(-128, 128, (4, d))
+    assert np.array_equal(look_up(table, index, 128), table[index + 128])
+    with pytest.raises(IndexError):
+        look_up(table, np.array([128]), 128)
+
+
 def test_requantise_saturates():
     assert requantise(np.array([1000, -1000, 300]), 0, 1, 8).tolist() == [127, -128, 127]
     assert requantise(np.array([-5, 511]), 0, 1, 8, signed=False).tolist() == [0, 255]
@@ -66,6 +104,9 @@ def test_int_matmul_is_exact_on_every_path():
         expected = [[sum(int(a[i, k]) * int(b[k, j]) for k in range(7)) for j in range(3)] for i in range(5)]
         assert int_matmul(a, b).tolist() == expected
         assert int_matmul(a[None], b)[0].tolist() == expected  # leading axes
+        assert int_matmul(a.T.copy().T, b).tolist() == expected  # a strided a
+        bias = rng.integers(-2 ** 40, 2 ** 40, 3)
+        assert int_matmul(a, b, bias).tolist() == (np.array(expected) + bias).tolist()
 
 
 # ------------------------------------------------------------------ the model
