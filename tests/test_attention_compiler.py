@@ -126,3 +126,6 @@ def test_program_rejects_what_the_network_cannot_hold():
     k[0, 0, 0, 0] = 128
     with pytest.raises(ValueError, match="within -127..127"):
         compile_program(LayerNet(1, 2, 3, 0), q, k, v, n_support=2)
+    k[0, 0, 0, 0], q[0, 0, 0, 0] = 0, 2 ** 15
+    with pytest.raises(ValueError, match="queries must lie within"):
+        compile_program(LayerNet(1, 2, 3, 0), q, k, v, n_support=2)

@@ -264,3 +264,38 @@ def test_lanes_run_as_separate_networks(d, seed):
             alone.step(t)
         for name, value in alone.dense.variables(0).items():
             np.testing.assert_array_equal(both.dense.variables(lane)[name], value, err_msg=f"lane {lane}: {name}")
+
+
+def test_graded_overwrite_rounds_half_to_even_as_lava():
+    """x1 from graded spikes that overwrite it (``kernels.overwrite_x1``): lava's
+    np.round(s / 2) as uint8 where s != 0, the spike time set there; elsewhere unchanged."""
+    from hebbformer.neuro.loihi.kernels import overwrite_x1
+
+    s = np.arange(-300, 300, dtype=np.int32).reshape(12, 50)
+    x1, tx = np.full((12, 50), 7, np.int64), np.zeros((12, 50), np.int64)
+    overwrite_x1(s, x1, tx, 3)
+    expected = np.where(s != 0, np.round(s / 2).astype(np.int64) & 0xFF, 7)
+    assert np.array_equal(x1, expected) and np.array_equal(tx, np.where(s != 0, 3, 0))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_trace_history_equals_its_definition(seed):
+    """``kernels.trace_history``, rows of tau 0 (decay 0: forgotten at once) included, against
+    the definition step by step in numpy: stochastic decay floor(p) + (r < frac(p)), then the
+    impulse at each neuron's spike time, saturating."""
+    from hebbformer.neuro.loihi.kernels import trace_history
+
+    rng = np.random.default_rng(seed)
+    lanes, rows, n, steps = 3, 3, 9, 3
+    stored = rng.integers(0, 128, (lanes, rows, n))
+    decay = np.array([0.0, np.exp(-1 / 5), np.exp(-1 / 65535)])
+    t_spike = rng.integers(0, steps + 1, (lanes, n))
+    whole, frac = rng.integers(0, 60, rows), rng.integers(0, 256, rows)
+    r_decay, r_impulse = rng.random(), int(rng.integers(0, 256))
+    h = [stored]
+    for k in range(1, steps + 1):
+        p = decay[None, :, None] * h[-1]
+        v = np.floor(p).astype(np.int64) + (r_decay < p - np.floor(p))
+        impulse = (whole + (r_impulse < frac))[None, :, None]
+        h.append(np.where((t_spike == k)[:, None, :], np.clip(v + impulse, 0, 127), v))
+    assert np.array_equal(trace_history(stored, decay, t_spike, r_decay, whole, frac, r_impulse, steps, 127), np.stack(h))

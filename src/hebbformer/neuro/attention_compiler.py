@@ -133,9 +133,9 @@ class Program:
     back in ``lanes`` copies of the network side by side (lane l runs episodes l * E/lanes ...
     (l + 1) * E/lanes - 1; the copies share every step's schedule and differ in their keys,
     queries and values), and when each token's read-out arrives."""
-    key_payload: np.ndarray  # [steps, lanes, n_key_pre] int32 graded spikes into the key synapses
+    key_payload: np.ndarray  # [steps, lanes, n_key_pre] int16 graded spikes into the key synapses
     slot_control: np.ndarray  # [steps, n_slots] IDLE / RECRUIT / READ, the same in every lane
-    readout_control: np.ndarray  # [steps, lanes, 3 * n_out] write-enable, y1, y2
+    readout_control: np.ndarray  # [steps, lanes, 3 * n_out] int8 write-enable, y1, y2
     readout_steps: np.ndarray  # [episodes per lane, tokens] the (1-based) step each token's read-out arrives
     episodes: int  # how many are real (the last lane may be padded with empty ones)
 
@@ -159,6 +159,8 @@ def compile_program(net: LayerNet, q: np.ndarray, k: np.ndarray, v: np.ndarray, 
         raise ValueError(f"{tokens} tokens with {n_support} supports need {needed} slots, have {net.capacity}")
     if max(np.abs(k).max(initial=0), np.abs(v).max(initial=0)) > TRACE_MAX:
         raise ValueError(f"keys and values must lie within -{TRACE_MAX}..{TRACE_MAX}")
+    if np.abs(q).max(initial=0) > 2 ** 15 - 1:  # the program's int16 payloads
+        raise ValueError("queries must lie within -32767..32767")
     lanes = max(1, min(lanes, episodes))
     per_lane = -(-episodes // lanes)
     pad = lanes * per_lane - episodes  # empty episodes (all zeros) fill the last lane
@@ -172,6 +174,17 @@ def compile_program(net: LayerNet, q: np.ndarray, k: np.ndarray, v: np.ndarray, 
             program.episodes = episodes
             return program
         budget *= 2
+
+
+def _signed_halves(x: np.ndarray) -> np.ndarray:
+    """[lanes, E, T, heads, d] -> [E, T, lanes, heads * 2 * d] int16: each sign of each component
+    on a presynaptic neuron of its own (+x, then -x, per head), laid out as the program's steps
+    are, so that writing them into it copies whole rows (in int64 and transposed, the copies took
+    most of compile_program's time)."""
+    x = x.astype(np.int16).transpose(1, 2, 0, 3, 4)
+    halves = np.empty(x.shape[:4] + (2, x.shape[4]), np.int16)
+    halves[..., 0, :], halves[..., 1, :] = x, -x
+    return halves.reshape(x.shape[:3] + (-1,))
 
 
 def _schedule(net, q, k, v, n_support, safe) -> Program | None:
@@ -196,14 +209,12 @@ def _schedule(net, q, k, v, n_support, safe) -> Program | None:
         clear_at[e] = t
         t += 1
     steps = t - 1
-    key_payload = np.zeros((steps, lanes, net.n_key_pre), np.int32)
+    key_payload = np.zeros((steps, lanes, net.n_key_pre), np.int16)
     slot_control = np.zeros((steps, net.n_slots), np.int8)
-    readout_control = np.zeros((steps, lanes, 3, net.n_out), np.int32)
-    # [lanes, E, T, heads, d] -> [E, T, lanes, heads * 2 * d]: each sign on a presynaptic neuron of its own
-    signed_halves = lambda x: np.stack([x, -x], -2).reshape(lanes, episodes, tokens, -1).transpose(1, 2, 0, 3)  # noqa: E731
+    readout_control = np.zeros((steps, lanes, 3, net.n_out), np.int8)
     at = write_at - 1  # [E, T] step indices of the writes
-    key_payload[at] = np.maximum(2 * np.maximum(signed_halves(k), 0), 1)  # x1 = max(k, 0) per half; 0 sent as 1
-    key_payload[at + 1] = signed_halves(q)  # read: +q and -q
+    key_payload[at] = np.maximum(2 * np.maximum(_signed_halves(k), 0), 1)  # x1 = max(k, 0) per half; 0 sent as 1
+    key_payload[at + 1] = _signed_halves(q)  # read: +q and -q
     slot = np.minimum(np.arange(tokens), n_support)  # supports their own slot, queries the spare one
     slot_control[at[..., None], np.arange(h) * cap + slot[None, :, None]] = RECRUIT
     slot_control[at + 2] = READ

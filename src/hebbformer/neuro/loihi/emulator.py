@@ -19,7 +19,15 @@ import numpy as np
 
 from . import kernels
 from .engine_config import LifParams, Synapses
-from .kernels import CLAMP_NONE, CLAMP_NONNEGATIVE, CLAMP_NONPOSITIVE, dense_input, learn_fixed, trace_history
+from .kernels import (
+    CLAMP_NONE,
+    CLAMP_NONNEGATIVE,
+    CLAMP_NONPOSITIVE,
+    dense_input,
+    learn_fixed,
+    overwrite_x1,
+    trace_history,
+)
 from .rule_grammar import MANT_BITS, WIDTH, Product
 from .scenario import Scenario
 
@@ -204,8 +212,11 @@ class FixedLearningDense(LearningDense):
 
     def _pre(self, t, s_in):
         cfg = self.cfg.graded_spike_cfg
-        spiked = s_in != 0
         x1, x2 = self.x[:, 0], self.x[:, 1]  # views
+        if cfg == "OVERWRITE" and self.T == 1:  # the attention networks' synapses: what the rest does, in one pass
+            overwrite_x1(s_in, x1, self.tx, self._within_epoch(t))
+            return
+        spiked = s_in != 0
         # a second spike in the epoch (never with one-step epochs, whose spike times are reset)
         multi = (self.tx > 0) & spiked if self.T > 1 else None
         update_t, x2_idx = spiked, multi

@@ -38,6 +38,21 @@ def dense_input(weights: np.ndarray, payload: np.ndarray) -> np.ndarray:
     return out
 
 
+@numba.njit(cache=True, nogil=True)
+def overwrite_x1(s_in, x1, tx, t_within):
+    """Graded spikes that overwrite x1, in one-step epochs: where a presynaptic neuron sent
+    something, x1 = round(s / 2) & 0xFF (lava: np.round, half to even, then uint8) and its spike
+    time is t_within. s_in, x1, tx [lanes, n]. One pass, where numpy's float round trip took six."""
+    lanes, n = s_in.shape
+    for b in range(lanes):
+        for j in range(n):
+            s = np.int64(s_in[b, j])
+            if s != 0:
+                half = s >> 1  # floor(s / 2); s / 2 lies halfway when s is odd: then to the even one
+                x1[b, j] = (half + (s & half & 1)) & 0xFF
+                tx[b, j] = t_within
+
+
 # the codes of the learning tables (FixedLearningDense._encode): what a factor reads, a dependency, a clamp
 X0, Y0, X1, X2, Y1, Y2, Y3, W, D, T = range(10)
 DEP_X0, DEP_Y0, DEP_U = 0, 1, 2
@@ -352,6 +367,10 @@ def trace_history(stored, decay, t_spike, r_decay, whole, frac, r_impulse, n_epo
         for b in range(lanes):
             for row in range(n_rows):
                 impulse = whole[row] + (r_impulse < frac[row])
+                if decay[row] == 0:  # tau 0: p = 0, so 0 (no r is below 0) but for the impulse; no float work
+                    for j in range(n):
+                        h[k, b, row, j] = min(max(impulse, 0), trace_max) if t_spike[b, j] == k else 0
+                    continue
                 for j in range(n):
                     p = decay[row] * h[k - 1, b, row, j]
                     floor = np.floor(p)
