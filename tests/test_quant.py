@@ -107,6 +107,9 @@ def test_int_matmul_is_exact_on_every_path():
         assert int_matmul(a.T.copy().T, b).tolist() == expected  # a strided a
         bias = rng.integers(-2 ** 40, 2 ** 40, 3)
         assert int_matmul(a, b, bias).tolist() == (np.array(expected) + bias).tolist()
+        for shift, lo, hi in ((9, -128, 127), (0, -(2 ** 15), 2 ** 15 - 1), (-2, 0, 255), (70, -5, 5)):
+            assert np.array_equal(int_matmul(a, b, bias, (shift, lo, hi)),  # requantised as they are widened
+                                  np.clip(shift_round(np.array(expected) + bias, shift), lo, hi))
 
 
 # ------------------------------------------------------------------ the model

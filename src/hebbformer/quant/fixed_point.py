@@ -130,8 +130,11 @@ def _exact_float(bound: float):
     return np.float32 if bound < 2.0 ** 24 else np.float64 if bound < 2.0 ** 53 else None
 
 
-def int_matmul(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
-    """Exact integer a @ b (a [..., K], b [K, N]), plus ``bias`` [N] if given. Runs on torch's
+def int_matmul(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None = None,
+               shift_clip_to: tuple[int, int, int] | None = None) -> np.ndarray:
+    """Exact integer a @ b (a [..., K], b [K, N]), plus ``bias`` [N] if given, then, given
+    ``shift_clip_to`` = (shift, lo, hi), ``shift_clip`` of that (the int64 sums then never
+    stored: they are requantised as they are widened). Runs on torch's
     int8 GEMM when b lies in -128..127 and a in -128..127 or 0..255 (the Quant model's 8-bit
     weights and activations; ``int8_matmul``), else on float32 or float64 BLAS when every partial
     sum is provably below 2**24 or 2**53 (so no rounding can occur), else on numpy's integer loop."""
@@ -148,10 +151,16 @@ def int_matmul(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None = None) -> 
                 # and the bias added: numpy's and torch's passes over the MLP's [tokens, 1024]
                 # int64 activations, with their temporaries, took longer than the product
                 acc = int8_matmul(torch.from_numpy(_to_int8(a2, offset)), torch.from_numpy(b).to(torch.int8))
-                add = offset * b.sum(0, dtype=np.int64) + (0 if bias is None else bias)
-                return _widen(acc.numpy(), add.astype(np.int64)).reshape(a.shape[:-1] + b.shape[1:])
+                add = (offset * b.sum(0, dtype=np.int64) + (0 if bias is None else bias)).astype(np.int64)
+                shape = a.shape[:-1] + b.shape[1:]
+                if shift_clip_to is None:
+                    return _widen(acc.numpy(), add).reshape(shape)
+                if abs(shift_clip_to[0]) < 62:
+                    return _widen_shift_clip(acc.numpy(), add, *shift_clip_to).reshape(shape)
+                return shift_clip(_widen(acc.numpy(), add).reshape(shape), *shift_clip_to)
     acc = _int_matmul_wide(a, b, k)
-    return acc if bias is None else acc + bias
+    acc = acc if bias is None else acc + bias
+    return acc if shift_clip_to is None else shift_clip(acc, *shift_clip_to)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -180,6 +189,19 @@ def _widen(acc, add):
     for i in range(acc.shape[0]):
         for j in range(acc.shape[1]):
             out[i, j] = np.int64(acc[i, j]) + add[j]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _widen_shift_clip(acc, add, shift, lo, hi):
+    """``shift_clip`` of ``_widen(acc, add)``, in one pass."""
+    out = np.empty(acc.shape, np.int64)
+    half = np.int64(1) << (shift - 1) if shift > 0 else np.int64(0)
+    for i in range(acc.shape[0]):
+        for j in range(acc.shape[1]):
+            v = np.int64(acc[i, j]) + add[j]
+            v = (v + half) >> shift if shift > 0 else v << -shift
+            out[i, j] = min(max(v, lo), hi)
     return out
 
 

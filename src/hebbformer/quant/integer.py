@@ -26,6 +26,7 @@ from .fixed_point import (
     NORM_FRACTION_BITS,
     RECIPROCAL_BITS,
     RESIDUAL_BITS,
+    SYNAPSE_RANGE,
     conv_stack,
     int_matmul,
     int_range,
@@ -34,7 +35,6 @@ from .fixed_point import (
     reciprocals,
     requantise,
     slot_rate,
-    synapse_round,
 )
 from .model import QuantLearner
 
@@ -47,6 +47,11 @@ class IntLinear:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return int_matmul(x, self.w.T, self.b)
+
+    def onto(self, x: np.ndarray, exp: int, lo: int, hi: int) -> np.ndarray:
+        """The layer's output as a mantissa on the grid 2**exp, clipped to lo..hi: ``requantise``
+        (or ``synapse_round``) of ``self(x)``, computed as the sums are widened."""
+        return int_matmul(x, self.w.T, self.b, (exp - self.acc_exp, lo, hi))
 
 
 @dataclass
@@ -177,7 +182,7 @@ class IntegerNumerics:
         b, s = support_labels.shape
         n_query = query.shape[1]
         images = np.concatenate([support, query], 1).reshape(-1, *support.shape[2:])
-        z = requantise(self.embed(self.encode(images)), self.embed.acc_exp, self.exp["res"], RESIDUAL_BITS)
+        z = self.embed.onto(self.encode(images), self.exp["res"], *int_range(RESIDUAL_BITS))
         labels = np.concatenate([support_labels, np.full((b, n_query), self.cfg.max_ways)], 1)
         return np.clip(z.reshape(b, s + n_query, -1) + self.label_table[labels], *int_range(RESIDUAL_BITS))
 
@@ -192,9 +197,9 @@ class IntegerNumerics:
         e, blk = self.exp, self.blocks[layer]
         b, n, d = h.shape
         split = lambda t: t.reshape(b, n, self.heads, d // self.heads)  # noqa: E731
-        q = requantise(blk["q"](h), blk["q"].acc_exp, e[f"b{layer}.q"], ACT_BITS)
-        k = synapse_round(blk["k"](h), blk["k"].acc_exp, e[f"b{layer}.k"])
-        v = synapse_round(blk["v"](h), blk["v"].acc_exp, e[f"b{layer}.v"])
+        q = blk["q"].onto(h, e[f"b{layer}.q"], *int_range(ACT_BITS))
+        k = blk["k"].onto(h, e[f"b{layer}.k"], *SYNAPSE_RANGE)  # synapse_round
+        v = blk["v"].onto(h, e[f"b{layer}.v"], *SYNAPSE_RANGE)
         return split(q), split(k), split(v)
 
     def memory_rule(self, layer: int) -> MemoryRule:
@@ -213,14 +218,14 @@ class IntegerNumerics:
         return self._onto_residual(blk["proj"], y.reshape(b, n, heads * d_head))
 
     def _onto_residual(self, layer: IntLinear, x: np.ndarray) -> np.ndarray:
-        return requantise(layer(x), layer.acc_exp, self.exp["res"], RESIDUAL_BITS)
+        return layer.onto(x, self.exp["res"], *int_range(RESIDUAL_BITS))
 
     def add(self, x: np.ndarray, delta: np.ndarray) -> np.ndarray:
         return np.clip(x + delta, *int_range(RESIDUAL_BITS))
 
     def mlp(self, layer: int, h: np.ndarray) -> np.ndarray:
         blk = self.blocks[layer]
-        m1 = requantise(blk["up"](h), blk["up"].acc_exp, self.exp[f"b{layer}.m1"], ACT_BITS)
+        m1 = blk["up"].onto(h, self.exp[f"b{layer}.m1"], *int_range(ACT_BITS))
         return self._onto_residual(blk["down"], look_up(blk["gelu"], np.ascontiguousarray(m1), 128))
 
     def readout(self, x: np.ndarray, support_labels: np.ndarray, label_ids: np.ndarray) -> np.ndarray:
