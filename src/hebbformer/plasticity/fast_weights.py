@@ -173,6 +173,8 @@ class HebbianFastWeights(nn.Module):
         super().__init__()
         if {"norm", "plasticity"} <= self.fixes:
             raise ValueError("the normalised read has no per-synapse plasticity on its normaliser row")
+        if "clip" in self.fixes and "keys" not in self.fixes:
+            raise ValueError("the clip takes |v| for the write's norm, which holds for unit keys only")
         self.heads, self.d_head = heads, d_model // heads
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.neuromodulator = nn.Linear(d_model, heads)
@@ -259,7 +261,8 @@ HEBBIAN_ABLATION = {c.kind: c for c in [_hebbian_with((f,), f) for f in HEBBIAN_
                        _hebbian_with(("keys", "rate", "sigmoid"), "linear+decay"),
                        _hebbian_with(("norm", "rate", "sigmoid", "keep"), "linear+norm"),
                        _hebbian_with(("keys", "rate", "sigmoid", "keep", "tied"), "linear+tied"),
-                       # and from there one of Duan et al.'s differences at a time: A, forgetting
+                       # and from there one of Duan et al.'s differences at a time: A, forgetting, then read
+                       # before write, their clip, their write's scale
                        _hebbian_with(("keys", "rate", "sigmoid", "keep", "tied", "plasticity"), "linear+tied+plasticity"),
                        _hebbian_with(("keys", "rate", "sigmoid", "tied"), "linear+tied+decay")]
                     + [_hebbian_with(("keys", "rate", "sigmoid", "keep", "tied", f), f"linear+tied+{f}")
