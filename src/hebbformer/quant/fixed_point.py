@@ -110,17 +110,20 @@ def shift_clip(acc: np.ndarray, shift: int, lo: int, hi: int) -> np.ndarray:
     return np.clip(shift_round(acc, shift), lo, hi)
 
 
+@numba.njit(inline="always")
+def _shift_clip_one(v, shift, half, lo, hi):
+    """One value of ``shift_clip``; half = 1 << (shift - 1) for shift > 0 (taken once per array)."""
+    v = (v + half) >> shift if shift > 0 else v << -shift
+    return min(max(v, lo), hi)
+
+
 @numba.njit(cache=True, nogil=True)
 def _shift_clip_int64(acc, shift, lo, hi):
     flat = acc.reshape(-1)
     out = np.empty(flat.size, np.int64)
-    if shift > 0:
-        half = np.int64(1) << (shift - 1)
-        for i in range(flat.size):
-            out[i] = min(max((flat[i] + half) >> shift, lo), hi)
-    else:
-        for i in range(flat.size):
-            out[i] = min(max(flat[i] << -shift, lo), hi)
+    half = np.int64(1) << (shift - 1) if shift > 0 else np.int64(0)
+    for i in range(flat.size):
+        out[i] = _shift_clip_one(flat[i], shift, half, lo, hi)
     return out.reshape(acc.shape)
 
 
@@ -199,9 +202,7 @@ def _widen_shift_clip(acc, add, shift, lo, hi):
     half = np.int64(1) << (shift - 1) if shift > 0 else np.int64(0)
     for i in range(acc.shape[0]):
         for j in range(acc.shape[1]):
-            v = np.int64(acc[i, j]) + add[j]
-            v = (v + half) >> shift if shift > 0 else v << -shift
-            out[i, j] = min(max(v, lo), hi)
+            out[i, j] = _shift_clip_one(np.int64(acc[i, j]) + add[j], shift, half, lo, hi)
     return out
 
 
