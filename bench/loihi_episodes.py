@@ -2,7 +2,8 @@
 attention layer on the emulated Loihi 2 networks, the episodes one after another (one copy of
 each network) against side by side (lanes: copies of each head's one-head network), in one run. Prints seconds
 per 1,000 episodes of each and their ratio, after checking that the logits are identical; the
-host's integer part alone (the integer back-end) is timed beside them.
+host's integer part alone (the integer back-end) is timed beside them. ``--workers N`` spreads the
+batches over N forked processes of one torch thread each (``evaluate.forward_batches``).
 
     .venv/bin/python bench/loihi_episodes.py                       # vinyals-quant, 5w1s, generated glyphs
     .venv/bin/python bench/loihi_episodes.py --episodes 1000 --sequential 100 data.root=../shared/data/omniglot
@@ -25,7 +26,7 @@ from hebbformer.data import build_pools
 from hebbformer.data.episodes import ClassPool
 from hebbformer.data.glyphs import generate_glyphs
 from hebbformer.errors import DataError, HebbformerError
-from hebbformer.evaluate import episode_batches, first_episodes
+from hebbformer.evaluate import episode_batches, first_episodes, forward_batches
 from hebbformer.families import build_model
 from hebbformer.machine import describe_line, save_figures
 from hebbformer.neuro.attention_compiler import NetworkMemory, run_emulated
@@ -42,9 +43,9 @@ def test_pool(cfg: Config, data_root: str | None):
     return ClassPool(images, [f"glyph{c}" for c in range(len(images))]), "generated glyphs"
 
 
-def timed(model, batches):
+def timed(model, batches, workers):
     tic = time.perf_counter()
-    logits = torch.cat([model(ep.support, ep.support_labels, ep.query, ep.label_ids) for ep in batches])
+    logits = forward_batches(model, batches, workers)
     return logits, time.perf_counter() - tic
 
 
@@ -59,11 +60,13 @@ def main():
     ap.add_argument("--threads", type=int, default=0,
                     help="torch's threads for the host's products (0: torch's default). 1 beside other jobs: "
                          "there two threads spent many times their work waiting for each other")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="processes that share the batches, forked, one torch thread each (default 1)")
     ap.add_argument("--out", default="runs/bench", help="folder for loihi_episodes.json (figures and machine)")
     ap.add_argument("overrides", nargs="*", help="data.root=PATH for real images")
     args = ap.parse_args()
-    if min(args.episodes, args.sequential, args.batch) < 1 or args.queries < 0:
-        ap.error("--episodes, --sequential and --batch must be at least 1, --queries at least 0")
+    if min(args.episodes, args.sequential, args.batch, args.workers) < 1 or args.queries < 0:
+        ap.error("--episodes, --sequential, --batch and --workers must be at least 1, --queries at least 0")
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"machine: {describe_line()}", flush=True)
@@ -84,10 +87,11 @@ def main():
     integer = backends.run(model, "integer")
     lanes = backends.Executed(model, integer.numerics, NetworkMemory(run_emulated, heads_apart=True))
     one = backends.Executed(model, integer.numerics, NetworkMemory(run_emulated, lanes=1))
-    print(f"{args.model}, {args.setting} with {queries} queries per class, on {where}", flush=True)
-    host, host_s = timed(integer, every)
-    side, side_s = timed(lanes, every)
-    seq, seq_s = timed(one, first)
+    print(f"{args.model}, {args.setting} with {queries} queries per class, on {where}; "
+          f"--workers {args.workers} (a worker: one torch thread), --threads {torch.get_num_threads()}", flush=True)
+    host, host_s = timed(integer, every, args.workers)
+    side, side_s = timed(lanes, every, args.workers)
+    seq, seq_s = timed(one, first, args.workers)
     same = torch.equal(side[:len(seq)], seq) and torch.equal(side, host)  # bit for bit
     per_1000 = lambda seconds, n: 1000 * seconds / n  # noqa: E731
     print(f"logits {'identical' if same else 'DIFFERENT'} (side by side = one after another = integer)\n"
@@ -98,7 +102,7 @@ def main():
           f"({args.sequential} episodes)\n"
           f"  ratio {per_1000(seq_s, args.sequential) / per_1000(side_s, args.episodes):5.1f}x", flush=True)
     figures = dict(model=args.model, setting=args.setting, queries=queries, data=where, batch=args.batch,
-                   threads=torch.get_num_threads(),
+                   threads=torch.get_num_threads(), workers=args.workers,
                    episodes=args.episodes, sequential_episodes=args.sequential, identical=bool(same),
                    integer_s_per_1000=per_1000(host_s, args.episodes),
                    side_by_side_s_per_1000=per_1000(side_s, args.episodes),

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import torch
@@ -10,6 +13,7 @@ import torch
 from .config import parse_setting
 from .data import ClassPool, Episodes, episode_generator, sample_episodes
 from .data.omniglot import OneShotRun
+from .errors import ConfigError
 from .stats import mean_ci95
 
 
@@ -41,6 +45,67 @@ def first_episodes(batches: list[Episodes], n: int) -> list[Episodes]:
                    Episodes(**{f.name: getattr(ep, f.name)[:n] for f in dataclasses.fields(ep)}))
         n -= len(out[-1].support)
     return out
+
+
+# The model and batches of a worker process: inherited from the parent by fork, never pickled.
+_forked: tuple = ()
+
+
+def _start_worker(model, batches) -> None:
+    global _forked
+    _forked = (model, batches)
+    # One thread per process: the processes are the parallelism. It is also what keeps the worker
+    # alive: a forked child that starts torch's OpenMP threads, after the parent has used them,
+    # waits forever on the parent's pool (GNU OpenMP is not fork-safe; seen here with 2 threads).
+    torch.set_num_threads(1)
+
+
+def _forward_batch(i: int):
+    model, batches = _forked
+    ep = batches[i]
+    with torch.no_grad():
+        # as numpy: a tensor would travel through torch's shared-memory reductions (a file
+        # descriptor per tensor); a plain array is pickled as its bytes
+        return model(ep.support, ep.support_labels, ep.query, ep.label_ids).numpy()
+
+
+def forward_batches(model, batches: list[Episodes], workers: int = 1) -> torch.Tensor:
+    """The logits of ``model(support, support_labels, query, label_ids)`` on every batch, in the
+    batches' order, concatenated, computed by ``workers`` processes (1: this one, no pool).
+
+    Episodes are independent and every back-end's logits depend on its batch alone (the Loihi
+    networks' random numbers are seeded per call), so the logits are the same whatever the
+    workers; what changes is only who computes them. The workers are forked from this process
+    (Linux), so the model, the episodes and every numba kernel already compiled or loaded here are
+    theirs without being pickled or loaded again; each runs one torch thread and takes the next
+    batch when it is done with one (a queue: a slower core takes fewer). An exception in a worker
+    is raised here (its traceback attached as the cause); a worker that dies raises RuntimeError.
+    Where fork is unavailable (Windows, say) ``workers`` above 1 is refused."""
+    if workers < 1:
+        raise ConfigError(f"workers must be at least 1, got {workers}")
+    workers = min(workers, len(batches))
+    if workers <= 1:
+        with torch.no_grad():
+            return torch.cat([model(ep.support, ep.support_labels, ep.query, ep.label_ids) for ep in batches])
+    if "fork" not in multiprocessing.get_all_start_methods():
+        raise ConfigError("workers above 1 need the 'fork' start method (Linux); use 1 here")
+    # One episode here first: it loads (or compiles) the back-end's numba kernels in this process,
+    # which the workers then inherit, instead of each worker loading them from numba's disk cache
+    # again (about 0.5 s a worker for the Loihi back-end, for every call).
+    first = batches[0]
+    with torch.no_grad():
+        model(first.support[:1], first.support_labels[:1], first.query[:1], first.label_ids[:1])
+    pool = ProcessPoolExecutor(workers, multiprocessing.get_context("fork"), initializer=_start_worker,
+                               initargs=(model, batches))
+    try:
+        futures = [pool.submit(_forward_batch, i) for i in range(len(batches))]
+        logits = torch.cat([torch.from_numpy(f.result()) for f in futures])
+    except BrokenProcessPool as err:
+        raise RuntimeError(f"a worker process died while running episode batches ({err}); "
+                           "killed, or out of memory?") from err
+    finally:
+        pool.shutdown(cancel_futures=True)  # after a failure: the batches not yet started are dropped
+    return logits
 
 
 @torch.no_grad()

@@ -20,6 +20,11 @@ def add(sub) -> None:
     p.add_argument("--episodes", type=int, default=1000, help="test episodes for Float, Quant and Loihi (default 1000)")
     p.add_argument("--lava-episodes", type=int, default=200,
                    help="the first this many of those episodes also on lava (default 200; 0: skip lava)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes that share the episodes, one torch thread each (default 1: the times "
+                        "are one process's, and beside other jobs more processes than free cores only "
+                        "slow each other; on a free machine, its cores, e.g. $(nproc)). The same logits "
+                        "for any number; lava always runs in the main process. Needs Linux (fork) above 1")
     p.add_argument("--out", help="folder for variants.md and variants.csv (default: the Quant run's)")
     p.add_argument("overrides", nargs="*", metavar="section.key=value", help="for both runs, e.g. data.root=PATH")
     p.set_defaults(func=run)
@@ -29,6 +34,8 @@ def run(args) -> int:
     from ..experiments.variants import compare, format_table, save
     if args.episodes < 1 or args.lava_episodes < 0:
         raise ConfigError(f"--episodes must be at least 1 and --lava-episodes at least 0, got {args.episodes}, {args.lava_episodes}")
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     qcfg, qstate = load_run(args.quant_run, args.overrides)
     fcfg, fstate = load_run(args.float_run, args.overrides)
     if not qcfg.model.quant:
@@ -45,12 +52,12 @@ def run(args) -> int:
         models.append(model)
     where = describe_split(qcfg.data, split)
     print(f"hebbformer variants: {args.setting} on {where}", flush=True)
-    rows = compare(*models, qcfg, pool, args.setting, args.episodes, args.lava_episodes)
+    rows = compare(*models, qcfg, pool, args.setting, args.episodes, args.lava_episodes, workers=args.workers)
     table = format_table(rows, args.setting, where)
     print(table)
     out = writable_folder(Path(args.out) if args.out else (Path("runs") / "eval" / args.quant_run
                                                            if shipped.is_shipped_name(args.quant_run)
                                                            else checkpoint.resolve(args.quant_run).parent))
-    save(rows, table, out, args.setting, where)
+    save(rows, table, out, args.setting, where, args.workers)
     print(f"saved {out / 'variants.md'}, variants.csv and variants.json")
     return 0

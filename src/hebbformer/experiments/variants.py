@@ -26,7 +26,7 @@ from .. import backends
 from ..atomic import write_text
 from ..config import Config, parse_setting
 from ..errors import ConfigError
-from ..evaluate import episode_batches, first_episodes
+from ..evaluate import episode_batches, first_episodes, forward_batches
 from ..stats import mean_ci95
 
 
@@ -41,21 +41,20 @@ class Row:
     note: str = ""
 
 
-@torch.no_grad()
-def _run(model, batches) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """(per-episode accuracy, logits [episodes, queries, ways], seconds) of a model over episode batches."""
+def _run(model, batches, workers: int = 1) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """(per-episode accuracy, logits [episodes, queries, ways], seconds) of a model over episode
+    batches, in ``workers`` processes (``evaluate.forward_batches``)."""
     tic = time.perf_counter()
-    accs, logits = [], []
-    for ep in batches:
-        out = model(ep.support, ep.support_labels, ep.query, ep.label_ids)
-        logits.append(out)
-        accs.append((out.argmax(-1) == ep.query_labels).float().mean(1))
-    return torch.cat(accs), torch.cat(logits), time.perf_counter() - tic
+    logits = forward_batches(model, batches, workers)
+    accs = (logits.argmax(-1) == torch.cat([ep.query_labels for ep in batches])).float().mean(1)
+    return accs, logits, time.perf_counter() - tic
 
 
 def compare(float_model, quant_model, cfg: Config, pool, setting: str, episodes: int, lava_episodes: int,
-            progress=print) -> list[Row]:
-    """The table's rows; the episodes come from ``cfg.eval.seed``, all on the CPU."""
+            progress=print, workers: int = 1) -> list[Row]:
+    """The table's rows; the episodes come from ``cfg.eval.seed``, all on the CPU, in ``workers``
+    processes (the same logits for any number; lava always in this one: lava-nc runs processes of
+    its own, which are not to be forked)."""
     ways, shots = parse_setting(setting)
     queries = min(cfg.eval.queries, pool.n_drawings - shots)
     if ways > pool.n_classes or queries < 1:
@@ -76,7 +75,8 @@ def compare(float_model, quant_model, cfg: Config, pool, setting: str, episodes:
         if backend == "lava" and not lava_available():
             progress("  Lava: left out, lava-nc is not importable here (docs/loihi.md)")
             continue
-        accs, logits, seconds = _run(backends.run(model, backend), first_episodes(every, n))
+        accs, logits, seconds = _run(backends.run(model, backend), first_episodes(every, n),
+                                     1 if backend == "lava" else workers)
         kept[backend] = logits
         mean, ci = mean_ci95(accs)
         note, other = "", {"lava": "loihi", "loihi": "integer", "board": "integer"}.get(backend)
@@ -99,12 +99,13 @@ def format_table(rows: list[Row], setting: str, where: str) -> str:
     return "\n".join(lines)
 
 
-def save(rows: list[Row], table: str, out: Path, setting: str = "", where: str = "") -> None:
+def save(rows: list[Row], table: str, out: Path, setting: str = "", where: str = "", workers: int = 1) -> None:
     from ..machine import provenance
 
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "variants.md", table + "\n")
-    write_text(out / "variants.json", json.dumps({"setting": setting, "where": where, "rows": [r.__dict__ for r in rows],
+    write_text(out / "variants.json", json.dumps({"setting": setting, "where": where, "workers": workers,
+                                                   "rows": [r.__dict__ for r in rows],
                                                    "provenance": provenance()}, indent=2))
     table_csv = io.StringIO()
     writer = csv.DictWriter(table_csv, fieldnames=list(Row.__dataclass_fields__))
