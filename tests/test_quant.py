@@ -15,6 +15,7 @@ from hebbformer.errors import CheckpointError, ConfigError
 from hebbformer.evaluate import episode_accuracies
 from hebbformer.families import build_model
 from hebbformer.models.forward import forward
+from hebbformer.quant import fixed_point
 from hebbformer.quant.fixed_point import (
     int_matmul,
     isqrt,
@@ -111,6 +112,20 @@ def test_int_matmul_is_exact_on_every_path():
             assert np.array_equal(int_matmul(a, b, bias, (shift, lo, hi)),  # requantised as they are widened
                                   np.clip(shift_round(np.array(expected) + bias, shift), lo, hi))
 
+
+
+@pytest.mark.parametrize("float_gemm", [False, True])
+@pytest.mark.parametrize("k", [9, 1024, 1025, 3000])  # float32 up to 2**10 terms (sums up to 2**24), float64 above
+def test_int8_matmul_is_exact_on_either_gemm(monkeypatch, float_gemm, k):
+    """torch's int8 GEMM and the float GEMM that replaces it where it is slower give the same
+    int32, at the sums' extremes too (every term 128 * 128)."""
+    monkeypatch.setattr(fixed_point, "_float_gemm_is_faster", lambda: float_gemm)
+    rng = np.random.default_rng(k)
+    a, b = rng.integers(-128, 128, (17, k)), rng.integers(-128, 128, (k, 16))
+    a[0], b[:, 0], b[:, 1] = -128, -128, 127  # row 0 against columns 0 and 1: +-k * 2**14
+    out = fixed_point.int8_matmul(torch.from_numpy(a).to(torch.int8), torch.from_numpy(b).to(torch.int8))
+    assert out.dtype == torch.int32 and out.tolist() == (a @ b).tolist()
+    assert out[0, 0] == k * 2 ** 14 and out[0, 1] == -k * 128 * 127
 
 # ------------------------------------------------------------------ the model
 

@@ -13,6 +13,8 @@ factor). The engine then copies it into the synapse exactly.
 
 from __future__ import annotations
 
+import functools
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -251,12 +253,41 @@ def conv_block(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, acc_exp: int,
 
 
 def int8_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Exact a @ b of int8 matrices [M, K] and [K, N] -> int32, on torch's int8 GEMM (VNNI where
-    the CPU has it; several times float32's pace on the Conv-4's patches). Every product is at
-    most 2**14 in size, so no sum of up to 2**16 of them can leave int32."""
-    if a.shape[-1] >= 2 ** 16:
-        raise ValueError(f"an int8 product over {a.shape[-1]} terms could overflow int32")
+    """Exact a @ b of int8 matrices [M, K] and [K, N] -> int32, on whichever of torch's int8 GEMM
+    and its float GEMM is the faster here (``_float_gemm_is_faster``). Every product is at most
+    2**14 in size, so no sum of up to 2**16 of them can leave int32, and every partial sum is an
+    integer that float32 (K up to 2**10: at most 2**24 in size) or float64 holds exactly: the same
+    int32 either way."""
+    k = a.shape[-1]
+    if k >= 2 ** 16:
+        raise ValueError(f"an int8 product over {k} terms could overflow int32")
+    if _float_gemm_is_faster():
+        t = torch.float32 if k <= 2 ** 10 else torch.float64  # the MLP's K = 1024 in float32
+        return (a.to(t) @ b.to(t)).to(torch.int32)
     return torch._int_mm(a, b)
+
+
+@functools.cache
+def _float_gemm_is_faster() -> bool:
+    """Whether float32 GEMM, conversions included, beats torch's int8 GEMM on this CPU, timed
+    once per process on a Conv-4 block's patches. The int8 GEMM is fast only with VNNI: on an
+    AVX512-VNNI EPYC it ran the patches several times faster than float32, on an AVX2 EPYC 12x
+    slower (2.7 s against 0.22 s for [122500, 288] @ [288, 64]), so the choice is measured, not
+    read off the CPU's name. Either way the integers are the same (``int8_matmul``)."""
+    g = torch.Generator().manual_seed(0)
+    a = torch.randint(-128, 128, (2048, 288), dtype=torch.int8, generator=g)
+    b = torch.randint(-128, 128, (288, 64), dtype=torch.int8, generator=g)
+
+    def fastest(product) -> float:
+        times = []
+        for _ in range(3):
+            tic = time.perf_counter()
+            product()
+            times.append(time.perf_counter() - tic)
+        return min(times)
+
+    return (fastest(lambda: (a.to(torch.float32) @ b.to(torch.float32)).to(torch.int32))
+            < fastest(lambda: torch._int_mm(a, b)))
 
 
 def _int8_conv_fits(x_max: int, w: np.ndarray, bits: int) -> bool:
