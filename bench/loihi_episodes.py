@@ -3,7 +3,9 @@ attention layer on the emulated Loihi 2 networks, the episodes one after another
 each network) against side by side (lanes: copies of each head's one-head network), in one run. Prints seconds
 per 1,000 episodes of each and their ratio, after checking that the logits are identical; the
 host's integer part alone (the integer back-end) is timed beside them. ``--workers N`` spreads the
-batches over N forked processes of one torch thread each (``evaluate.forward_batches``).
+batches of the integer and side-by-side runs over N forked processes of one torch thread each
+(``evaluate.forward_batches``); ``$HEBBFORMER_INT8_GEMM`` fixes how the 8-bit products run
+(``fixed_point.int8_products``: int8 or float, else the faster, timed).
 
     .venv/bin/python bench/loihi_episodes.py                       # vinyals-quant, 5w1s, generated glyphs
     .venv/bin/python bench/loihi_episodes.py --episodes 1000 --sequential 100 data.root=../shared/data/omniglot
@@ -25,11 +27,12 @@ from hebbformer.config import Config, parse_setting
 from hebbformer.data import build_pools
 from hebbformer.data.episodes import ClassPool
 from hebbformer.data.glyphs import generate_glyphs
-from hebbformer.errors import DataError, HebbformerError
-from hebbformer.evaluate import episode_batches, first_episodes, forward_batches
+from hebbformer.errors import ConfigError, DataError, HebbformerError
+from hebbformer.evaluate import check_workers, episode_batches, first_episodes, forward_batches
 from hebbformer.families import build_model
 from hebbformer.machine import describe_line, save_figures
 from hebbformer.neuro.attention_compiler import NetworkMemory, run_emulated
+from hebbformer.quant.fixed_point import int8_products
 
 
 def test_pool(cfg: Config, data_root: str | None):
@@ -65,8 +68,12 @@ def main():
     ap.add_argument("--out", default="runs/bench", help="folder for loihi_episodes.json (figures and machine)")
     ap.add_argument("overrides", nargs="*", help="data.root=PATH for real images")
     args = ap.parse_args()
-    if min(args.episodes, args.sequential, args.batch, args.workers) < 1 or args.queries < 0:
-        ap.error("--episodes, --sequential, --batch and --workers must be at least 1, --queries at least 0")
+    if min(args.episodes, args.sequential, args.batch) < 1 or args.queries < 0:
+        ap.error("--episodes, --sequential and --batch must be at least 1, --queries at least 0")
+    try:
+        check_workers(args.workers, "--workers")
+    except ConfigError as err:
+        ap.error(str(err))
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"machine: {describe_line()}", flush=True)
@@ -88,10 +95,11 @@ def main():
     lanes = backends.Executed(model, integer.numerics, NetworkMemory(run_emulated, heads_apart=True))
     one = backends.Executed(model, integer.numerics, NetworkMemory(run_emulated, lanes=1))
     print(f"{args.model}, {args.setting} with {queries} queries per class, on {where}; "
-          f"--workers {args.workers} (a worker: one torch thread), --threads {torch.get_num_threads()}", flush=True)
+          f"--workers {args.workers} (a worker: one torch thread), --threads {torch.get_num_threads()}, "
+          f"8-bit products on the {int8_products()} GEMM", flush=True)
     host, host_s = timed(integer, every, args.workers)
     side, side_s = timed(lanes, every, args.workers)
-    seq, seq_s = timed(one, first, args.workers)
+    seq, seq_s = timed(one, first, 1)  # one process: its few batches would not spread over the workers
     same = torch.equal(side[:len(seq)], seq) and torch.equal(side, host)  # bit for bit
     per_1000 = lambda seconds, n: 1000 * seconds / n  # noqa: E731
     print(f"logits {'identical' if same else 'DIFFERENT'} (side by side = one after another = integer)\n"
@@ -99,10 +107,10 @@ def main():
           f"  Loihi, side by side      {per_1000(side_s, args.episodes):7.1f} s per 1,000 episodes "
           f"({args.episodes} episodes, up to {args.batch} per call)\n"
           f"  Loihi, one after another {per_1000(seq_s, args.sequential):7.1f} s per 1,000 episodes "
-          f"({args.sequential} episodes)\n"
+          f"({args.sequential} episodes, one process)\n"
           f"  ratio {per_1000(seq_s, args.sequential) / per_1000(side_s, args.episodes):5.1f}x", flush=True)
     figures = dict(model=args.model, setting=args.setting, queries=queries, data=where, batch=args.batch,
-                   threads=torch.get_num_threads(), workers=args.workers,
+                   threads=torch.get_num_threads(), workers=args.workers, int8_products=int8_products(),
                    episodes=args.episodes, sequential_episodes=args.sequential, identical=bool(same),
                    integer_s_per_1000=per_1000(host_s, args.episodes),
                    side_by_side_s_per_1000=per_1000(side_s, args.episodes),

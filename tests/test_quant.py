@@ -113,19 +113,32 @@ def test_int_matmul_is_exact_on_every_path():
                                   np.clip(shift_round(np.array(expected) + bias, shift), lo, hi))
 
 
-
-@pytest.mark.parametrize("float_gemm", [False, True])
+@pytest.mark.parametrize("gemm", ["int8", "float"])
 @pytest.mark.parametrize("k", [9, 1024, 1025, 3000])  # float32 up to 2**10 terms (sums up to 2**24), float64 above
-def test_int8_matmul_is_exact_on_either_gemm(monkeypatch, float_gemm, k):
+def test_int8_matmul_is_exact_on_either_gemm(monkeypatch, gemm, k):
     """torch's int8 GEMM and the float GEMM that replaces it where it is slower give the same
-    int32, at the sums' extremes too (every term 128 * 128)."""
-    monkeypatch.setattr(fixed_point, "_float_gemm_is_faster", lambda: float_gemm)
+    int32, at the sums' extremes too: +-k * 2**14, and, past 2**10 terms, an odd sum above 2**24,
+    which float32 cannot hold."""
+    monkeypatch.setenv(fixed_point.INT8_GEMM_ENV, gemm)
     rng = np.random.default_rng(k)
     a, b = rng.integers(-128, 128, (17, k)), rng.integers(-128, 128, (k, 16))
     a[0], b[:, 0], b[:, 1] = -128, -128, 127  # row 0 against columns 0 and 1: +-k * 2**14
+    a[1], b[:, 2] = -128, -128
+    a[1, 0] = b[0, 2] = -127  # row 1 against column 2: (k - 1) * 2**14 + 127**2, odd
     out = fixed_point.int8_matmul(torch.from_numpy(a).to(torch.int8), torch.from_numpy(b).to(torch.int8))
     assert out.dtype == torch.int32 and out.tolist() == (a @ b).tolist()
-    assert out[0, 0] == k * 2 ** 14 and out[0, 1] == -k * 128 * 127
+    assert out[0, 0] == k * 2 ** 14 and out[0, 1] == -k * 128 * 127 and out[1, 2] == (k - 1) * 2 ** 14 + 127 ** 2
+
+
+def test_int8_products_is_chosen_by_timing_or_named(monkeypatch):
+    monkeypatch.delenv(fixed_point.INT8_GEMM_ENV, raising=False)
+    assert fixed_point.int8_products() in ("int8", "float")
+    monkeypatch.setenv(fixed_point.INT8_GEMM_ENV, "float")
+    assert fixed_point.int8_products() == "float"
+    monkeypatch.setenv(fixed_point.INT8_GEMM_ENV, "vnni")
+    with pytest.raises(ValueError, match="HEBBFORMER_INT8_GEMM must be 'int8' or 'float'.*'vnni'"):
+        fixed_point.int8_products()
+
 
 # ------------------------------------------------------------------ the model
 

@@ -101,6 +101,17 @@ def test_workers_must_be_at_least_one(capsys, monkeypatch):
     assert exit_.value.code == 2 and "--workers must be at least 1" in capsys.readouterr().err
 
 
+def test_workers_above_one_are_refused_off_linux(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "platform", "darwin")
+    forward_batches(WhoRan(), batches(2), workers=1)  # one process runs anywhere
+    with pytest.raises(ConfigError, match="workers above 1 needs Linux .* this is darwin"):
+        forward_batches(WhoRan(), batches(2), workers=2)
+    # refused before the runs are looked for (neither exists)
+    assert main(["variants", "no-float-run", "no-quant-run", "--workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "--workers above 1 needs Linux" in err and "Traceback" not in err
+
+
 def test_the_variants_table_is_the_same_in_workers():
     torch.manual_seed(0)
     fcfg = ModelConfig(encoder_channels=8, encoder_blocks=2, d_model=16, depth=2, heads=2, mlp_ratio=2, max_ways=6,

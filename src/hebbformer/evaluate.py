@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -60,13 +61,26 @@ def _start_worker(model, batches) -> None:
     torch.set_num_threads(1)
 
 
+@torch.no_grad()
+def _forward(model, ep: Episodes) -> torch.Tensor:
+    return model(ep.support, ep.support_labels, ep.query, ep.label_ids)
+
+
 def _forward_batch(i: int):
     model, batches = _forked
-    ep = batches[i]
-    with torch.no_grad():
-        # as numpy: a tensor would travel through torch's shared-memory reductions (a file
-        # descriptor per tensor); a plain array is pickled as its bytes
-        return model(ep.support, ep.support_labels, ep.query, ep.label_ids).numpy()
+    # as numpy: a tensor would travel through torch's shared-memory reductions (a file
+    # descriptor per tensor); a plain array is pickled as its bytes
+    return _forward(model, batches[i]).numpy()
+
+
+def check_workers(workers: int, name: str = "workers") -> None:
+    """Refuse a number of worker processes that ``forward_batches`` cannot run: below 1, or above 1
+    off Linux (the workers are forked from a process with torch's and numba's threads, which only
+    Linux's fork is known to survive; macOS's is not fork-safe with threads)."""
+    if workers < 1:
+        raise ConfigError(f"{name} must be at least 1, got {workers}")
+    if workers > 1 and not sys.platform.startswith("linux"):
+        raise ConfigError(f"{name} above 1 needs Linux (the worker processes are forked); this is {sys.platform}, use 1")
 
 
 def forward_batches(model, batches: list[Episodes], workers: int = 1) -> torch.Tensor:
@@ -80,29 +94,23 @@ def forward_batches(model, batches: list[Episodes], workers: int = 1) -> torch.T
     theirs without being pickled or loaded again; each runs one torch thread and takes the next
     batch when it is done with one (a queue: a slower core takes fewer). An exception in a worker
     is raised here (its traceback attached as the cause); a worker that dies raises RuntimeError.
-    Where fork is unavailable (Windows, say) ``workers`` above 1 is refused."""
-    if workers < 1:
-        raise ConfigError(f"workers must be at least 1, got {workers}")
+    Off Linux ``workers`` above 1 is refused (``check_workers``)."""
+    check_workers(workers)
     workers = min(workers, len(batches))
     if workers <= 1:
-        with torch.no_grad():
-            return torch.cat([model(ep.support, ep.support_labels, ep.query, ep.label_ids) for ep in batches])
-    if "fork" not in multiprocessing.get_all_start_methods():
-        raise ConfigError("workers above 1 need the 'fork' start method (Linux); use 1 here")
+        return torch.cat([_forward(model, ep) for ep in batches])
     # One episode here first: it loads (or compiles) the back-end's numba kernels in this process,
     # which the workers then inherit, instead of each worker loading them from numba's disk cache
     # again (about 0.5 s a worker for the Loihi back-end, for every call).
-    first = batches[0]
-    with torch.no_grad():
-        model(first.support[:1], first.support_labels[:1], first.query[:1], first.label_ids[:1])
+    _forward(model, first_episodes(batches[:1], 1)[0])
     pool = ProcessPoolExecutor(workers, multiprocessing.get_context("fork"), initializer=_start_worker,
                                initargs=(model, batches))
     try:
         futures = [pool.submit(_forward_batch, i) for i in range(len(batches))]
         logits = torch.cat([torch.from_numpy(f.result()) for f in futures])
     except BrokenProcessPool as err:
-        raise RuntimeError(f"a worker process died while running episode batches ({err}); "
-                           "killed, or out of memory?") from err
+        raise RuntimeError(f"a worker process died while running episode batches ({err}): killed, "
+                           "out of memory, or it failed to start") from err
     finally:
         pool.shutdown(cancel_futures=True)  # after a failure: the batches not yet started are dropped
     return logits

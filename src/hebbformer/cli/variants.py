@@ -31,11 +31,11 @@ def add(sub) -> None:
 
 
 def run(args) -> int:
+    from ..evaluate import check_workers
     from ..experiments.variants import compare, format_table, save
     if args.episodes < 1 or args.lava_episodes < 0:
         raise ConfigError(f"--episodes must be at least 1 and --lava-episodes at least 0, got {args.episodes}, {args.lava_episodes}")
-    if args.workers < 1:
-        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    check_workers(args.workers, "--workers")  # before the runs load
     qcfg, qstate = load_run(args.quant_run, args.overrides)
     fcfg, fstate = load_run(args.float_run, args.overrides)
     if not qcfg.model.quant:
@@ -53,7 +53,7 @@ def run(args) -> int:
     where = describe_split(qcfg.data, split)
     print(f"hebbformer variants: {args.setting} on {where}", flush=True)
     rows = compare(*models, qcfg, pool, args.setting, args.episodes, args.lava_episodes, workers=args.workers)
-    table = format_table(rows, args.setting, where)
+    table = format_table(rows, args.setting, where, args.workers)
     print(table)
     out = writable_folder(Path(args.out) if args.out else (Path("runs") / "eval" / args.quant_run
                                                            if shipped.is_shipped_name(args.quant_run)

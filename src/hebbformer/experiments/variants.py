@@ -65,9 +65,12 @@ def compare(float_model, quant_model, cfg: Config, pool, setting: str, episodes:
     every = list(episode_batches(pool, ways, shots, queries, episodes, cfg.eval.seed, quant_model.cfg.max_ways))
 
     rows, kept = [], {}
+    # lava last: the runs before it may fork worker processes, which lava-nc's own processes and
+    # threads must not be copied into
     plan = [("Float", float_model, "torch", episodes), ("Quant", quant_model, "integer", episodes),
-            ("Loihi (emulated)", quant_model, "loihi", episodes), ("Lava", quant_model, "lava", lava_episodes),
-            ("Loihi, board randomness (emulated)", quant_model, "board", episodes)]
+            ("Loihi (emulated)", quant_model, "loihi", episodes),
+            ("Loihi, board randomness (emulated)", quant_model, "board", episodes),
+            ("Lava", quant_model, "lava", lava_episodes)]
     from ..neuro.loihi.lava_sim import lava_available
     for name, model, backend, n in plan:
         if n < 1:
@@ -90,8 +93,9 @@ def compare(float_model, quant_model, cfg: Config, pool, setting: str, episodes:
     return rows
 
 
-def format_table(rows: list[Row], setting: str, where: str) -> str:
-    lines = [f"In-context accuracy, {setting}, on {where} (mean ± 95% CI over episodes)", "",
+def format_table(rows: list[Row], setting: str, where: str, workers: int = 1) -> str:
+    timed = "" if workers == 1 else f"; times with {workers} worker processes, lava's with one"
+    lines = [f"In-context accuracy, {setting}, on {where} (mean ± 95% CI over episodes{timed})", "",
              "| variant | executed by | episodes | accuracy | time | note |", "| --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         lines.append(f"| {r.variant} | {r.backend} | {r.episodes} | {100 * r.accuracy:.2f} ±{100 * r.ci95:.2f} | "

@@ -14,6 +14,8 @@ factor). The engine then copies it into the synapse exactly.
 from __future__ import annotations
 
 import functools
+import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -130,9 +132,10 @@ def _shift_clip_int64(acc, shift, lo, hi):
 
 
 def _exact_float(bound: float):
-    """The narrowest float dtype in which integer products and sums below ``bound`` are exact
-    (every partial sum an integer below 2**24 or 2**53, whatever the order of summation), or None."""
-    return np.float32 if bound < 2.0 ** 24 else np.float64 if bound < 2.0 ** 53 else None
+    """The narrowest float dtype in which integer products and sums up to ``bound`` in size are
+    exact (every partial sum an integer of at most 2**24 or 2**53, each of which the float holds,
+    whatever the order of summation), or None."""
+    return np.float32 if bound <= 2.0 ** 24 else np.float64 if bound <= 2.0 ** 53 else None
 
 
 def int_matmul(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None = None,
@@ -253,27 +256,41 @@ def conv_block(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, acc_exp: int,
 
 
 def int8_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Exact a @ b of int8 matrices [M, K] and [K, N] -> int32, on whichever of torch's int8 GEMM
-    and its float GEMM is the faster here (``_float_gemm_is_faster``). Every product is at most
-    2**14 in size, so no sum of up to 2**16 of them can leave int32, and every partial sum is an
-    integer that float32 (K up to 2**10: at most 2**24 in size) or float64 holds exactly: the same
-    int32 either way."""
+    """Exact a @ b of int8 matrices [M, K] and [K, N] -> int32, on torch's int8 GEMM or on its
+    float GEMM, whichever ``int8_products`` names. Every product is at most 2**14 in size, so no
+    sum of up to 2**16 of them can leave int32, and every partial sum is an integer that float32
+    (K up to 2**10) or float64 holds exactly: the same int32 either way."""
     k = a.shape[-1]
     if k >= 2 ** 16:
         raise ValueError(f"an int8 product over {k} terms could overflow int32")
-    if _float_gemm_is_faster():
-        t = torch.float32 if k <= 2 ** 10 else torch.float64  # the MLP's K = 1024 in float32
+    if int8_products() == "float":
+        t = torch.float32 if _exact_float(float(k) * 2 ** 14) == np.float32 else torch.float64
         return (a.to(t) @ b.to(t)).to(torch.int32)
     return torch._int_mm(a, b)
 
 
+INT8_GEMM_ENV = "HEBBFORMER_INT8_GEMM"  # "int8" or "float" to fix the choice (a benchmark's before and after)
+_choice_lock = threading.Lock()  # conv_stack's threads may ask at once: one of them times, the others wait
+
+
+def int8_products() -> str:
+    """How ``int8_matmul`` runs in this process: "int8" (torch's int8 GEMM) or "float" (float32
+    GEMM, float64 past 2**10 terms), from ``$HEBBFORMER_INT8_GEMM`` if set, else timed once on a
+    Conv-4 block's patches ([2048, 288] @ [288, 64], conversions included, best of three). The
+    int8 GEMM is fast only with VNNI: on an AVX512-VNNI EPYC it ran the patches several times
+    faster than float32, on an AVX2 EPYC 12x slower (2.7 s against 0.22 s for [122500, 288] @
+    [288, 64]), so the choice is measured, not read off the CPU's name."""
+    chosen = os.environ.get(INT8_GEMM_ENV, "")
+    if chosen:
+        if chosen not in ("int8", "float"):
+            raise ValueError(f"${INT8_GEMM_ENV} must be 'int8' or 'float' (or unset: timed), got {chosen!r}")
+        return chosen
+    with _choice_lock:
+        return _timed_choice()
+
+
 @functools.cache
-def _float_gemm_is_faster() -> bool:
-    """Whether float32 GEMM, conversions included, beats torch's int8 GEMM on this CPU, timed
-    once per process on a Conv-4 block's patches. The int8 GEMM is fast only with VNNI: on an
-    AVX512-VNNI EPYC it ran the patches several times faster than float32, on an AVX2 EPYC 12x
-    slower (2.7 s against 0.22 s for [122500, 288] @ [288, 64]), so the choice is measured, not
-    read off the CPU's name. Either way the integers are the same (``int8_matmul``)."""
+def _timed_choice() -> str:
     g = torch.Generator().manual_seed(0)
     a = torch.randint(-128, 128, (2048, 288), dtype=torch.int8, generator=g)
     b = torch.randint(-128, 128, (288, 64), dtype=torch.int8, generator=g)
@@ -286,8 +303,8 @@ def _float_gemm_is_faster() -> bool:
             times.append(time.perf_counter() - tic)
         return min(times)
 
-    return (fastest(lambda: (a.to(torch.float32) @ b.to(torch.float32)).to(torch.int32))
-            < fastest(lambda: torch._int_mm(a, b)))
+    as_float = fastest(lambda: (a.to(torch.float32) @ b.to(torch.float32)).to(torch.int32))
+    return "float" if as_float < fastest(lambda: torch._int_mm(a, b)) else "int8"
 
 
 def _int8_conv_fits(x_max: int, w: np.ndarray, bits: int) -> bool:
