@@ -136,7 +136,7 @@ def test_int8_products_is_chosen_by_timing_or_named(monkeypatch):
     monkeypatch.setenv(fixed_point.INT8_GEMM_ENV, "float")
     assert fixed_point.int8_products() == "float"
     monkeypatch.setenv(fixed_point.INT8_GEMM_ENV, "vnni")
-    with pytest.raises(ValueError, match="HEBBFORMER_INT8_GEMM must be 'int8' or 'float'.*'vnni'"):
+    with pytest.raises(ConfigError, match="HEBBFORMER_INT8_GEMM must be 'int8' or 'float'.*'vnni'"):
         fixed_point.int8_products()
 
 

@@ -23,6 +23,7 @@ import numba
 import numpy as np
 import torch
 
+from ..errors import ConfigError
 from ..plasticity.rules import LOIHI
 
 WEIGHT_BITS = 8  # static weights: 8-bit signed mantissa, one shared exponent per tensor
@@ -283,7 +284,7 @@ def int8_products() -> str:
     chosen = os.environ.get(INT8_GEMM_ENV, "")
     if chosen:
         if chosen not in ("int8", "float"):
-            raise ValueError(f"${INT8_GEMM_ENV} must be 'int8' or 'float' (or unset: timed), got {chosen!r}")
+            raise ConfigError(f"${INT8_GEMM_ENV} must be 'int8' or 'float' (or unset: timed), got {chosen!r}")
         return chosen
     with _choice_lock:
         return _timed_choice()
