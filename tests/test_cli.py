@@ -52,6 +52,8 @@ def test_quant_run_evaluates_through_its_integer_path(tmp_path, capsys):
     assert main(["variants", str(fl), str(qu), "--setting", "3w1s", "--episodes", "4", "--lava-episodes", "2",
                  "--out", str(table), "eval.split=val"]) == 0
     text = (table / "variants.md").read_text()
+    saved = json.loads((table / "variants.json").read_text())
+    assert saved["workers"] == 1 and saved["int8_products"] in ("int8", "float")  # what the times depend on
     for variant in ("Float", "Quant", "Loihi (emulated)", "Loihi, board randomness"):
         assert f"| {variant}" in text
     assert "logits identical to Quant in all 4 episodes" in text

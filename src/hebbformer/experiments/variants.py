@@ -105,10 +105,13 @@ def format_table(rows: list[Row], setting: str, where: str, workers: int = 1) ->
 
 def save(rows: list[Row], table: str, out: Path, setting: str = "", where: str = "", workers: int = 1) -> None:
     from ..machine import provenance
+    from ..quant.fixed_point import int8_products
 
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "variants.md", table + "\n")
+    # the times depend on the workers and on how the 8-bit products ran (fixed_point.int8_products)
     write_text(out / "variants.json", json.dumps({"setting": setting, "where": where, "workers": workers,
+                                                   "int8_products": int8_products(),
                                                    "rows": [r.__dict__ for r in rows],
                                                    "provenance": provenance()}, indent=2))
     table_csv = io.StringIO()
