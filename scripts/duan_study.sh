@@ -118,14 +118,7 @@ per_delay() {  # claim 2 as Duan et al. measure it: one network per delay, at ho
   $S --out $O/horizon-per-delay --tasks reproduction_delay@0,reproduction_delay@20,reproduction_delay@60 --steps 2000 \
      --seeds 5 --tuning-from $O/horizon-grid --modules matched_hebbian,matched_gradient,lstm  # the folder's table
 }
-per_delay_60_ten() {  # delay_60() taken to 10 seeds (2026-12-06): with 5, its paired difference was -0.051 ± 0.281,
-  # each run solved or not. As run: the gradient rule in a job of its own beside the other two; then the table
-  local D="--out $O/horizon-delay60 --tasks reproduction_delay@60 --steps 2000 --seeds 10 --tune-lrs 1e-2 --tune-write-rates 0.25,1 --tune-seeds 1"
-  $S $D --modules matched_gradient
-  $S $D --modules lstm,matched_hebbian
-  $S $D --modules lstm,matched_hebbian,matched_gradient  # the folder's table
-}
-delay_40() {  # the same, delay 40 (a fourth point on the curve, run 2026-12-03 #4), then the folder's table
+per_delay_40() {  # the same, delay 40 (a fourth point on the curve, run 2026-12-03 #4), then the folder's table
   $S --out $O/horizon-per-delay --tasks reproduction_delay@40 --modules matched_hebbian,matched_gradient,lstm \
      --steps 2000 --seeds 5 --tuning-from $O/horizon-grid
   $S --out $O/horizon-per-delay --tasks reproduction_delay@0,reproduction_delay@20,reproduction_delay@40,\
@@ -138,6 +131,13 @@ delay_60() {  # delay 60 alone, at horizon_grid()'s learning rate with smaller w
   # (run with --seeds 2 first, 2026-12-03 #4, then taken to 5 seeds, 2026-12-06: a rerun trains only the new seeds)
   $S --out $O/horizon-delay60 --tasks reproduction_delay@60 --modules lstm,matched_hebbian,matched_gradient \
      --steps 2000 --seeds 5 --tune-lrs 1e-2 --tune-write-rates 0.25,1 --tune-seeds 1
+}
+delay_60_ten() {  # delay_60() taken to 10 seeds (2026-12-06): with 5, its paired difference was -0.051 ± 0.281,
+  # its runs spread from solved to stuck. As run: the gradient rule in a job of its own beside the other two; then the table
+  local D="--out $O/horizon-delay60 --tasks reproduction_delay@60 --steps 2000 --seeds 10 --tune-lrs 1e-2 --tune-write-rates 0.25,1 --tune-seeds 1"
+  $S $D --modules matched_gradient
+  $S $D --modules lstm,matched_hebbian
+  $S $D --modules lstm,matched_hebbian,matched_gradient  # the folder's table
 }
 delay_40() {  # delay 40 with delay_60()'s grid: at the mixed-delay winner (write rate 4) one seed in five of
   # each module left the plateau at 40 (horizon-per-delay/); is that, too, the write rate?
