@@ -172,8 +172,42 @@ delay_20() {  # delay 20 with delay_60()'s grid, the third point of the small wr
      --steps 2000 --seeds 5 --tune-lrs 1e-2 --tune-write-rates 0.25,1 --tune-seeds 1
 }
 
+delay_60_twenty() {  # delay_60_ten() taken to 20 seeds (2026-12-06 #2): at 10 the rules solved 4 and 3, a count
+  # too small to order them. As run: the gradient rule in a job of its own beside the other two; then the table
+  local D="--out $O/horizon-delay60 --tasks reproduction_delay@60 --steps 2000 --seeds 20 --tune-lrs 1e-2 --tune-write-rates 0.25,1 --tune-seeds 1"
+  $S $D --modules matched_gradient
+  $S $D --modules lstm,matched_hebbian
+  $S $D --modules lstm,matched_hebbian,matched_gradient  # the folder's table
+}
+delay_0() {  # delay 0 with delay_60()'s grid: the start of the small write rates' curve (2026-12-06 #2)
+  $S --out $O/horizon-delay0 --tasks reproduction_delay@0 --modules lstm,matched_hebbian,matched_gradient \
+     --steps 2000 --seeds 5 --tune-lrs 1e-2 --tune-write-rates 0.25,1 --tune-seeds 1
+}
+delays_table() {  # claim 2's curve: the folders of one network per delay, each delay tuned on its own (delay_0,
+  # delay_20, delay_40, delay_60 and its seeds), as one table and figures (study-combine trains nothing)
+  .venv/bin/hebbformer study-combine $O/horizon-delay0 $O/horizon-delay20 $O/horizon-delay40 $O/horizon-delay60 \
+     --out $O/horizon-tuned-per-delay
+}
+plastic_regression() {  # Duan et al.'s own claim (their abstract): gradient-based plasticity beats Hebbian on
+  # few-shot regression. Their rules in their own form, the block's linear maps as W + F (plastic_*), on the
+  # linear regression, where the matched mixers had the Hebbian rule nominally ahead. Both on one smaller
+  # grid (the budget: a plastic-layer run takes 4-8 min here), 1 tuning seed, 5 seeds.
+  # As run: each module in a job of its own, then the folder's table
+  local P="--out $O/regression-plastic-layers --tasks regression_duan_linear --steps 1000 --seeds 5 --tune-lrs 3e-3,1e-2 --tune-write-rates 2,4 --tune-seeds 1"
+  $S $P --modules plastic_gradient
+  $S $P --modules plastic_hebbian
+  $S $P --modules plastic_hebbian,plastic_gradient  # the folder's table
+}
+length() {  # sequence reproduction by length (delay 0; Duan et al.: lengths 5-40), one network per length, with
+  # delay_60()'s grid: the horizon is the length itself, with every item in between to keep apart.
+  # Not run yet (written 2026-12-06 #2, when the machine's time went to delay_60_twenty and plastic_regression)
+  $S --out $O/reproduction-length --tasks reproduction_length@20,reproduction_length@40 \
+     --modules lstm,matched_hebbian,matched_gradient --steps 2000 --seeds 5 --tune-lrs 1e-2 \
+     --tune-write-rates 0.25,1 --tune-seeds 1
+}
+
 case "${1:-}" in
-  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; controls) controls ;; encoder) encoder ;; normalised) normalised ;; tied) tied ;; tied-ablation) tied_ablation ;; tied-matched) tied_matched ;; tied-duan) tied_duan ;; tied-random) tied_random ;; horizon-grid) horizon_grid ;; per-delay) per_delay ;; per-delay-40) per_delay_40 ;; delay-60) delay_60 ;; delay-60-ten) delay_60_ten ;; delay-40) delay_40 ;; claims) claims ;; claims-full) claims_full ;; claims-attention) claims_attention ;; beside) beside ;; delay-20) delay_20 ;;
-  all) horizon; ablation; write_rate; long; omniglot; plastic; controls; encoder; normalised; tied; tied_ablation; tied_matched; tied_duan; tied_random; horizon_grid; per_delay; per_delay_40; delay_60; delay_60_ten; delay_40; claims; claims_full; claims_attention; beside; delay_20 ;;
-  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-ablation|tied-matched|tied-duan|tied-random|horizon-grid|per-delay|per-delay-40|delay-60|delay-60-ten|delay-40|claims|claims-full|claims-attention|beside|delay-20|all" >&2; exit 2 ;;
+  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; controls) controls ;; encoder) encoder ;; normalised) normalised ;; tied) tied ;; tied-ablation) tied_ablation ;; tied-matched) tied_matched ;; tied-duan) tied_duan ;; tied-random) tied_random ;; horizon-grid) horizon_grid ;; per-delay) per_delay ;; per-delay-40) per_delay_40 ;; delay-60) delay_60 ;; delay-60-ten) delay_60_ten ;; delay-40) delay_40 ;; claims) claims ;; claims-full) claims_full ;; claims-attention) claims_attention ;; beside) beside ;; delay-20) delay_20 ;; delay-60-twenty) delay_60_twenty ;; delay-0) delay_0 ;; delays-table) delays_table ;; plastic-regression) plastic_regression ;; length) length ;;
+  all) horizon; ablation; write_rate; long; omniglot; plastic; controls; encoder; normalised; tied; tied_ablation; tied_matched; tied_duan; tied_random; horizon_grid; per_delay; per_delay_40; delay_60; delay_60_ten; delay_40; claims; claims_full; claims_attention; beside; delay_20; delay_60_twenty; delay_0; delays_table; plastic_regression; length ;;
+  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-ablation|tied-matched|tied-duan|tied-random|horizon-grid|per-delay|per-delay-40|delay-60|delay-60-ten|delay-40|claims|claims-full|claims-attention|beside|delay-20|delay-60-twenty|delay-0|delays-table|plastic-regression|length|all" >&2; exit 2 ;;
 esac

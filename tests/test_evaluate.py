@@ -1,11 +1,12 @@
 import math
 from types import SimpleNamespace
 
+import pytest
 import torch
 
 from hebbformer.data.omniglot import OneShotRun
 from hebbformer.evaluate import all_runs_errors, evaluate_settings
-from hebbformer.stats import mean_ci95, mean_ci_seeds
+from hebbformer.stats import mean_ci95, mean_ci_seeds, proportion_ci95, t95
 
 
 class PixelMatcher(torch.nn.Module):
@@ -61,3 +62,16 @@ def test_mean_ci_over_seeds_uses_students_t():
     mean, ci = mean_ci_seeds([1.0, 2.0, 3.0])  # sd 1, n 3: t(2) = 4.30
     assert mean == 2.0 and abs(ci - 4.30 / 3 ** 0.5) < 1e-12
     assert math.isnan(mean_ci_seeds([0.5])[1])
+    # past the first ten degrees of freedom too (20 seeds: t(19) = 2.093, not the normal's 1.96)
+    assert abs(mean_ci_seeds([0.0, 1.0] * 10)[1] - 2.09 * (20 / 19 / 4) ** 0.5 / 20 ** 0.5) < 1e-12
+    for df, exact in ((31, 2.0395), (60, 2.0003), (120, 1.9799)):
+        assert abs(t95(df) - exact) < 1e-3
+
+
+def test_wilson_interval_for_seeds_that_solved():
+    assert proportion_ci95(4, 10) == pytest.approx((0.1682, 0.6873), abs=1e-4)
+    low, high = proportion_ci95(0, 5)
+    assert low == 0 and high == pytest.approx(0.4345, abs=1e-4)  # not empty at 0 of n
+    assert proportion_ci95(5, 5) == pytest.approx((0.5655, 1.0), abs=1e-4)
+    with pytest.raises(ValueError, match="0 <= k <= n"):
+        proportion_ci95(6, 5)

@@ -239,3 +239,70 @@ def test_paired_differences_pair_the_runs_of_one_seed(tmp_path):
     assert "| t (mse) | matched_gradient - matched_hebbian | delay=60 | -0.300 ± " in md
     assert (tmp_path / "paired.png").stat().st_size > 0
     assert study.paired_differences([r for r in results if r["module"] == "matched_hebbian"]) == []
+
+
+def _level_run(task, module, seed, score):
+    return {"task": task, "module": module, "seed": seed, "metric": "mse", "level_name": "delay", "d_model": 8,
+            "parameters": 10, "train_s": 0.0, "left_plateau": score < 0.3, "loss_curve": [[1, 1.0], [2, 0.5]],
+            "levels": {task.partition("@")[2] or "0": [score]}}
+
+
+def _study_folder(folder, runs, tuning=None, **settings):
+    (folder / "runs").mkdir(parents=True)
+    (folder / "study.json").write_text(json.dumps({**asdict(StudyConfig()), **settings}))
+    for r in runs:
+        (folder / "runs" / f"{r['task']}__{r['module']}__s{r['seed']}.json").write_text(json.dumps(r))
+    if tuning is not None:
+        (folder / "tuning.json").write_text(json.dumps(tuning))
+    return folder
+
+
+def test_study_combine_reads_one_network_per_delay_from_folders_of_their_own(tmp_path):
+    """The delays' folders as one table: the runs of both, seeds that solved each (below 0.02),
+    the paired difference per delay, the tuning winners and sources.json; the folders unchanged."""
+    d20 = _study_folder(tmp_path / "d20", [_level_run("reproduction_delay@20", m, s, v) for m, s, v in
+                                           (("matched_hebbian", 0, 0.001), ("matched_hebbian", 1, 0.3),
+                                            ("matched_gradient", 0, 0.01), ("matched_gradient", 1, 0.01))],
+                        tuning={"reproduction_delay@20|matched_hebbian": {"task": "reproduction_delay@20",
+                                "module": "matched_hebbian", "metric": "mse", "lr": 0.01, "write_rate": 0.25,
+                                "grid": [{"lr": 0.01, "write_rate": 0.25, "val": 0.001, "left_plateau": 1}]}})
+    d60 = _study_folder(tmp_path / "d60", [_level_run("reproduction_delay@60", m, s, v) for m, s, v in
+                                           (("matched_hebbian", 0, 0.25), ("matched_gradient", 0, 0.0))], steps=3000)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert main(["study-combine", str(d20), str(d60), "--out", str(tmp_path / "both")]) == 0
+    assert {p: p.read_bytes() for p in before} == before  # nothing written into the studies read
+    md = (tmp_path / "both" / "summary.md").read_text()
+    solved = md.split("Seeds that solved the task (test mse below 0.02): ")[1].split("\n")[0].split("; ")
+    assert set(solved) == {"reproduction_delay@20 matched_hebbian 1/2", "reproduction_delay@20 matched_gradient 2/2",
+                           "reproduction_delay@60 matched_hebbian 0/1", "reproduction_delay@60 matched_gradient 1/1"}
+    assert "| reproduction_delay@20 (mse) | matched_gradient - matched_hebbian | delay=20 | -0.140 ± " in md
+    assert "all levels |" not in md.split("Paired differences")[1].split("Tuning")[0]  # one level: no repeat
+    assert "| reproduction_delay@20 | matched_hebbian | **0.01 / 0.25: 0.001 (1)** |" in md
+    assert "Settings that differ between them: steps 1000 / 3000." in md
+    sources = json.loads((tmp_path / "both" / "sources.json").read_text())["studies"]
+    assert [(s["folder"], s["runs"]) for s in sources] == [(str(d20), 4), (str(d60), 2)]
+    for figure in ("levels.png", "paired.png", "solved.png"):
+        assert (tmp_path / "both" / figure).stat().st_size > 0
+
+
+def test_study_combine_refuses_what_it_cannot_combine(tmp_path, capsys):
+    """One line naming the problem, exit 2, nothing written: one folder, a folder that is not a
+    study, a run in two folders, a torn run, an --out that is a study."""
+    a = _study_folder(tmp_path / "a", [_level_run("reproduction_delay@20", "lstm", 0, 0.3)])
+    b = _study_folder(tmp_path / "b", [_level_run("reproduction_delay@20", "lstm", 0, 0.2)])
+    c = _study_folder(tmp_path / "c", [_level_run("reproduction_delay@40", "lstm", 0, 0.3)])
+    (tmp_path / "plain").mkdir()
+    torn = _study_folder(tmp_path / "torn", [])
+    (torn / "runs" / "x.json").write_text('{"task": ')
+    out = str(tmp_path / "out")
+    for args, message in (([str(a)], "at least two study folders"),
+                          ([str(a), str(tmp_path / "plain")], "is not a study folder (no study.json)"),
+                          ([str(a), str(b)], "seed 0 is in both"),
+                          ([str(a), str(torn)], "x.json is not valid JSON"),
+                          ([str(a), str(a)], "named twice")):
+        assert main(["study-combine", *args, "--out", out]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    assert main(["study-combine", str(a), str(c), "--out", str(c)]) == 2
+    assert "is a study folder" in capsys.readouterr().err
+    assert not (c / "summary.md").exists()

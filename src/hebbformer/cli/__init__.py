@@ -1,5 +1,5 @@
-"""The ``hebbformer`` command: train, eval, demo, study, variants, classify, pack, results, report,
-loihi; one module per command, each with ``add(subparsers)`` and ``run(args)``.
+"""The ``hebbformer`` command: train, eval, demo, study, study-combine, variants, classify, pack,
+results, report, loihi; one module per command, each with ``add(subparsers)`` and ``run(args)``.
 
 Every command takes ``section.key=value`` overrides after its options (see ``hebbformer.config``).
 Bad input ends with one line naming the problem and exit status 2, never a traceback.
@@ -11,9 +11,9 @@ import argparse
 import sys
 
 from ..errors import HebbformerError
-from . import classify, demo, eval, loihi, pack, report, results, study, train, variants
+from . import classify, demo, eval, loihi, pack, report, results, study, study_combine, train, variants
 
-COMMANDS = [train, eval, demo, study, variants, classify, pack, results, report, loihi]
+COMMANDS = [train, eval, demo, study, study_combine, variants, classify, pack, results, report, loihi]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,7 +13,7 @@ import torch
 from .. import backends, checkpoint
 from ..config import Config
 from ..data import build_pools
-from ..evaluate import episode_batches
+from ..evaluate import episode_batches, forward_batches
 from ..families import build_model
 
 SETTING = (5, 1)  # 5-way 1-shot
@@ -45,12 +45,9 @@ def check_counts(path, names: list[str] | None = None, pool=None,
     cfg, model, pool = load_model(path, pool, overrides)
     out = {}
     for backend in names or backends_of(cfg):
-        run = backends.run(model, backend)
-        correct = total = 0
         queries = min(QUERIES, pool.n_drawings - SETTING[1])  # all_runs-like pools have two drawings
-        for ep in episode_batches(pool, *SETTING, queries, EPISODES[backend], SEED, cfg.model.max_ways):
-            logits = run(ep.support, ep.support_labels, ep.query, ep.label_ids)
-            correct += int((logits.argmax(-1) == ep.query_labels).sum())
-            total += ep.query_labels.numel()
-        out[backend] = {"correct": correct, "queries": total, "episodes": EPISODES[backend]}
+        batches = list(episode_batches(pool, *SETTING, queries, EPISODES[backend], SEED, cfg.model.max_ways))
+        right = forward_batches(backends.run(model, backend), batches).argmax(-1) == torch.cat(
+            [ep.query_labels for ep in batches])
+        out[backend] = {"correct": int(right.sum()), "queries": right.numel(), "episodes": EPISODES[backend]}
     return out

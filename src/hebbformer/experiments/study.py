@@ -38,7 +38,7 @@ from ..errors import ConfigError, DataError
 from ..models.encoder import ConvEncoder
 from ..models.sequence import MODULES, SequenceModel
 from ..plasticity.fast_weights import HEBBIAN_ABLATION, MATCHED_TIED
-from ..stats import mean_ci_seeds
+from ..stats import mean_ci_seeds, proportion_ci95
 from ..tasks import TASKS, Task, build_task
 from ..train import init_encoder, lr_at, optimiser_step
 
@@ -110,7 +110,7 @@ class StudyConfig:
         path = Path(self.tuning_from) / "tuning.json"
         if not path.is_file():
             raise ConfigError(f"--tuning-from {self.tuning_from}: no tuning.json there (a study with a tuning grid)")
-        tuning, why = _read_json(path)
+        tuning, why = read_json(path)
         if why is None and not isinstance(tuning, dict):
             why = f"holds a JSON {type(tuning).__name__}, not a study's tuning"
         if why is not None:
@@ -239,22 +239,22 @@ def score(model, task: Task, seed: int, cfg: StudyConfig, split: str = "test") -
 write_atomic = write_bytes  # every state and result file of a study: see hebbformer.atomic
 
 
-def _write_json_atomic(path: Path, data: dict, indent: int | None = None) -> None:
+def write_json_atomic(path: Path, data: dict, indent: int | None = None) -> None:
     write_atomic(path, json.dumps(data, indent=indent).encode())
 
 
 # Settings every run of one study must share; modules, tasks and seeds may grow between calls.
-_SHARED = ("steps", "batch_size", "lr", "budget", "depth", "heads", "eval_batches", "data", "beside_attention",
+SHARED_SETTINGS = ("steps", "batch_size", "lr", "budget", "depth", "heads", "eval_batches", "data", "beside_attention",
            "tune_lrs", "tune_write_rates", "tune_seeds", "encoder_channels", "encoder_blocks", "encoder_from",
            "tuning_from")
 # What a study.json written before a setting existed was trained with (the default may differ).
-_BEFORE_SETTING = {"encoder_channels": 16, "encoder_blocks": 3, "encoder_from": "", "tuning_from": ""}
+BEFORE_SETTING = {"encoder_channels": 16, "encoder_blocks": 3, "encoder_from": "", "tuning_from": ""}
 # What train_one writes for a run: a file without all of it is not a finished run.
-_RESULT_KEYS = ("task", "module", "seed", "d_model", "parameters", "train_s", "loss_curve", "metric",
+RESULT_KEYS = ("task", "module", "seed", "d_model", "parameters", "train_s", "loss_curve", "metric",
                 "level_name", "levels")
 
 
-def _read_json(path: Path) -> tuple[object, str | None]:
+def read_json(path: Path) -> tuple[object, str | None]:
     """(the JSON value, None), or (None, why it cannot be read) for a torn or foreign file."""
     try:
         return json.loads(path.read_bytes().decode("utf-8")), None
@@ -277,7 +277,7 @@ def _check_same_training(cfg: StudyConfig, path: Path, log=print) -> None:
     written anew."""
     if not path.exists():
         return
-    saved, why = _read_json(path)
+    saved, why = read_json(path)
     if why is None and not isinstance(saved, dict):
         why = f"holds a JSON {type(saved).__name__}, not the study's settings"
     if why is not None:
@@ -288,9 +288,9 @@ def _check_same_training(cfg: StudyConfig, path: Path, log=print) -> None:
                             f"trained with the settings given now) delete {path.name} to resume the study")
         log(f"{path} {why}; no finished run depends on it, so it is written anew")
         return
-    before = {**asdict(StudyConfig()), **_BEFORE_SETTING, **saved}  # settings added since: as they were
+    before = {**asdict(StudyConfig()), **BEFORE_SETTING, **saved}  # settings added since: as they were
     now = json.loads(json.dumps(asdict(cfg)))
-    changed = [f"{k} {before[k]} -> {now[k]}" for k in _SHARED if before[k] != now[k]]
+    changed = [f"{k} {before[k]} -> {now[k]}" for k in SHARED_SETTINGS if before[k] != now[k]]
     if changed and not any(next((path.parent / d).glob("*.json"), None) for d in ("runs", "tune")):
         # a start that failed before its first run (a bad --encoder-from file, say) guards nothing
         log(f"{path} has other settings ({'; '.join(changed)}) but no finished run, so it is written anew")
@@ -310,15 +310,15 @@ def _finished(path: Path, task: str, kind: str, seed: int, log=print, lr: float 
     more), and the new result is written in its place."""
     if not path.exists():
         return None
-    r, why = _read_json(path)
+    r, why = read_json(path)
     if why is None:
-        if not isinstance(r, dict) or any(k not in r for k in _RESULT_KEYS):
+        if not isinstance(r, dict) or any(k not in r for k in RESULT_KEYS):
             why = "is not a finished run's result (entries missing)"
         elif (r["task"], r["module"], r["seed"]) != (task, kind, seed):
             why = f"holds the result of another run ({r['task']}, {r['module']}, seed {r['seed']})"
         elif lr is not None and (r.get("lr", lr), r.get("write_rate", write_rate)) != (lr, write_rate):
             why = f"was trained at lr {r['lr']}, write rate {r['write_rate']}, not {lr}, {write_rate}"
-        elif not _well_formed(r):
+        elif not well_formed(r):
             why = "is not a finished run's result (levels or loss curve malformed)"
     if why is None:
         return r
@@ -328,7 +328,7 @@ def _finished(path: Path, task: str, kind: str, seed: int, log=print, lr: float 
     return None
 
 
-def _well_formed(r: dict) -> bool:
+def well_formed(r: dict) -> bool:
     """Whether summarise can use it: per level a non-empty list of numbers, a curve of (step, loss)."""
     levels, curve = r["levels"], r["loss_curve"]
     return (isinstance(levels, dict) and bool(levels)
@@ -342,7 +342,7 @@ def run_study(cfg: StudyConfig, out: Path, log=print) -> list[dict]:
     runs = out / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     _check_same_training(cfg, out / "study.json", log)
-    _write_json_atomic(out / "study.json", asdict(cfg), indent=2)
+    write_json_atomic(out / "study.json", asdict(cfg), indent=2)
     results = []
     for task in tasks:
         for kind in cfg.modules:
@@ -370,7 +370,7 @@ def _run(path: Path, kind: str, task: Task, seed: int, cfg: StudyConfig, lr: flo
     if done is not None:
         return done
     r = train_one(kind, task, seed, cfg, lr, write_rate, split)
-    _write_json_atomic(path, r)
+    write_json_atomic(path, r)
     log(f"{task.name:18s} {kind:16s} seed {seed} (lr {lr:g}, write {write_rate:g}): {split} {r['metric']} "
         f"{overall(r):.3f} ({r['parameters']} parameters, d_model {r['d_model']}, {r['train_s']:.0f} s)")
     return r
@@ -411,15 +411,26 @@ def _tuned(kind: str, task: Task, cfg: StudyConfig, out: Path, log=print) -> tup
 
 
 def _record_tuning(out: Path, task: str, kind: str, entry: dict) -> None:
-    tuning, _ = _read_json(out / "tuning.json") if (out / "tuning.json").exists() else ({}, None)
+    tuning, _ = read_json(out / "tuning.json") if (out / "tuning.json").exists() else ({}, None)
     tuning = tuning if isinstance(tuning, dict) else {}  # a torn file: rewritten from the runs, which are kept
     tuning[f"{task}|{kind}"] = entry
-    _write_json_atomic(out / "tuning.json", tuning, indent=1)
+    write_json_atomic(out / "tuning.json", tuning, indent=1)
 
 
-def summarise(results: list[dict], out: Path) -> str:
+# A run solves a task whose answer it can give exactly when its test error falls below this (the
+# reproduction tasks: saying 0, silence, scores about 0.33). Their runs end solved or stuck far more
+# often than in between, so the count of seeds that solved it is the measurement to compare.
+SOLVED_BELOW = {"reproduction_delay": 0.02, "reproduction_length": 0.02}
+
+
+def solved_below(task: str) -> float | None:
+    """SOLVED_BELOW's threshold for a task (NAME@LEVEL: NAME's), or None where it has none."""
+    return SOLVED_BELOW.get(task.partition("@")[0])
+
+
+def summarise(results: list[dict], out: Path, preface: str = "") -> str:
     """Table over seeds (each seed's mean over its evaluation sequences is one sample), as CSV,
-    Markdown and figures; returns the Markdown."""
+    Markdown (``preface`` first) and figures; returns the Markdown."""
     by = {}
     for r in results:
         by.setdefault((r["task"], r["module"]), []).append(r)
@@ -438,13 +449,15 @@ def summarise(results: list[dict], out: Path) -> str:
     for row in rows:  # how many seeds left the initial plateau (runs from before it was recorded: blank)
         rs = by[(row["task"], row["module"])]
         row["left_plateau"] = sum(r["left_plateau"] for r in rs) if all("left_plateau" in r for r in rs) else ""
+        limit = solved_below(row["task"])
+        row["solved"] = "" if limit is None else sum(level_score(r, row["level"]) < limit for r in rs)
     table = io.StringIO(newline="")
     w = csv.DictWriter(table, fieldnames=list(rows[0]))
     w.writeheader()
     w.writerows(rows)
     write_atomic(out / "results.csv", table.getvalue().encode())
     diffs = paired_differences(results)
-    md = _markdown(rows) + _paired_markdown(diffs) + _tuning_markdown(out)
+    md = preface + _markdown(rows) + _paired_markdown(diffs) + _tuning_markdown(out)
     write_atomic(out / "summary.md", md.encode())
     _plots(results, rows, out)
     if diffs:
@@ -472,7 +485,8 @@ def paired_differences(results: list[dict]) -> list[dict]:
             if not seeds:
                 continue
             first = by[(task, a, seeds[0])]
-            for level in [*first["levels"], "all"]:
+            levels = list(first["levels"])
+            for level in levels + ["all"] if len(levels) > 1 else levels:  # one level: "all" is the same
                 d = [level_score(by[(task, a, s)], level) - level_score(by[(task, b, s)], level) for s in seeds]
                 m, ci = mean_ci_seeds(d)
                 out.append({"task": task, "a": a, "b": b, "metric": first["metric"], "level_name": first["level_name"],
@@ -501,13 +515,10 @@ def _paired_plot(diffs: list[dict], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    def base(task):
-        return task.partition("@")[0]
-
-    tasks = list(dict.fromkeys(base(d["task"]) for d in diffs))
+    tasks = list(dict.fromkeys(_base(d["task"]) for d in diffs))
     fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.4), squeeze=False)
     for ax, task in zip(axes[0], tasks):
-        pts = sorted((d for d in diffs if base(d["task"]) == task and d["level"] != "all"), key=lambda d: int(d["level"]))
+        pts = sorted((d for d in diffs if _base(d["task"]) == task and d["level"] != "all"), key=lambda d: int(d["level"]))
         for i, pair in enumerate(dict.fromkeys((d["a"], d["b"]) for d in pts)):
             p = [d for d in pts if (d["a"], d["b"]) == pair]
             ax.errorbar([int(d["level"]) for d in p], [d["mean"] for d in p], marker="o", capsize=2,
@@ -523,9 +534,14 @@ def _paired_plot(diffs: list[dict], out: Path) -> None:
     plt.close(fig)
 
 
+def _base(task: str) -> str:
+    """The task a one-level task (NAME@LEVEL) is a level of; the figures draw their levels on one panel."""
+    return task.partition("@")[0]
+
+
 def _tuning_markdown(out: Path) -> str:
     """The tuning grid's validation scores and winners, from tuning.json (nothing without a grid)."""
-    tuning, why = _read_json(out / "tuning.json") if (out / "tuning.json").exists() else (None, None)
+    tuning, why = read_json(out / "tuning.json") if (out / "tuning.json").exists() else (None, None)
     if why is not None:
         return f"\ntuning.json {why}: the tuning table is left out\n"
     if not tuning:
@@ -573,6 +589,13 @@ def _markdown(rows: list[dict]) -> str:
         lines.append("")
         lines.append("Seeds that left the initial plateau (loss in the last tenth of training below 80% of the first "
                      "tenth): " + "; ".join(plateau))
+    solved = [f"{r['task']} {r['module']} {r['solved']}/{r['seeds']}" for r in rows
+              if r["level"] == "all" and r["solved"] != ""]
+    if solved:
+        limits = sorted({solved_below(r["task"]) for r in rows if r["solved"] != ""})
+        lines.append("")
+        lines.append(f"Seeds that solved the task (test {rows[0]['metric']} below {'/'.join(map(str, limits))}): "
+                     + "; ".join(solved))
     return "\n".join(lines) + "\n"
 
 
@@ -583,25 +606,28 @@ def _plots(results: list[dict], rows: list[dict], out: Path) -> None:
 
     tasks, modules = _in_order(rows)
     color = {m: f"C{i}" for i, m in enumerate(MODULES)}
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.4), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
+    panels = list(dict.fromkeys(map(_base, tasks)))  # a network per delay: its delays on one panel
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4), squeeze=False)
+    for ax, task in zip(axes[0], panels):
+        panel = sorted((r for r in rows if _base(r["task"]) == task and r["level"] != "all"), key=lambda r: int(r["level"]))
         for m in modules:
-            pts = [r for r in rows if r["task"] == task and r["module"] == m and r["level"] != "all"]
+            pts = [r for r in panel if r["module"] == m]
             if pts:
                 ax.errorbar([int(p["level"]) for p in pts], [p["mean"] for p in pts],
                             yerr=[0 if math.isnan(p["ci95"]) else p["ci95"] for p in pts], label=m, marker="o",
                             capsize=2, color=color[m])
         ax.set_title(task)
-        if pts and min(int(p["level"]) for p in pts) >= 1:
+        if min(int(p["level"]) for p in panel) >= 1:
             ax.set_xscale("log", base=2)
-        ax.set_xlabel(pts[0]["level_name"] if pts else "")
-        ax.set_ylabel(pts[0]["metric"] if pts else "")
-        if pts and pts[0]["metric"] == "mse":
+        ax.set_xlabel(panel[0]["level_name"])
+        ax.set_ylabel(panel[0]["metric"])
+        if panel[0]["metric"] == "mse":
             ax.set_yscale("log")
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     _save_figure(fig, out / "levels.png")
     plt.close(fig)
+    _solved_plot(rows, modules, color, out)
 
     fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.4), squeeze=False)
     for ax, task in zip(axes[0], tasks):
@@ -619,6 +645,38 @@ def _plots(results: list[dict], rows: list[dict], out: Path) -> None:
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     _save_figure(fig, out / "loss_curves.png")
+    plt.close(fig)
+
+
+def _solved_plot(rows: list[dict], modules: list[str], color: dict, out: Path) -> None:
+    """solved.png, for the tasks with a SOLVED_BELOW: the share of seeds that solved each level,
+    with Wilson's 95% interval."""
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in rows if r["solved"] != "" and r["level"] != "all"]
+    panels = list(dict.fromkeys(_base(r["task"]) for r in rows))
+    if not panels:
+        return
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4), squeeze=False)
+    for ax, task in zip(axes[0], panels):
+        panel = sorted((r for r in rows if _base(r["task"]) == task), key=lambda r: int(r["level"]))
+        step = 0.015 * max(int(panel[-1]["level"]) - int(panel[0]["level"]), 1)  # modules side by side
+        for m in modules:
+            pts = [r for r in panel if r["module"] == m]
+            if pts:  # with Wilson's 95% interval
+                share = [p["solved"] / p["seeds"] for p in pts]
+                low, high = zip(*(proportion_ci95(p["solved"], p["seeds"]) for p in pts))
+                ax.errorbar([int(p["level"]) + step * (modules.index(m) - (len(modules) - 1) / 2) for p in pts],
+                            share, marker="o",
+                            yerr=[[s - lo for s, lo in zip(share, low)], [hi - s for s, hi in zip(share, high)]],
+                            capsize=2, color=color[m], label=f"{m} ({'/'.join(str(p['seeds']) for p in pts)} seeds)")
+        ax.set_title(task)
+        ax.set_xlabel(panel[0]["level_name"])
+        ax.set_ylabel(f"seeds solved ({panel[0]['metric']} < {solved_below(task)})")
+        ax.set_ylim(-0.05, 1.05)
+        ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    _save_figure(fig, out / "solved.png")
     plt.close(fig)
 
 
