@@ -161,7 +161,7 @@ claims_attention() {  # claims-full/ with softmax attention beside the three (it
      --modules matched_hebbian,matched_gradient,lstm,attention --steps 1000 --seeds 5 --tune-lrs 1e-3,3e-3,1e-2 \
      --tune-write-rates 2,4 --tune-seeds 2
 }
-beside() {  # the paper's transformer augmented: each plastic module beside causal softmax attention in
+beside() {  # a transformer augmented, as Chaudhary (2025): each plastic module beside causal softmax attention in
   # every block (--beside-attention), on claims-full's tasks at claims-full's winners (not tuned anew:
   # the budget), against claims-full's attention alone
   $S --out $O/claims-beside-attention --beside-attention --tasks regression_duan_mlp,cue_reward,regression_duan_linear \
