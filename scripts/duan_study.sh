@@ -173,7 +173,8 @@ delay_20() {  # delay 20 with delay_60()'s grid, the third point of the small wr
 }
 
 delay_60_twenty() {  # delay_60_ten() taken to 20 seeds (2026-12-06 #2): at 10 the rules solved 4 and 3, a count
-  # too small to order them. As run: the gradient rule in a job of its own beside the other two; then the table
+  # too small to order them. As run: the gradient rule in a job of its own beside the other two (its seeds
+  # 10-11 trained before 586e5b4 hoisted its projections out of the token loop, 12-19 after); then the table
   local D="--out $O/horizon-delay60 --tasks reproduction_delay@60 --steps 2000 --seeds 20 --tune-lrs 1e-2 --tune-write-rates 0.25,1 --tune-seeds 1"
   $S $D --modules matched_gradient
   $S $D --modules lstm,matched_hebbian
@@ -199,9 +200,10 @@ plastic_regression() {  # Duan et al.'s own claim (their abstract): gradient-bas
   $S $P --modules plastic_hebbian,plastic_gradient  # the folder's table
 }
 length() {  # sequence reproduction by length (delay 0; Duan et al.: lengths 5-40), one network per length, with
-  # delay_60()'s grid: the horizon is the length itself, with every item in between to keep apart.
-  # Not run yet (written 2026-12-06 #2, when the machine's time went to delay_60_twenty and plastic_regression)
-  $S --out $O/reproduction-length --tasks reproduction_length@20,reproduction_length@40 \
+  # delay_60()'s grid: the horizon is the length itself, with every item in between to keep apart. Length 20
+  # run 2026-12-06 #2 (as run: the gradient rule in a job of its own beside the other two); lengths 5, 10, 30,
+  # 40 not run yet: a rerun with them (--tasks reproduction_length@20,reproduction_length@40) trains the new ones
+  $S --out $O/reproduction-length --tasks reproduction_length@20 \
      --modules lstm,matched_hebbian,matched_gradient --steps 2000 --seeds 5 --tune-lrs 1e-2 \
      --tune-write-rates 0.25,1 --tune-seeds 1
 }

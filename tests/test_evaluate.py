@@ -73,5 +73,9 @@ def test_wilson_interval_for_seeds_that_solved():
     low, high = proportion_ci95(0, 5)
     assert low == 0 and high == pytest.approx(0.4345, abs=1e-4)  # not empty at 0 of n
     assert proportion_ci95(5, 5) == pytest.approx((0.5655, 1.0), abs=1e-4)
-    with pytest.raises(ValueError, match="0 <= k <= n"):
-        proportion_ci95(6, 5)
+    for k, n in ((6, 5), (1.5, 3), (True, 2)):
+        with pytest.raises(ValueError, match="0 <= k <= n"):
+            proportion_ci95(k, n)
+    for df in (0, -1, 2.5):
+        with pytest.raises(ValueError, match="degrees of freedom"):
+            t95(df)

@@ -24,6 +24,28 @@ def test_sequence_form_equals_token_by_token(kind, heads):
     torch.testing.assert_close(mixer(x), torch.stack(steps, 1), rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("kind", [k for k in KINDS if k.startswith("matched_")])
+def test_matched_sequence_form_trains_as_token_by_token(kind):
+    """The matched mixers' sequence forms (the Hebbian sum in closed form, the gradient rule's loop
+    with its projections hoisted) give every parameter the gradient the steps give, also for one token."""
+    torch.manual_seed(2)
+    mixer = build_mixer(kind, 12, 3).double()
+    for t in (1, 7):
+        x = torch.randn(2, t, 12, dtype=torch.float64)
+        mixer.zero_grad()
+        mixer(x).square().sum().backward()
+        grads = lambda: [torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in mixer.parameters()]  # noqa: E731
+        whole = grads()
+        mixer.zero_grad()
+        state, steps = mixer.init_state(2, x), []
+        for i in range(t):
+            y, state = mixer.step(x[:, i], state)
+            steps.append(y)
+        torch.stack(steps, 1).square().sum().backward()
+        for a, b, (name, _) in zip(whole, grads(), mixer.named_parameters()):  # one token: some get none
+            torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12, msg=f"{kind} {name}, {t} tokens")
+
+
 @pytest.mark.parametrize("kind", list(MODULES))
 @pytest.mark.parametrize("beside_attention", [False, True])
 def test_whole_model_token_by_token_equals_sequence(kind, beside_attention):

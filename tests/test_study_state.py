@@ -272,7 +272,7 @@ def test_study_combine_reads_one_network_per_delay_from_folders_of_their_own(tmp
     assert main(["study-combine", str(d20), str(d60), "--out", str(tmp_path / "both")]) == 0
     assert {p: p.read_bytes() for p in before} == before  # nothing written into the studies read
     md = (tmp_path / "both" / "summary.md").read_text()
-    solved = md.split("Seeds that solved the task (test mse below 0.02): ")[1].split("\n")[0].split("; ")
+    solved = md.split("Seeds that solved the task (test mse below 0.02 at every level): ")[1].split("\n")[0].split("; ")
     assert set(solved) == {"reproduction_delay@20 matched_hebbian 1/2", "reproduction_delay@20 matched_gradient 2/2",
                            "reproduction_delay@60 matched_hebbian 0/1", "reproduction_delay@60 matched_gradient 1/1"}
     assert "| reproduction_delay@20 (mse) | matched_gradient - matched_hebbian | delay=20 | -0.140 ± " in md
@@ -280,7 +280,8 @@ def test_study_combine_reads_one_network_per_delay_from_folders_of_their_own(tmp
     assert "| reproduction_delay@20 | matched_hebbian | **0.01 / 0.25: 0.001 (1)** |" in md
     assert "Settings that differ between them: steps 1000 / 3000." in md
     sources = json.loads((tmp_path / "both" / "sources.json").read_text())["studies"]
-    assert [(s["folder"], s["runs"]) for s in sources] == [(str(d20), 4), (str(d60), 2)]
+    assert [(s["folder"], len(s["runs"])) for s in sources] == [(str(d20), 4), (str(d60), 2)]
+    assert sources[1]["runs"] == ["reproduction_delay@60__matched_gradient__s0.json", "reproduction_delay@60__matched_hebbian__s0.json"]
     for figure in ("levels.png", "paired.png", "solved.png"):
         assert (tmp_path / "both" / figure).stat().st_size > 0
 
@@ -303,6 +304,48 @@ def test_study_combine_refuses_what_it_cannot_combine(tmp_path, capsys):
         assert main(["study-combine", *args, "--out", out]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
-    assert main(["study-combine", str(a), str(c), "--out", str(c)]) == 2
-    assert "is a study folder" in capsys.readouterr().err
-    assert not (c / "summary.md").exists()
+    for inside in (c, c / "runs", c / "combined"):  # an input, or a folder in one
+        assert main(["study-combine", str(a), str(c), "--out", str(inside)]) == 2
+        assert "one of the study folders or inside one" in capsys.readouterr().err
+    assert not (c / "summary.md").exists() and not (c / "combined").exists()
+    foreign = tmp_path / "notes"
+    foreign.mkdir()
+    (foreign / "mine.txt").write_text("kept")
+    assert main(["study-combine", str(a), str(c), "--out", str(foreign)]) == 2
+    assert "files that study-combine did not write" in capsys.readouterr().err
+    assert [p.name for p in foreign.iterdir()] == ["mine.txt"]
+
+
+def test_study_combine_refuses_runs_it_cannot_pool_or_trust(tmp_path, capsys):
+    """A task and module trained with other settings in two folders, seeds scored at other levels,
+    a run file holding another run than its name says, or one with a seed of the wrong kind."""
+    a = _study_folder(tmp_path / "a", [_level_run("reproduction_delay@20", "lstm", 0, 0.3)])
+    longer = _study_folder(tmp_path / "longer", [_level_run("reproduction_delay@20", "lstm", 1, 0.3)], steps=5000)
+    other = _level_run("reproduction_delay@20", "lstm", 1, 0.3)
+    other["levels"] = {"40": [0.3]}
+    levels = _study_folder(tmp_path / "levels", [other])
+    renamed = _study_folder(tmp_path / "renamed", [_level_run("reproduction_delay@40", "lstm", 0, 0.3)])
+    (renamed / "runs" / "reproduction_delay@40__lstm__s0.json").rename(renamed / "runs" / "copy.json")
+    odd = _study_folder(tmp_path / "odd", [{**_level_run("reproduction_delay@40", "lstm", 0, 0.3), "seed": [0]}])
+    for folder, message in ((longer, "trained with other settings"), (levels, "were scored differently"),
+                            (renamed, "not the one its name says"), (odd, "of the wrong kind")):
+        assert main(["study-combine", str(a), str(folder), "--out", str(tmp_path / "out")]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_study_combine_again_into_its_folder_leaves_nothing_of_the_last(tmp_path):
+    """A second combine into the same --out rewrites it: the first's tuning and pairs are gone."""
+    gradient_pair = [_level_run("reproduction_delay@20", m, 0, 0.1) for m in ("matched_hebbian", "matched_gradient")]
+    tuning = {"reproduction_delay@20|matched_hebbian": {"task": "reproduction_delay@20", "module": "matched_hebbian",
+              "metric": "mse", "lr": 0.01, "write_rate": 0.25,
+              "grid": [{"lr": 0.01, "write_rate": 0.25, "val": 0.1, "left_plateau": 1}]}}
+    a = _study_folder(tmp_path / "a", gradient_pair, tuning=tuning)
+    b = _study_folder(tmp_path / "b", [_level_run("reproduction_delay@40", "lstm", 0, 0.3)])
+    c = _study_folder(tmp_path / "c", [_level_run("reproduction_delay@60", "lstm", 0, 0.3)])
+    out = tmp_path / "out"
+    assert main(["study-combine", str(a), str(b), "--out", str(out)]) == 0
+    assert (out / "paired.png").exists() and "matched_hebbian" in (out / "summary.md").read_text()
+    assert main(["study-combine", str(b), str(c), "--out", str(out)]) == 0
+    md = (out / "summary.md").read_text()
+    assert "matched_hebbian" not in md and "Tuning" not in md and not (out / "paired.png").exists()

@@ -17,6 +17,8 @@ Z975 = 1.959964
 def t95(df: int) -> float:
     """Student's t two-sided 95% quantile: the table, then the Cornish-Fisher expansion around the
     normal's (within 0.001 of the exact quantile beyond 30 degrees of freedom)."""
+    if type(df) is not int or df < 1:
+        raise ValueError(f"Student's t needs a whole number of degrees of freedom, at least 1, got {df!r}")
     if df in T95:
         return T95[df]
     z = Z975
@@ -45,7 +47,7 @@ def mean_ci_seeds(values: list[float]) -> tuple[float, float]:
 def proportion_ci95(k: int, n: int) -> tuple[float, float]:
     """Wilson's 95% interval (low, high) for k successes in n trials (say seeds that solved a task):
     unlike the normal one it stays inside [0, 1] and is not empty at 0 of n or n of n."""
-    if n < 1 or not 0 <= k <= n:
+    if type(k) is not int or type(n) is not int or n < 1 or not 0 <= k <= n:
         raise ValueError(f"a proportion needs 0 <= k <= n and n >= 1, got {k} of {n}")
     z2, p = Z975 ** 2, k / n
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)

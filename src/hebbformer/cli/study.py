@@ -73,7 +73,7 @@ def run(args) -> int:
     results = run_study(cfg.validate(), out)
     print(summarise(results, out))
     print(f"study of {len(results)} runs in {time.perf_counter() - tic:.0f} s: {out}/summary.md, results.csv, "
-          "levels.png, loss_curves.png")
+          "levels.png, loss_curves.png (and paired.png, solved.png where the tasks have them)")
     return 0
 
 

@@ -333,7 +333,8 @@ def well_formed(r: dict) -> bool:
     levels, curve = r["levels"], r["loss_curve"]
     return (isinstance(levels, dict) and bool(levels)
             and all(isinstance(v, list) and v and all(isinstance(x, (int, float)) for x in v) for v in levels.values())
-            and isinstance(curve, list) and bool(curve) and all(isinstance(p, list) and len(p) == 2 for p in curve))
+            and isinstance(curve, list) and bool(curve)
+            and all(isinstance(p, list) and len(p) == 2 and all(isinstance(x, (int, float)) for x in p) for p in curve))
 
 
 def run_study(cfg: StudyConfig, out: Path, log=print) -> list[dict]:
@@ -428,6 +429,12 @@ def solved_below(task: str) -> float | None:
     return SOLVED_BELOW.get(task.partition("@")[0])
 
 
+def _solved(r: dict, level: str, limit: float) -> bool:
+    """Whether a run solved one level, or ("all") every level of its task."""
+    levels = list(r["levels"]) if level == "all" else [level]
+    return all(level_score(r, lv) < limit for lv in levels)
+
+
 def summarise(results: list[dict], out: Path, preface: str = "") -> str:
     """Table over seeds (each seed's mean over its evaluation sequences is one sample), as CSV,
     Markdown (``preface`` first) and figures; returns the Markdown."""
@@ -450,7 +457,7 @@ def summarise(results: list[dict], out: Path, preface: str = "") -> str:
         rs = by[(row["task"], row["module"])]
         row["left_plateau"] = sum(r["left_plateau"] for r in rs) if all("left_plateau" in r for r in rs) else ""
         limit = solved_below(row["task"])
-        row["solved"] = "" if limit is None else sum(level_score(r, row["level"]) < limit for r in rs)
+        row["solved"] = "" if limit is None else sum(_solved(r, row["level"], limit) for r in rs)
     table = io.StringIO(newline="")
     w = csv.DictWriter(table, fieldnames=list(rows[0]))
     w.writeheader()
@@ -535,8 +542,10 @@ def _paired_plot(diffs: list[dict], out: Path) -> None:
 
 
 def _base(task: str) -> str:
-    """The task a one-level task (NAME@LEVEL) is a level of; the figures draw their levels on one panel."""
-    return task.partition("@")[0]
+    """The panel of a task in the figures: NAME@* for a one-level task (NAME@LEVEL: a network per
+    level, its levels drawn as one line), NAME for a task trained over all its levels at once."""
+    name, at, _ = task.partition("@")
+    return f"{name}@*" if at else name
 
 
 def _tuning_markdown(out: Path) -> str:
@@ -573,7 +582,8 @@ def _markdown(rows: list[dict]) -> str:
     for task in tasks:
         task_rows = [r for r in rows if r["task"] == task]
         metric, level_name = task_rows[0]["metric"], task_rows[0]["level_name"]
-        for level in dict.fromkeys(r["level"] for r in task_rows):
+        levels = list(dict.fromkeys(r["level"] for r in task_rows))
+        for level in levels if len(levels) > 2 else levels[:1]:  # one level: its "all levels" row is the same
             cells = []
             for m in modules:
                 hit = [r for r in task_rows if r["module"] == m and r["level"] == level]
@@ -589,13 +599,12 @@ def _markdown(rows: list[dict]) -> str:
         lines.append("")
         lines.append("Seeds that left the initial plateau (loss in the last tenth of training below 80% of the first "
                      "tenth): " + "; ".join(plateau))
-    solved = [f"{r['task']} {r['module']} {r['solved']}/{r['seeds']}" for r in rows
-              if r["level"] == "all" and r["solved"] != ""]
-    if solved:
-        limits = sorted({solved_below(r["task"]) for r in rows if r["solved"] != ""})
+    counted = [r for r in rows if r["level"] == "all" and r["solved"] != ""]
+    if counted:
+        limits = " / ".join(sorted({f"{r['metric']} below {solved_below(r['task'])}" for r in counted}))
         lines.append("")
-        lines.append(f"Seeds that solved the task (test {rows[0]['metric']} below {'/'.join(map(str, limits))}): "
-                     + "; ".join(solved))
+        lines.append(f"Seeds that solved the task (test {limits} at every level): "
+                     + "; ".join(f"{r['task']} {r['module']} {r['solved']}/{r['seeds']}" for r in counted))
     return "\n".join(lines) + "\n"
 
 
@@ -605,7 +614,7 @@ def _plots(results: list[dict], rows: list[dict], out: Path) -> None:
     import matplotlib.pyplot as plt
 
     tasks, modules = _in_order(rows)
-    color = {m: f"C{i}" for i, m in enumerate(MODULES)}
+    color = {m: f"C{i}" for i, m in enumerate(dict.fromkeys([*MODULES, *modules]))}  # an unknown module: one too
     panels = list(dict.fromkeys(map(_base, tasks)))  # a network per delay: its delays on one panel
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4), squeeze=False)
     for ax, task in zip(axes[0], panels):

@@ -4,8 +4,9 @@ A study folder holds one comparison as it was tuned and trained (``experiments.s
 comparisons span folders: one network per delay, each delay tuned in a folder of its own, read as
 one curve against the delay. ``combine`` reads each folder's final runs (``runs/*.json``) and
 tuning winners and writes ``summarise``'s table, CSV and figures over all of them into a folder of
-its own, with ``sources.json`` naming where every run came from and with which settings. It
-trains nothing and writes nothing into the folders it reads.
+its own, with ``sources.json`` naming each folder and the run files taken from it. It trains
+nothing and writes nothing into the folders it reads. A study still training is read as it stands
+(the seeds finished so far; the table gives each row's count).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..errors import ConfigError, DataError
+from ..models.sequence import MODULES
 from .study import (
     BEFORE_SETTING,
     RESULT_KEYS,
@@ -27,21 +29,32 @@ from .study import (
 )
 
 SOURCES = "sources.json"
+# what combine writes into --out; a later combine into the same folder rewrites all of them
+OUTPUTS = (SOURCES, "tuning.json", "summary.md", "results.csv", "levels.png", "loss_curves.png", "paired.png",
+           "solved.png")
+# settings a (task, module)'s runs may differ in between folders: how its point was chosen
+TUNING_SETTINGS = ("tune_lrs", "tune_write_rates", "tune_seeds", "tuning_from")
 
 
 def combine(studies: list[Path], out: Path) -> str:
-    """summarise() over the final runs of ``studies`` into ``out``; returns the Markdown. Refused
-    before anything is written: fewer than two folders, a folder that is not a finished study, a
-    run result that cannot be read, a run (task, module, seed) in two folders, two folders with
-    different tuning winners for one task and module, and an ``out`` that is one of the studies
-    or a study of its own (its summary would be overwritten)."""
+    """summarise() over the final runs of ``studies`` into ``out``; returns the Markdown.
+
+    Everything is read and checked before anything is written. Refused: fewer than two folders,
+    one named twice, a folder that is not a study, a run file that is not the finished run its
+    name says, one run in two folders, one task and module trained with different settings in
+    two folders (its seeds would be pooled), two different tuning entries for one task and
+    module, and an ``out`` that is one of the studies or inside one, a study itself, or a folder
+    holding files that an earlier combine did not write."""
     if len(studies) < 2:
         raise ConfigError(f"study-combine takes at least two study folders, got {len(studies)}")
-    if len({s.resolve() for s in studies}) < len(studies):
+    for folder in studies:
+        if not folder.is_dir():
+            raise ConfigError(f"{folder} {'does not exist' if not folder.exists() else 'is not a folder'}")
+    resolved = [s.resolve() for s in studies]
+    if len(set(resolved)) < len(studies):
         raise ConfigError("study-combine: a study folder is named twice")
-    if out.resolve() in {s.resolve() for s in studies} or (out / "study.json").exists():
-        raise ConfigError(f"--out {out} is a study folder; the combined table goes to a folder of its own")
-    results, origin, tuning, sources = [], {}, {}, []
+    _check_out(out, resolved)
+    results, origin, tuning, sources, trained = [], {}, {}, [], {}
     for folder in studies:
         settings = _settings(folder)
         runs = sorted((folder / "runs").glob("*.json"))
@@ -55,16 +68,31 @@ def combine(studies: list[Path], out: Path) -> str:
                                   f"{folder}: leave one of them out")
             origin[key] = folder
             results.append(r)
+            _check_same_training(r, folder, settings, trained)
         for name, entry in _tuning(folder).items():
-            if name in tuning and (tuning[name]["lr"], tuning[name]["write_rate"]) != (entry["lr"], entry["write_rate"]):
-                raise ConfigError(f"{name} was tuned to different winners in two of the folders ({folder} is one)")
+            if name in tuning and tuning[name] != entry:
+                raise ConfigError(f"{name} has different tuning entries in two of the folders ({folder} is one)")
             tuning[name] = entry
-        sources.append({"folder": str(folder), "runs": len(runs), "settings": {k: settings.get(k) for k in SHARED_SETTINGS}})
+        sources.append({"folder": str(folder), "path": str(folder.resolve()), "runs": [p.name for p in runs],
+                        "settings": {k: settings[k] for k in SHARED_SETTINGS}})
+    _check_levels(results)
     out.mkdir(parents=True, exist_ok=True)
+    for name in ("paired.png", "solved.png"):  # an earlier combine's, which this one may not draw again
+        (out / name).unlink(missing_ok=True)
     write_json_atomic(out / SOURCES, {"studies": sources}, indent=1)
-    if tuning:
-        write_json_atomic(out / "tuning.json", tuning, indent=1)
+    write_json_atomic(out / "tuning.json", tuning, indent=1)
     return summarise(results, out, preface=_preface(sources))
+
+
+def _check_out(out: Path, studies: list[Path]) -> None:
+    target = out.resolve()
+    if any(target == s or s in target.parents for s in studies):
+        raise ConfigError(f"--out {out} is one of the study folders or inside one; the combined table goes to "
+                          "a folder of its own")
+    if (out / "study.json").exists():
+        raise ConfigError(f"--out {out} is a study folder; the combined table goes to a folder of its own")
+    if out.is_dir() and not (out / SOURCES).exists() and any(out.iterdir()):
+        raise ConfigError(f"--out {out} holds files that study-combine did not write: give a new or empty folder")
 
 
 def _settings(folder: Path) -> dict:
@@ -80,12 +108,47 @@ def _settings(folder: Path) -> dict:
 
 
 def _result(path: Path) -> dict:
+    """The finished run a runs/ file holds, checked as far as summarise relies on it."""
     r, why = read_json(path)
-    if why is None and (not isinstance(r, dict) or any(k not in r for k in RESULT_KEYS) or not well_formed(r)):
-        why = "is not a finished run's result"
+    if why is None:
+        why = _malformed(r, path.name)
     if why is not None:
-        raise DataError(f"{path} {why}: rerun its study (it trains the run again) or leave the folder out")
+        raise DataError(f"{path} {why}: rerun its study (it trains a broken run again) or leave the folder out")
     return r
+
+
+def _malformed(r, name: str) -> str | None:
+    if not isinstance(r, dict) or any(k not in r for k in RESULT_KEYS) or not well_formed(r):
+        return "is not a finished run's result"
+    if not (isinstance(r["task"], str) and isinstance(r["module"], str) and type(r["seed"]) is int
+            and isinstance(r["metric"], str) and all(isinstance(k, str) and k.isdigit() for k in r["levels"])):
+        return "is not a finished run's result (task, module, seed, metric or levels of the wrong kind)"
+    if r["module"] not in MODULES:
+        return f"holds a run of {r['module']!r}, a module this version does not know"
+    if name != f"{r['task']}__{r['module']}__s{r['seed']}.json":
+        return f"holds the run of {r['task']}, {r['module']}, seed {r['seed']}, not the one its name says"
+    return None
+
+
+def _check_same_training(r: dict, folder: Path, settings: dict, trained: dict) -> None:
+    """One task and module's seeds pool into one row: refused where two folders trained them differently."""
+    shared = {k: settings[k] for k in SHARED_SETTINGS if k not in TUNING_SETTINGS}
+    first = trained.setdefault((r["task"], r["module"]), (folder, shared))
+    if first[1] != shared:
+        changed = "; ".join(f"{k} {first[1][k]} / {shared[k]}" for k in shared if shared[k] != first[1][k])
+        raise ConfigError(f"{r['task']}, {r['module']} was trained with other settings in {first[0]} and {folder} "
+                          f"({changed}): its seeds cannot be pooled into one row")
+
+
+def _check_levels(results: list[dict]) -> None:
+    """Every seed of one task and module scored at the same levels, by the same metric."""
+    seen = {}
+    for r in results:
+        shape = (r["metric"], r["level_name"], sorted(r["levels"]))
+        first = seen.setdefault((r["task"], r["module"]), (r["seed"], shape))
+        if first[1] != shape:
+            raise DataError(f"{r['task']}, {r['module']}: seeds {first[0]} and {r['seed']} were scored differently "
+                            f"({first[1]} against {shape})")
 
 
 def _tuning(folder: Path) -> dict:
@@ -95,14 +158,26 @@ def _tuning(folder: Path) -> dict:
     tuning, why = read_json(path)
     if why is None and not isinstance(tuning, dict):
         why = f"holds a JSON {type(tuning).__name__}, not tuning winners"
+    if why is None and not all(_tuning_entry(e) for e in tuning.values()):
+        why = "holds an entry without its winner and grid (lr, write_rate, grid of points)"
     if why is not None:
         raise DataError(f"{path} {why}")
     return tuning
 
 
+def _tuning_entry(e) -> bool:
+    number = (int, float)
+    return (isinstance(e, dict) and isinstance(e.get("task"), str) and isinstance(e.get("module"), str)
+            and isinstance(e.get("lr"), number) and isinstance(e.get("write_rate"), number)
+            and isinstance(e.get("grid"), list) and all(
+                isinstance(p, dict) and all(isinstance(p.get(k), number) for k in ("lr", "write_rate", "val"))
+                for p in e["grid"]))
+
+
 def _preface(sources: list[dict]) -> str:
     """The summary's first lines: the folders, and the settings in which they differ."""
-    lines = ["Combined from " + ", ".join(f"`{s['folder']}` ({s['runs']} runs)" for s in sources) + f" ({SOURCES}).", ""]
+    lines = ["Combined from " + ", ".join(f"`{s['folder']}` ({len(s['runs'])} runs)" for s in sources)
+             + f" ({SOURCES} lists them).", ""]
     differ = [k for k in SHARED_SETTINGS if len({json.dumps(s["settings"][k], sort_keys=True) for s in sources}) > 1]
     if differ:
         lines += ["Settings that differ between them: " + "; ".join(

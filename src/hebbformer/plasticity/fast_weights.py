@@ -446,8 +446,8 @@ class MatchedFastWeights(nn.Module):
     def forward(self, x):
         q, k, v, eta = self._signals(x)  # [B, T, H, d], eta [B, T, H]: every token's at once
         if self.rule != "hebbian":  # z depends on F: the write is sequential, the projections are not
-            # (step's loop with the maps hoisted out of it: a delay-60 run's training step took 1.3-1.5x
-            # as long with a Linear call per token; the same function, tested against step)
+            # (step's loop with the maps hoisted out of it: a delay-60 run's training took 1.4-1.6x as
+            # long with a Linear call per token; the same function, tested against step)
             fast, ys = self.init_state(x.shape[0], x), []
             for t in range(x.shape[1]):
                 ys.append((fast @ q[:, t, ..., None])[..., 0])  # read before write
@@ -461,7 +461,7 @@ class MatchedFastWeights(nn.Module):
         before = torch.tril(torch.ones(t - 1, t, dtype=torch.bool, device=x.device))  # s <= t - 1
         weight = torch.exp(gap.clamp(max=0)) * before[None, :, :, None] * (eta * clip[..., None])[:, None]
         mixed = _plastic_read(weight, k, q[:, 1:], self.plasticity, v)  # (A (.) v_s k_s^T) q_t, weighted, over s
-        y = torch.cat([torch.zeros_like(mixed[:, :1]), mixed], 1)  # the first token reads F_0 = 0
+        y = torch.cat([torch.zeros_like(q[:, :1]), mixed], 1)  # the first token reads F_0 = 0
         return self.proj(y.flatten(2))
 
 
