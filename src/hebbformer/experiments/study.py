@@ -244,14 +244,14 @@ def write_json_atomic(path: Path, data: dict, indent: int | None = None) -> None
 
 
 # Settings every run of one study must share; modules, tasks and seeds may grow between calls.
-SHARED_SETTINGS = ("steps", "batch_size", "lr", "budget", "depth", "heads", "eval_batches", "data", "beside_attention",
-           "tune_lrs", "tune_write_rates", "tune_seeds", "encoder_channels", "encoder_blocks", "encoder_from",
-           "tuning_from")
+SHARED_SETTINGS = ("steps", "batch_size", "lr", "budget", "depth", "heads", "eval_batches", "data",
+                   "beside_attention", "tune_lrs", "tune_write_rates", "tune_seeds", "encoder_channels",
+                   "encoder_blocks", "encoder_from", "tuning_from")
 # What a study.json written before a setting existed was trained with (the default may differ).
 BEFORE_SETTING = {"encoder_channels": 16, "encoder_blocks": 3, "encoder_from": "", "tuning_from": ""}
 # What train_one writes for a run: a file without all of it is not a finished run.
 RESULT_KEYS = ("task", "module", "seed", "d_model", "parameters", "train_s", "loss_curve", "metric",
-                "level_name", "levels")
+               "level_name", "levels")
 
 
 def read_json(path: Path) -> tuple[object, str | None]:
