@@ -5,8 +5,8 @@ comparisons span folders: one network per delay, each delay tuned in a folder of
 one curve against the delay. ``combine`` reads each folder's final runs (``runs/*.json``) and
 tuning winners and writes ``summarise``'s table, CSV and figures over all of them into a folder of
 its own, with ``sources.json`` naming each folder and the run files taken from it. It trains
-nothing and writes nothing into the folders it reads. A study still training is read as it stands
-(the seeds finished so far; the table gives each row's count).
+nothing and writes nothing into the folders it reads. A study still training is read as it stands:
+the seeds finished so far (results.csv and the plateau and solved counts give each row's number).
 """
 
 from __future__ import annotations
@@ -29,9 +29,6 @@ from .study import (
 )
 
 SOURCES = "sources.json"
-# what combine writes into --out; a later combine into the same folder rewrites all of them
-OUTPUTS = (SOURCES, "tuning.json", "summary.md", "results.csv", "levels.png", "loss_curves.png", "paired.png",
-           "solved.png")
 # settings a (task, module)'s runs may differ in between folders: how its point was chosen
 TUNING_SETTINGS = ("tune_lrs", "tune_write_rates", "tune_seeds", "tuning_from")
 
