@@ -298,12 +298,18 @@ def test_quantisation_aware_training_keeps_in_context_learning(tmp_path):
     assert_integer_path_equals_fake_quant(model, ep)
 
 
-@pytest.mark.parametrize("ranges", [(127, 127, 127), (100_000,) * 3, (127, 100_000, 127)])  # int8, float, both
-def test_integer_conv_stack_equals_conv_block_in_turn(ranges, monkeypatch):
-    """The Conv-4 on int8 patches, in chunks (channels last between blocks), gives conv_block's
-    integers, block after block: pixels and weights at their extremes, odd sizes, bias; a block
-    whose weights leave int8 goes through conv_block, and the next one back on int8."""
+@pytest.mark.parametrize("products", ["int8", "float"])
+@pytest.mark.parametrize("ranges", [(127, 127, 127), (100_000,) * 3, (127, 100_000, 127), (127, 127, 100_000)])
+def test_integer_conv_stack_equals_conv_block_in_turn(ranges, products, monkeypatch):
+    """The Conv-4 on int8 patches, or where products run in float on torch's float32 convolution
+    (from the second block, here from one channel on), in chunks (channels last between blocks),
+    gives conv_block's integers, block after block: pixels and weights at their extremes, odd
+    sizes, bias; a block whose weights leave int8 goes through conv_block, and the next one back
+    on int8 or float."""
     from hebbformer.quant import fixed_point
+
+    monkeypatch.setenv(fixed_point.INT8_GEMM_ENV, products)
+    monkeypatch.setattr(fixed_point, "FLOAT_CONV_CHANNELS", 1)
 
     rng = np.random.default_rng(1)
     x = rng.integers(0, 256, (7, 2, 11, 11))

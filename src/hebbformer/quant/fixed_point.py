@@ -246,14 +246,23 @@ def conv_block(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, acc_exp: int,
         q = requantise(np.maximum(acc, 0), acc_exp, exp, bits, signed=False)
         return q[:, :, : h // 2 * 2, : w_ // 2 * 2].reshape(n, -1, h // 2, 2, w_ // 2, 2).max((3, 5))
     t = torch.float32 if dtype == np.float32 else torch.float64
-    acc = torch.nn.functional.conv2d(torch.from_numpy(x).to(t), torch.from_numpy(w.reshape(len(w), -1, 3, 3)).to(t),
-                                     torch.from_numpy(bias).to(t), padding=1)
+    return _float_conv_pool(torch.from_numpy(x).to(t), w, bias, shift, lo, hi).numpy().astype(np.int64)
+
+
+def _float_conv_pool(x: torch.Tensor, w: np.ndarray, bias: np.ndarray, shift: int, lo: int, hi: int) -> torch.Tensor:
+    """``conv_block``'s arithmetic on integer-valued floats x [n, c, h, w] (either memory format;
+    the caller has checked that every partial sum is exact in x's dtype): convolution, 2x2 max
+    pool, relu, the rounding shift, the clamp; integer-valued floats of x's dtype and format."""
+    weight = torch.from_numpy(w.reshape(len(w), -1, 3, 3)).to(x.dtype)
+    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        weight = weight.contiguous(memory_format=torch.channels_last)
+    acc = torch.nn.functional.conv2d(x, weight, torch.from_numpy(bias).to(x.dtype), padding=1)
     # Pooled first: relu, the rounding shift and the clamp never decrease, so the max of their
     # results is their result of the max, and a quarter of the values go through them. Scaling by
     # 2**-shift is exact in floating point, as the division was.
     acc = torch.nn.functional.max_pool2d(acc, 2).clamp_(min=0)
     q = torch.floor((acc + 2.0 ** (shift - 1)) * 2.0 ** -shift) if shift > 0 else acc * 2.0 ** -shift
-    return q.clamp_(lo, hi).numpy().astype(np.int64)
+    return q.clamp_(lo, hi)
 
 
 def int8_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -308,6 +317,22 @@ def _timed_choice() -> str:
     return "float" if as_float < fastest(lambda: torch._int_mm(a, b)) else "int8"
 
 
+FLOAT_CONV_CHANNELS = 8  # input channels from which conv_stack convolves in float32 where products run in float
+
+
+def _float_conv_fits(w: np.ndarray, b: np.ndarray | None, acc_exp: int, exp: int, bits: int) -> bool:
+    """Whether ``conv_stack`` runs a block (inputs 0..255) as torch's float32 convolution on
+    channels-last activations: where 8-bit products run in float (``int8_products``), the block
+    has ``FLOAT_CONV_CHANNELS`` inputs or more (on one channel the im2col product is faster), its
+    output is at most 8 bits unsigned, and every partial sum, the bias and the rounding offset stay
+    below 2**24, so that float32 holds each exactly (on a 2-core AVX2 EPYC the 14x14 block of 32
+    channels ran 1.4x faster than the im2col product with its conversions)."""
+    c, shift = w.shape[1] // 9, exp - acc_exp
+    bound = (255 * float(np.abs(w).max(initial=0)) * w.shape[1] + float(np.abs(b).max(initial=0) if b is not None else 0)
+             + (2.0 ** (shift - 1) if shift > 0 else 0))
+    return c >= FLOAT_CONV_CHANNELS and bits <= 8 and _exact_float(bound) == np.float32 and int8_products() == "float"
+
+
 def _int8_conv_fits(x_max: int, w: np.ndarray, bits: int) -> bool:
     """Whether ``conv_stack``'s int8 path holds a block: inputs 0..255, weights -128..127, a
     uint8 output, and sums that int32 holds exactly."""
@@ -343,7 +368,16 @@ def conv_stack(x: np.ndarray, blocks, bits: int) -> np.ndarray:
 
 def _conv_chunk(x: np.ndarray, blocks, bits: int) -> np.ndarray:
     t = None  # the activations as uint8 [n, h, w, c], while the int8 path runs
+    f = None  # or as integer-valued float32 [n, c, h, w] in channels-last memory, on torch's convolution
     for w, b, acc_exp, exp in blocks:
+        if (t is not None or f is not None) and _float_conv_fits(w, b, acc_exp, exp, bits):
+            if f is None:  # the same memory: uint8 [n, h, w, c] is [n, c, h, w] channels last
+                f, t = t.permute(0, 3, 1, 2).to(torch.float32), None
+            bias = np.zeros(len(w), np.int64) if b is None else np.asarray(b, np.int64)
+            f = _float_conv_pool(f, w, bias, exp - acc_exp, *int_range(bits, signed=False))
+            continue
+        if f is not None:  # 0..255: back to uint8 channels last
+            t, f = f.permute(0, 2, 3, 1).to(torch.uint8), None
         if t is None and (x.min(initial=0) < 0 or not _int8_conv_fits(int(x.max(initial=0)), w, bits)):
             x = conv_block(x.astype(np.int64), w, b, acc_exp, exp, bits)
             continue
@@ -355,6 +389,8 @@ def _conv_chunk(x: np.ndarray, blocks, bits: int) -> np.ndarray:
         t = _int8_conv_block(t, w, b, acc_exp, exp, bits)
     if t is not None:
         x = t.permute(0, 3, 1, 2).numpy().astype(np.int64)
+    if f is not None:
+        x = f.contiguous().numpy().astype(np.int64)
     return x.reshape(len(x), -1)
 
 
