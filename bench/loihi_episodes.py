@@ -5,7 +5,8 @@ per 1,000 episodes of each and their ratio, after checking that the logits are i
 host's integer part alone (the integer back-end) is timed beside them. ``--workers N`` spreads the
 batches of the integer and side-by-side runs over N forked processes of one torch thread each
 (``evaluate.forward_batches``); ``$HEBBFORMER_INT8_GEMM`` fixes how the 8-bit products run
-(``fixed_point.int8_products``: int8 or float, else the faster, timed).
+(``fixed_point.int8_products``: int8 or float, else the faster, timed); ``--conv im2col`` keeps
+every Conv-4 block on the im2col product (the code before float32 convolutions, for a before/after).
 
     .venv/bin/python bench/loihi_episodes.py                       # vinyals-quant, 5w1s, generated glyphs
     .venv/bin/python bench/loihi_episodes.py --episodes 1000 --sequential 100 data.root=../shared/data/omniglot
@@ -32,6 +33,7 @@ from hebbformer.evaluate import check_workers, episode_batches, first_episodes, 
 from hebbformer.families import build_model
 from hebbformer.machine import describe_line, save_figures
 from hebbformer.neuro.attention_compiler import NetworkMemory, run_emulated
+from hebbformer.quant import fixed_point
 from hebbformer.quant.fixed_point import int8_products
 
 
@@ -65,6 +67,9 @@ def main():
                          "there two threads spent many times their work waiting for each other")
     ap.add_argument("--workers", type=int, default=1,
                     help="processes that share the batches, forked, one torch thread each (default 1)")
+    ap.add_argument("--conv", choices=("auto", "im2col"), default="auto",
+                    help="auto: the Conv-4's wider blocks on float32 convolution where products run in float "
+                         "(fixed_point.FLOAT_CONV_CHANNELS); im2col: every block on the im2col product")
     ap.add_argument("--out", default="runs/bench", help="folder for loihi_episodes.json (figures and machine)")
     ap.add_argument("overrides", nargs="*", help="data.root=PATH for real images")
     args = ap.parse_args()
@@ -76,6 +81,8 @@ def main():
         ap.error(str(err))
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.conv == "im2col":
+        fixed_point.FLOAT_CONV_CHANNELS = float("inf")
     print(f"machine: {describe_line()}", flush=True)
     try:
         state = checkpoint.load(shipped.resolve(args.model))
@@ -96,7 +103,7 @@ def main():
     one = backends.Executed(model, integer.numerics, NetworkMemory(run_emulated, lanes=1))
     print(f"{args.model}, {args.setting} with {queries} queries per class, on {where}; "
           f"--workers {args.workers} (a worker: one torch thread), --threads {torch.get_num_threads()}, "
-          f"8-bit products on the {int8_products()} GEMM", flush=True)
+          f"8-bit products on the {int8_products()} GEMM, --conv {args.conv}", flush=True)
     host, host_s = timed(integer, every, args.workers)
     side, side_s = timed(lanes, every, args.workers)
     seq, seq_s = timed(one, first, 1)  # one process: its few batches would not spread over the workers
@@ -110,7 +117,7 @@ def main():
           f"({args.sequential} episodes, one process)\n"
           f"  ratio {per_1000(seq_s, args.sequential) / per_1000(side_s, args.episodes):5.1f}x", flush=True)
     figures = dict(model=args.model, setting=args.setting, queries=queries, data=where, batch=args.batch,
-                   threads=torch.get_num_threads(), workers=args.workers, int8_products=int8_products(),
+                   threads=torch.get_num_threads(), workers=args.workers, int8_products=int8_products(), conv=args.conv,
                    episodes=args.episodes, sequential_episodes=args.sequential, identical=bool(same),
                    integer_s_per_1000=per_1000(host_s, args.episodes),
                    side_by_side_s_per_1000=per_1000(side_s, args.episodes),

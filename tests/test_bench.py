@@ -59,3 +59,10 @@ def test_loihi_episodes_in_lanes_give_the_logits_of_one_by_one(tmp_path, capsys,
                                     "--out", str(tmp_path)], capsys, monkeypatch)
     assert "logits identical" in out
     assert json.loads((tmp_path / "loihi_episodes.json").read_text())["figures"]["identical"]
+    from hebbformer.quant import fixed_point
+
+    monkeypatch.setattr(fixed_point, "FLOAT_CONV_CHANNELS", fixed_point.FLOAT_CONV_CHANNELS)  # restored after
+    out = _bench("loihi_episodes", ["--episodes", "2", "--sequential", "1", "--batch", "2", "--queries", "1",
+                                    "--conv", "im2col", "--out", str(tmp_path)], capsys, monkeypatch)
+    figures = json.loads((tmp_path / "loihi_episodes.json").read_text())["figures"]
+    assert "logits identical" in out and "--conv im2col" in out and figures["conv"] == "im2col"
