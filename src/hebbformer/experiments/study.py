@@ -110,11 +110,7 @@ class StudyConfig:
         path = Path(self.tuning_from) / "tuning.json"
         if not path.is_file():
             raise ConfigError(f"--tuning-from {self.tuning_from}: no tuning.json there (a study with a tuning grid)")
-        tuning, why = read_json(path)
-        if why is None and not isinstance(tuning, dict):
-            why = f"holds a JSON {type(tuning).__name__}, not a study's tuning"
-        if why is not None:
-            raise DataError(f"--tuning-from: {path} {why}")
+        tuning = read_json_dict(path, "a study's tuning", "--tuning-from: ")
         missing = [f"{t}|{m}" for t in self.tasks for m in self.modules if _borrowed_key(t, m) not in tuning]
         if missing:
             raise ConfigError(f"--tuning-from: {path} has no winner for {', '.join(missing)}; "
@@ -264,6 +260,16 @@ def read_json(path: Path) -> tuple[object, str | None]:
         return None, "is not UTF-8 text"
     except (ValueError, RecursionError) as err:
         return None, f"is not valid JSON ({err.__class__.__name__}: {str(err)[:80]})"
+
+
+def read_json_dict(path: Path, what: str, prefix: str = "") -> dict:
+    """The JSON object in ``path``, else a DataError naming the file and why it is not ``what``."""
+    value, why = read_json(path)
+    if why is None and not isinstance(value, dict):
+        why = f"holds a JSON {type(value).__name__}, not {what}"
+    if why is not None:
+        raise DataError(f"{prefix}{path} {why}")
+    return value
 
 
 def _check_same_training(cfg: StudyConfig, path: Path, log=print) -> None:

@@ -23,6 +23,7 @@ from .study import (
     SHARED_SETTINGS,
     StudyConfig,
     read_json,
+    read_json_dict,
     summarise,
     well_formed,
     write_json_atomic,
@@ -96,11 +97,7 @@ def _settings(folder: Path) -> dict:
     path = folder / "study.json"
     if not path.is_file():
         raise ConfigError(f"{folder} is not a study folder (no study.json)")
-    settings, why = read_json(path)
-    if why is None and not isinstance(settings, dict):
-        why = f"holds a JSON {type(settings).__name__}, not the study's settings"
-    if why is not None:
-        raise DataError(f"{path} {why}")
+    settings = read_json_dict(path, "the study's settings")
     return {**asdict(StudyConfig()), **BEFORE_SETTING, **settings}  # settings added since: as they were
 
 
@@ -152,13 +149,9 @@ def _tuning(folder: Path) -> dict:
     path = folder / "tuning.json"
     if not path.exists():
         return {}
-    tuning, why = read_json(path)
-    if why is None and not isinstance(tuning, dict):
-        why = f"holds a JSON {type(tuning).__name__}, not tuning winners"
-    if why is None and not all(_tuning_entry(e) for e in tuning.values()):
-        why = "holds an entry without its winner and grid (lr, write_rate, grid of points)"
-    if why is not None:
-        raise DataError(f"{path} {why}")
+    tuning = read_json_dict(path, "tuning winners")
+    if not all(_tuning_entry(e) for e in tuning.values()):
+        raise DataError(f"{path} holds an entry without its winner and grid (lr, write_rate, grid of points)")
     return tuning
 
 
