@@ -190,9 +190,9 @@ delays_table() {  # claim 2's curve: the folders of one network per delay, each 
      --out $O/horizon-tuned-per-delay
 }
 plastic_regression() {  # Duan et al.'s own claim (their abstract): gradient-based plasticity beats Hebbian on
-  # few-shot regression. Their rules in their own form, the block's linear maps as W + F (plastic_*), on the
+  # few-shot regression. Their rules in their own form, the block's MLP as W + F (plastic_*), on the
   # linear regression, where the matched mixers had the Hebbian rule nominally ahead. Both on one smaller
-  # grid (the budget: a plastic-layer run takes 4-8 min here), 1 tuning seed, 5 seeds.
+  # grid (the budget: a plastic-layer run takes 3.5-5 min here), 1 tuning seed, 5 seeds.
   # As run: each module in a job of its own, then the folder's table
   local P="--out $O/regression-plastic-layers --tasks regression_duan_linear --steps 1000 --seeds 5 --tune-lrs 3e-3,1e-2 --tune-write-rates 2,4 --tune-seeds 1"
   $S $P --modules plastic_gradient
