@@ -244,7 +244,7 @@ SHARED_SETTINGS = ("steps", "batch_size", "lr", "budget", "depth", "heads", "eva
                    "beside_attention", "tune_lrs", "tune_write_rates", "tune_seeds", "encoder_channels",
                    "encoder_blocks", "encoder_from", "tuning_from")
 # What a study.json written before a setting existed was trained with (the default may differ).
-BEFORE_SETTING = {"encoder_channels": 16, "encoder_blocks": 3, "encoder_from": "", "tuning_from": ""}
+_BEFORE_SETTING = {"encoder_channels": 16, "encoder_blocks": 3, "encoder_from": "", "tuning_from": ""}
 # What train_one writes for a run: a file without all of it is not a finished run.
 RESULT_KEYS = ("task", "module", "seed", "d_model", "parameters", "train_s", "loss_curve", "metric",
                "level_name", "levels")
@@ -260,6 +260,12 @@ def read_json(path: Path) -> tuple[object, str | None]:
         return None, "is not UTF-8 text"
     except (ValueError, RecursionError) as err:
         return None, f"is not valid JSON ({err.__class__.__name__}: {str(err)[:80]})"
+
+
+def trained_settings(saved: dict) -> dict:
+    """Every setting a study.json's runs were trained with: a setting added since it was written,
+    as it was before the setting existed."""
+    return {**asdict(StudyConfig()), **_BEFORE_SETTING, **saved}
 
 
 def read_json_dict(path: Path, what: str, prefix: str = "") -> dict:
@@ -294,7 +300,7 @@ def _check_same_training(cfg: StudyConfig, path: Path, log=print) -> None:
                             f"trained with the settings given now) delete {path.name} to resume the study")
         log(f"{path} {why}; no finished run depends on it, so it is written anew")
         return
-    before = {**asdict(StudyConfig()), **BEFORE_SETTING, **saved}  # settings added since: as they were
+    before = trained_settings(saved)
     now = json.loads(json.dumps(asdict(cfg)))
     changed = [f"{k} {before[k]} -> {now[k]}" for k in SHARED_SETTINGS if before[k] != now[k]]
     if changed and not any(next((path.parent / d).glob("*.json"), None) for d in ("runs", "tune")):

@@ -12,19 +12,17 @@ the seeds finished so far (results.csv and the plateau and solved counts give ea
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 from ..errors import ConfigError, DataError
 from ..models.sequence import MODULES
 from .study import (
-    BEFORE_SETTING,
     RESULT_KEYS,
     SHARED_SETTINGS,
-    StudyConfig,
     read_json,
     read_json_dict,
     summarise,
+    trained_settings,
     well_formed,
     write_json_atomic,
 )
@@ -66,7 +64,7 @@ def combine(studies: list[Path], out: Path) -> str:
                                   f"{folder}: leave one of them out")
             origin[key] = folder
             results.append(r)
-            _check_same_training(r, folder, settings, trained)
+            _check_pooled_training(r, folder, settings, trained)
         for name, entry in _tuning(folder).items():
             if name in tuning and tuning[name] != entry:
                 raise ConfigError(f"{name} has different tuning entries in two of the folders ({folder} is one)")
@@ -98,7 +96,7 @@ def _settings(folder: Path) -> dict:
     if not path.is_file():
         raise ConfigError(f"{folder} is not a study folder (no study.json)")
     settings = read_json_dict(path, "the study's settings")
-    return {**asdict(StudyConfig()), **BEFORE_SETTING, **settings}  # settings added since: as they were
+    return trained_settings(settings)
 
 
 def _result(path: Path) -> dict:
@@ -124,7 +122,7 @@ def _malformed(r, name: str) -> str | None:
     return None
 
 
-def _check_same_training(r: dict, folder: Path, settings: dict, trained: dict) -> None:
+def _check_pooled_training(r: dict, folder: Path, settings: dict, trained: dict) -> None:
     """One task and module's seeds pool into one row: refused where two folders trained them differently."""
     shared = {k: settings[k] for k in SHARED_SETTINGS if k not in TUNING_SETTINGS}
     first = trained.setdefault((r["task"], r["module"]), (folder, shared))
