@@ -279,19 +279,21 @@ def test_graded_overwrite_rounds_half_to_even_as_lava():
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_trace_history_equals_its_definition(seed):
+@pytest.mark.parametrize("r_decay", [None, 0.0, 0.999])  # drawn; then none of 0..255 decays (tau 65535); then most do
+def test_trace_history_equals_its_definition(seed, r_decay):
     """``kernels.trace_history``, rows of tau 0 (decay 0: forgotten at once) included, against
     the definition step by step in numpy: stochastic decay floor(p) + (r < frac(p)), then the
-    impulse at each neuron's spike time, saturating."""
+    impulse at each neuron's spike time, saturating; values beyond its table of 0..255 too."""
     from hebbformer.neuro.loihi.kernels import trace_history
 
     rng = np.random.default_rng(seed)
     lanes, rows, n, steps = 3, 3, 9, 3
     stored = rng.integers(0, 128, (lanes, rows, n))
+    stored[0, :, 0], stored[1, :, 1] = 70_000, -3  # off the table
     decay = np.array([0.0, np.exp(-1 / 5), np.exp(-1 / 65535)])
     t_spike = rng.integers(0, steps + 1, (lanes, n))
     whole, frac = rng.integers(0, 60, rows), rng.integers(0, 256, rows)
-    r_decay, r_impulse = rng.random(), int(rng.integers(0, 256))
+    r_decay, r_impulse = rng.random() if r_decay is None else r_decay, int(rng.integers(0, 256))
     h = [stored]
     for k in range(1, steps + 1):
         p = decay[None, :, None] * h[-1]

@@ -130,6 +130,36 @@ def test_int8_matmul_is_exact_on_either_gemm(monkeypatch, gemm, k):
     assert out[0, 0] == k * 2 ** 14 and out[0, 1] == -k * 128 * 127 and out[1, 2] == (k - 1) * 2 ** 14 + 127 ** 2
 
 
+def test_exact_linear_equals_int_matmul_or_declines():
+    """A layer on float32 GEMM (``exact_linear``) gives int_matmul's requantised integers, and with
+    a table the table's entries at them, as float32 for the next layer; it declines (None) where a
+    partial sum could reach 2**24, where the shift is not a rounding one, or where the bias leaves
+    int32; a table too short for the range is an error that names it."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(-128, 256, (4, 6, 300))
+    x[0, 0, :] = 255
+    w = rng.integers(-128, 128, (40, 300))
+    w[0] = -128  # |x| * sum|w| = 255 * 128 * 300, the largest partial sums of the range
+    bias = rng.integers(-2 ** 20, 2 ** 20, 40)
+    floats, weights = fixed_point.FloatInput.of(x), fixed_point.FloatWeights(w)
+    for shift, lo, hi in ((9, -128, 127), (1, -(2 ** 15), 2 ** 15 - 1), (12, 0, 255)):
+        expected = int_matmul(x, w.T, bias, (shift, lo, hi))
+        out = fixed_point.exact_linear(floats, weights, bias, shift, lo, hi)
+        assert out.dtype == np.int64 and np.array_equal(out, expected)
+        table = rng.integers(-100, 100, hi - lo + 1)
+        looked = fixed_point.exact_linear(floats, weights, bias, shift, lo, hi, table, -lo)
+        assert looked.x.dtype == torch.float32 and np.array_equal(looked.x.numpy(), table[expected - lo])
+        assert looked.abs_max == np.abs(table).max()
+    assert fixed_point.exact_linear(floats, weights, bias, 0, -128, 127) is None  # no rounding shift
+    assert fixed_point.exact_linear(floats, weights, np.full(40, 2 ** 31 - 2 ** 20), 9, -128, 127) is None
+    wide = fixed_point.FloatWeights(np.full((3, 520), -128))  # 255 * 128 * 520 > 2**24
+    assert fixed_point.exact_linear(fixed_point.FloatInput.of(np.full((2, 520), 255)), wide, None, 9, -128, 127) is None
+    assert fixed_point.exact_linear(fixed_point.FloatInput.of(np.full((2, 520), 250)), wide, None, 9, -128, 127) is not None
+    assert fixed_point.FloatInput.of(np.array([[2 ** 24]])) is None and fixed_point.FloatInput.of(np.zeros((0, 3), np.int64)) is None
+    with pytest.raises(IndexError, match="table of 10 entries read at -128..127"):
+        fixed_point.exact_linear(floats, weights, bias, 9, -128, 127, np.zeros(10), 128)
+
+
 def test_int8_products_is_chosen_by_timing_or_named(monkeypatch):
     monkeypatch.delenv(fixed_point.INT8_GEMM_ENV, raising=False)
     assert fixed_point.int8_products() in ("int8", "float")
@@ -165,8 +195,10 @@ def assert_integer_path_equals_fake_quant(model, ep):
     assert np.array_equal(mantissas.numpy().astype(np.int64), ints)
 
 
+@pytest.mark.parametrize("products", ["int8", "float"])  # float: the layers through exact_linear
 @pytest.mark.parametrize("depth, heads, readout", [(1, 1, "vocab"), (2, 2, "vocab"), (3, 4, "tied")])
-def test_integer_path_equals_fake_quantised_forward(depth, heads, readout):
+def test_integer_path_equals_fake_quantised_forward(depth, heads, readout, products, monkeypatch):
+    monkeypatch.setenv(fixed_point.INT8_GEMM_ENV, products)
     model = quant_model(depth, heads, readout, seed=depth)
     model.calibrate([args_of(episodes(seed=1))])
     assert len(set(model.exponents.tolist())) > 1  # the calibration set real grids

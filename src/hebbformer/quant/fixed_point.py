@@ -212,6 +212,110 @@ def _widen_shift_clip(acc, add, shift, lo, hi):
     return out
 
 
+# ---------------------------------------------------------------- exact products carried in float32
+
+EXACT_FLOAT32 = 2 ** 24  # below it, float32 holds every integer: a sum of integers that stays below is exact
+
+
+class FloatWeights:
+    """An integer weight matrix [out, in] made ready for exact products on torch's float32 GEMM:
+    its transpose in float32, and the largest sum of |w| over one output's inputs, which times
+    the largest |x| bounds every partial sum of x @ w.T whatever the order of summation."""
+
+    def __init__(self, w: np.ndarray):
+        self.t = torch.from_numpy(np.ascontiguousarray(w.T, np.float32))
+        self.abs_sum = float(np.abs(w).sum(1).max(initial=0))
+        self.exact = bool(np.abs(w).max(initial=0) < EXACT_FLOAT32)
+
+
+class FloatInput:
+    """Integer activations [..., K] as float32, with the largest |value|: made once from an int64
+    array (one compiled pass) when several layers read it (q, k and v), or left by a layer whose
+    output feeds another one straight away (the MLP's GELU)."""
+
+    def __init__(self, x: torch.Tensor, abs_max: float):
+        self.x, self.abs_max = x, abs_max
+
+    @classmethod
+    def of(cls, a: np.ndarray) -> "FloatInput | None":
+        """None unless a is int64 and every value fits float32 exactly."""
+        if a.dtype != np.int64 or not a.size:
+            return None
+        f, lo, hi = _as_float32(np.ascontiguousarray(a).reshape(-1, a.shape[-1]))
+        abs_max = max(-int(lo), int(hi))
+        return cls(torch.from_numpy(f.reshape(a.shape)), float(abs_max)) if abs_max < EXACT_FLOAT32 else None
+
+
+def exact_linear(x: FloatInput, w: FloatWeights, bias: np.ndarray | None, shift: int, lo: int, hi: int,
+                 table: np.ndarray | None = None, offset: int = 0):
+    """``shift_clip(x @ w.T + bias, shift, lo, hi)`` on torch's float32 GEMM, the same integers,
+    as int64; given ``table``, ``table[that + offset]`` as a ``FloatInput`` for the next layer
+    (the GELU look-up, the MLP's hidden activations never widened to int64). None where exactness
+    cannot be proven, for the caller to take the integer way: every partial sum must stay below
+    2**24 (|x| times w's largest absolute row sum), and the sum with the bias and the rounding
+    offset within int32, where the requantising pass runs (its float32 to int64 conversion has no
+    vector instruction on AVX2: the int64 pass took 10x as long over the MLP's [3000, 1024]).
+    The caller chooses this where 8-bit products run in float (``int8_products``)."""
+    if shift < 1 or not w.exact or x.abs_max * w.abs_sum >= EXACT_FLOAT32:
+        return None
+    add = (np.zeros(w.t.shape[1], np.int64) if bias is None else np.asarray(bias, np.int64)) + (1 << (shift - 1))
+    if int(np.abs(add).max(initial=0)) + EXACT_FLOAT32 >= 2 ** 31:
+        return None
+    if table is not None and (lo + offset < 0 or hi + offset >= len(table)):
+        raise IndexError(f"a table of {len(table)} entries read at {lo}..{hi} + {offset}")
+    acc = torch.matmul(x.x, w.t).numpy()
+    rows = acc.reshape(-1, acc.shape[-1])
+    add32 = add.astype(np.int32)
+    if table is None:
+        return _requantise_f32(rows, add32, shift, lo, hi).reshape(acc.shape)
+    values = np.asarray(table)
+    out = _requantise_f32_table(rows, add32, shift, lo, hi, values.astype(np.float32), offset).reshape(acc.shape)
+    return FloatInput(torch.from_numpy(out), float(np.abs(values[lo + offset:hi + offset + 1]).max()))
+
+
+@numba.njit(cache=True, nogil=True)
+def _as_float32(a):
+    """int64 [M, K] -> (float32 [M, K], least, greatest), one pass."""
+    out = np.empty(a.shape, np.float32)
+    lo, hi = a[0, 0], a[0, 0]
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            v = a[i, j]
+            lo, hi = min(lo, v), max(hi, v)
+            out[i, j] = v
+    return out, lo, hi
+
+
+@numba.njit(inline="always")  # called per row with views: inlined, no reference counting
+def _requantised_row(acc, add, shift, lo, hi, into):
+    """One row of integer-valued float32 sums + add (int32, the rounding offset folded in), shifted
+    and clipped, into an int32 buffer: in int32, a loop the compiler vectorises."""
+    for j in range(len(into)):
+        into[j] = min(max((np.int32(acc[j]) + add[j]) >> shift, lo), hi)
+
+
+@numba.njit(cache=True, nogil=True)
+def _requantise_f32(acc, add, shift, lo, hi):
+    out = np.empty(acc.shape, np.int64)
+    row = np.empty(acc.shape[1], np.int32)
+    for i in range(acc.shape[0]):
+        _requantised_row(acc[i], add, shift, lo, hi, row)
+        for j in range(acc.shape[1]):
+            out[i, j] = row[j]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _requantise_f32_table(acc, add, shift, lo, hi, table, offset):
+    out = np.empty(acc.shape, np.float32)
+    row = np.empty(acc.shape[1], np.int32)
+    for i in range(acc.shape[0]):
+        _requantised_row(acc[i], add, shift, lo, hi, row)
+        for j in range(acc.shape[1]):  # a separate loop: the gather does not vectorise, the above does
+            out[i, j] = table[row[j] + offset]
+    return out
+
+
 def _int_matmul_wide(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
     """int_matmul beyond 8 bits: in floating point where provably exact, else numpy's integer loop."""
     dtype = _exact_float(float(np.abs(a).max(initial=0)) * float(np.abs(b).max(initial=0)) * k)
@@ -344,9 +448,11 @@ def conv_stack(x: np.ndarray, blocks, bits: int) -> np.ndarray:
     """The integer Conv-4: ``conv_block`` for each (w, b, acc_exp, exp) of ``blocks`` in turn,
     x [n, c, h, w] -> [n, c' * h' * w'] int64, the same integers. Where a block's input lies in
     0..255 and its weights in -128..127 (the Quant model's uint8 pixels and activations, its
-    8-bit weight mantissas), it runs as an int8 matrix product of its 3x3 patches, exact by
-    construction, with the activations kept as uint8 channels-last between blocks; any other
-    block goes through ``conv_block``. The images go through in chunks of ``CONV_CHUNK``, so that
+    8-bit weight mantissas), it runs exactly on one of three ways, with the activations kept
+    channels last between blocks: a block of few input channels (the first) as a direct integer
+    convolution (``_direct_conv_block``), one of many where 8-bit products run in float as torch's
+    float32 convolution (``_float_conv_fits``), else as an int8 matrix product of its 3x3 patches;
+    any other block goes through ``conv_block``. The images go through in chunks of ``CONV_CHUNK``, so that
     each block's int32 products (100 kB an image in a 28x28 first block of 32 channels) stay in
     the CPU's caches: the passes over them (pooling, rounding) cost more than the products.
     With several torch threads the chunks are spread over as many threads of our own, each
@@ -383,6 +489,9 @@ def _conv_chunk(x: np.ndarray, blocks, bits: int) -> np.ndarray:
             continue
         if t is None:
             t = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 2, 3, 1)).astype(np.uint8))
+        if _direct_conv_fits(w, b, acc_exp, exp, bits):
+            t = _direct_conv_block(t, w, b, acc_exp, exp, bits)
+            continue
         if not _int8_conv_fits(255, w, bits):
             x, t = conv_block(t.permute(0, 3, 1, 2).numpy().astype(np.int64), w, b, acc_exp, exp, bits), None
             continue
@@ -392,6 +501,73 @@ def _conv_chunk(x: np.ndarray, blocks, bits: int) -> np.ndarray:
     if f is not None:
         x = f.contiguous().numpy().astype(np.int64)
     return x.reshape(len(x), -1)
+
+
+DIRECT_CONV_CHANNELS = 8  # input channels below which conv_stack runs a block as _direct_conv_block
+
+
+def _direct_conv_fits(w: np.ndarray, b: np.ndarray | None, acc_exp: int, exp: int, bits: int) -> bool:
+    """Whether ``_direct_conv_block`` holds a block on inputs 0..255: fewer than
+    ``DIRECT_CONV_CHANNELS`` input channels (the Conv-4's first block: one), a uint8 output, and
+    every sum with the bias and the rounding offset within int32."""
+    shift = exp - acc_exp
+    bound = (255 * float(np.abs(w).sum(1).max(initial=0)) + float(np.abs(b).max(initial=0) if b is not None else 0)
+             + (2.0 ** (shift - 1) if shift > 0 else 0))
+    return w.shape[1] // 9 < DIRECT_CONV_CHANNELS and bits <= 8 and 0 <= shift < 31 and bound < 2 ** 31
+
+
+def _direct_conv_block(x: torch.Tensor, w: np.ndarray, b: np.ndarray | None, acc_exp: int, exp: int,
+                       bits: int) -> torch.Tensor:
+    """``conv_block`` on uint8 activations [n, h, w, c] (channels last) -> uint8 [n, h/2, w/2, out],
+    computed directly, output by output, in int32 (``_direct_conv_fits`` has checked the range).
+    For a block of one input channel, where a patch matrix has 9 columns, the im2col product
+    spent its time writing and reading its patches and int32 products (a chunk's products are
+    3 MB), not multiplying: on a 2-core AVX2 EPYC this ran the Conv-4's first block several times
+    faster."""
+    n, h, w_, c = x.shape
+    weights = np.ascontiguousarray(w.reshape(len(w), c, 3, 3).transpose(2, 3, 1, 0).reshape(9 * c, len(w)), np.int32)
+    bias = np.zeros(len(w), np.int32) if b is None else np.asarray(b).astype(np.int32)
+    lo, hi = int_range(bits, signed=False)
+    return torch.from_numpy(_conv3x3_pool(x.numpy(), weights, bias, exp - acc_exp, lo, hi))
+
+
+@numba.njit(cache=True, nogil=True)
+def _conv3x3_pool(x, w, bias, shift, lo, hi):
+    """x uint8 [n, h, w, c], w int32 [9 * c, out] ((ky, kx, c)-major), zero padding of 1: each 2x2
+    window's largest sum (bias in), relu, shifted with rounding half up, clipped -> uint8 [n, h//2,
+    w//2, out]. The innermost loops run over the output channels, contiguous: they vectorise."""
+    n, h, wd, c = x.shape
+    out_c = w.shape[1]
+    out = np.empty((n, h // 2, wd // 2, out_c), np.uint8)
+    acc, best = np.empty(out_c, np.int32), np.empty(out_c, np.int32)
+    half = np.int32(1) << (shift - 1) if shift > 0 else np.int32(0)
+    for e in range(n):
+        for i2 in range(h // 2):
+            for j2 in range(wd // 2):
+                for o in range(out_c):
+                    best[o] = 0  # relu: the max of 0 and the window's sums
+                for di in range(2):
+                    for dj in range(2):
+                        for o in range(out_c):
+                            acc[o] = bias[o]
+                        for ky in range(3):
+                            yy = 2 * i2 + di + ky - 1
+                            if yy < 0 or yy >= h:
+                                continue
+                            for kx in range(3):
+                                xx = 2 * j2 + dj + kx - 1
+                                if xx < 0 or xx >= wd:
+                                    continue
+                                for ci in range(c):
+                                    p = np.int32(x[e, yy, xx, ci])
+                                    row = (ky * 3 + kx) * c + ci
+                                    for o in range(out_c):
+                                        acc[o] += p * w[row, o]
+                        for o in range(out_c):
+                            best[o] = max(best[o], acc[o])
+                for o in range(out_c):
+                    out[e, i2, j2, o] = min(max((best[o] + half) >> shift, lo), hi)
+    return out
 
 
 def _int8_conv_block(x: torch.Tensor, w: np.ndarray, b: np.ndarray | None, acc_exp: int, exp: int,

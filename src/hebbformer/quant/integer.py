@@ -13,7 +13,7 @@ integers. The whole path equals the float64 fake-quantised forward bit for bit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numba
 import numpy as np
@@ -27,7 +27,11 @@ from .fixed_point import (
     RECIPROCAL_BITS,
     RESIDUAL_BITS,
     SYNAPSE_RANGE,
+    FloatInput,
+    FloatWeights,
     conv_stack,
+    exact_linear,
+    int8_products,
     int_matmul,
     int_range,
     isqrt,
@@ -44,14 +48,35 @@ class IntLinear:
     w: np.ndarray  # int64 [out, in]
     b: np.ndarray | None  # int64 [out], on the accumulator's grid
     acc_exp: int  # exponent of the accumulator: input exponent + weight exponent
+    _float_weights: FloatWeights | None = field(default=None, init=False, repr=False, compare=False)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return int_matmul(x, self.w.T, self.b)
 
-    def onto(self, x: np.ndarray, exp: int, lo: int, hi: int) -> np.ndarray:
+    def onto(self, x: np.ndarray | FloatInput, exp: int, lo: int, hi: int, table: np.ndarray | None = None,
+             offset: int = 0):
         """The layer's output as a mantissa on the grid 2**exp, clipped to lo..hi: ``requantise``
-        (or ``synapse_round``) of ``self(x)``, computed as the sums are widened."""
-        return int_matmul(x, self.w.T, self.b, (exp - self.acc_exp, lo, hi))
+        (or ``synapse_round``) of ``self(x)``, computed as the sums are widened; given ``table``,
+        ``table[that + offset]`` (the MLP's GELU). Where 8-bit products run in float
+        (``int8_products``) it goes through ``exact_linear``, which carries its input and, with a
+        table, its output in float32 (a ``FloatInput``); else, or where that cannot be proven
+        exact, on ``int_matmul``. The same integers either way."""
+        shift = exp - self.acc_exp
+        if int8_products() == "float":
+            floats = x if isinstance(x, FloatInput) else FloatInput.of(x)
+            if floats is not None:
+                out = exact_linear(floats, self._floats(), self.b, shift, lo, hi, table, offset)
+                if out is not None:
+                    return out
+        if isinstance(x, FloatInput):
+            x = x.x.numpy().astype(np.int64)
+        out = int_matmul(x, self.w.T, self.b, (shift, lo, hi))
+        return out if table is None else look_up(table, np.ascontiguousarray(out), offset)
+
+    def _floats(self) -> FloatWeights:
+        if self._float_weights is None:  # made on first use: only where products run in float
+            self._float_weights = FloatWeights(self.w)
+        return self._float_weights
 
 
 @dataclass
@@ -197,6 +222,7 @@ class IntegerNumerics:
         e, blk = self.exp, self.blocks[layer]
         b, n, d = h.shape
         split = lambda t: t.reshape(b, n, self.heads, d // self.heads)  # noqa: E731
+        h = (FloatInput.of(h) or h) if int8_products() == "float" else h  # once for the three
         q = blk["q"].onto(h, e[f"b{layer}.q"], *int_range(ACT_BITS))
         k = blk["k"].onto(h, e[f"b{layer}.k"], *SYNAPSE_RANGE)  # synapse_round
         v = blk["v"].onto(h, e[f"b{layer}.v"], *SYNAPSE_RANGE)
@@ -225,8 +251,8 @@ class IntegerNumerics:
 
     def mlp(self, layer: int, h: np.ndarray) -> np.ndarray:
         blk = self.blocks[layer]
-        m1 = blk["up"].onto(h, self.exp[f"b{layer}.m1"], *int_range(ACT_BITS))
-        return self._onto_residual(blk["down"], look_up(blk["gelu"], np.ascontiguousarray(m1), 128))
+        gelu = blk["up"].onto(h, self.exp[f"b{layer}.m1"], *int_range(ACT_BITS), table=blk["gelu"], offset=128)
+        return self._onto_residual(blk["down"], gelu)
 
     def readout(self, x: np.ndarray, support_labels: np.ndarray, label_ids: np.ndarray) -> np.ndarray:
         """The integer logits [B, Q, N], on the grid 2**logit_exp."""
