@@ -133,8 +133,8 @@ def test_int8_matmul_is_exact_on_either_gemm(monkeypatch, gemm, k):
 def test_exact_linear_equals_int_matmul_or_declines():
     """A layer on float32 GEMM (``exact_linear``) gives int_matmul's requantised integers, and with
     a table the table's entries at them, as float32 for the next layer; it declines (None) where a
-    partial sum could reach 2**24, where the shift is not a rounding one, or where the bias leaves
-    int32; a table too short for the range is an error that names it."""
+    partial sum could reach 2**24, where the shift is not a rounding one, where the bias or the
+    clip range leaves int32, or where the table is too short or holds what float32 cannot."""
     rng = np.random.default_rng(0)
     x = rng.integers(-128, 256, (4, 6, 300))
     x[0, 0, :] = 255
@@ -150,14 +150,17 @@ def test_exact_linear_equals_int_matmul_or_declines():
         looked = fixed_point.exact_linear(floats, weights, bias, shift, lo, hi, table, -lo)
         assert looked.x.dtype == torch.float32 and np.array_equal(looked.x.numpy(), table[expected - lo])
         assert looked.abs_max == np.abs(table).max()
-    assert fixed_point.exact_linear(floats, weights, bias, 0, -128, 127) is None  # no rounding shift
-    assert fixed_point.exact_linear(floats, weights, np.full(40, 2 ** 31 - 2 ** 20), 9, -128, 127) is None
+    declined = [(bias, 0, -128, 127, None), (np.full(40, 2 ** 31 - 2 ** 20), 9, -128, 127, None),
+                (bias, 1, 2 ** 32, 2 ** 32 + 5, None),  # a clip range beyond int32
+                (bias, 9, -128, 127, np.zeros(10, np.int64)),  # a table too short
+                (bias, 9, -128, 127, np.arange(256) + 2 ** 24 + 1),  # entries float32 would round
+                (bias, 9, -128, 127, np.linspace(0, 1, 256))]  # not integers
+    for b, shift, lo, hi, table in declined:
+        assert fixed_point.exact_linear(floats, weights, b, shift, lo, hi, table, 128) is None
     wide = fixed_point.FloatWeights(np.full((3, 520), -128))  # 255 * 128 * 520 > 2**24
     assert fixed_point.exact_linear(fixed_point.FloatInput.of(np.full((2, 520), 255)), wide, None, 9, -128, 127) is None
     assert fixed_point.exact_linear(fixed_point.FloatInput.of(np.full((2, 520), 250)), wide, None, 9, -128, 127) is not None
     assert fixed_point.FloatInput.of(np.array([[2 ** 24]])) is None and fixed_point.FloatInput.of(np.zeros((0, 3), np.int64)) is None
-    with pytest.raises(IndexError, match="table of 10 entries read at -128..127"):
-        fixed_point.exact_linear(floats, weights, bias, 9, -128, 127, np.zeros(10), 128)
 
 
 def test_int8_products_is_chosen_by_timing_or_named(monkeypatch):
@@ -363,6 +366,32 @@ def test_integer_conv_stack_equals_conv_block_in_turn(ranges, products, monkeypa
             assert torch.get_num_threads() == n
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("shift", [0, 8, 30, -2])
+def test_direct_conv_block_equals_conv_block_or_declines(shift):
+    """The Conv-4's narrow first block as a direct int32 convolution gives conv_block's integers
+    (odd sizes, extremes, every shift it takes), and is declined where a shift is negative or a
+    sum could leave int32, conv_stack then taking another way to the same integers."""
+    from hebbformer.quant import fixed_point
+
+    rng = np.random.default_rng(shift + 10)
+    x = rng.integers(0, 256, (5, 3, 9, 7))
+    x[0] = 255
+    w, b = rng.integers(-128, 128, (4, 3 * 9)), rng.integers(-5000, 5000, 4)
+    w[0] = 127
+    expected = fixed_point.conv_block(x, w, b, -12, -12 + shift, 8)
+    assert fixed_point._direct_conv_fits(w, b, -12, -12 + shift, 8) == (shift >= 0)
+    if shift >= 0:
+        channels_last = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 2, 3, 1)).astype(np.uint8))
+        out = fixed_point._direct_conv_block(channels_last, w, b, -12, -12 + shift, 8)
+        assert np.array_equal(out.permute(0, 3, 1, 2).numpy(), expected)
+    assert np.array_equal(fixed_point.conv_stack(x.astype(np.uint8), [(w, b, -12, -12 + shift)], 8),
+                          expected.reshape(len(x), -1))
+    big, pixels = np.full((1, 7 * 9), 140_000), np.full((1, 7, 6, 6), 255)  # 255 * 63 * 140,000 > 2**31
+    assert not fixed_point._direct_conv_fits(big, None, -12, -4, 8)
+    assert np.array_equal(fixed_point.conv_stack(pixels.astype(np.uint8), [(big, None, -12, -4)], 8),
+                          fixed_point.conv_block(pixels, big, None, -12, -4, 8).reshape(1, -1))
 
 
 @pytest.mark.parametrize("weight_range", [100, 100_000])  # partial sums below 2**24 (float32), then above (float64)

@@ -252,25 +252,29 @@ def exact_linear(x: FloatInput, w: FloatWeights, bias: np.ndarray | None, shift:
     as int64; given ``table``, ``table[that + offset]`` as a ``FloatInput`` for the next layer
     (the GELU look-up, the MLP's hidden activations never widened to int64). None where exactness
     cannot be proven, for the caller to take the integer way: every partial sum must stay below
-    2**24 (|x| times w's largest absolute row sum), and the sum with the bias and the rounding
-    offset within int32, where the requantising pass runs (its float32 to int64 conversion has no
-    vector instruction on AVX2: the int64 pass took 10x as long over the MLP's [3000, 1024]).
-    The caller chooses this where 8-bit products run in float (``int8_products``)."""
-    if shift < 1 or not w.exact or x.abs_max * w.abs_sum >= EXACT_FLOAT32:
+    2**24 (|x| times w's largest absolute row sum), the sum with the bias and the rounding offset
+    and the clip range within int32, and a table must hold integers below 2**24 for lo..hi. The
+    sums come back through int32 (float32 to int32 is one vector instruction on AVX2; float to
+    int64 has none, and that pass took 10x as long over the MLP's [3000, 1024]). The caller
+    chooses this where 8-bit products run in float (``int8_products``)."""
+    if shift < 1 or not w.exact or x.abs_max * w.abs_sum >= EXACT_FLOAT32 or not -2 ** 31 <= lo <= hi < 2 ** 31:
         return None
     add = (np.zeros(w.t.shape[1], np.int64) if bias is None else np.asarray(bias, np.int64)) + (1 << (shift - 1))
     if int(np.abs(add).max(initial=0)) + EXACT_FLOAT32 >= 2 ** 31:
         return None
-    if table is not None and (lo + offset < 0 or hi + offset >= len(table)):
-        raise IndexError(f"a table of {len(table)} entries read at {lo}..{hi} + {offset}")
+    if table is not None:
+        values = np.asarray(table)
+        read = values[max(lo + offset, 0):hi + offset + 1]
+        if (lo + offset < 0 or hi + offset >= len(values) or values.dtype.kind not in "iu"
+                or np.abs(read).max() >= EXACT_FLOAT32):
+            return None  # then the integer way, whose look-up fails only on an index it reaches
     acc = torch.matmul(x.x, w.t).numpy()
     rows = acc.reshape(-1, acc.shape[-1])
     add32 = add.astype(np.int32)
     if table is None:
         return _requantise_f32(rows, add32, shift, lo, hi).reshape(acc.shape)
-    values = np.asarray(table)
     out = _requantise_f32_table(rows, add32, shift, lo, hi, values.astype(np.float32), offset).reshape(acc.shape)
-    return FloatInput(torch.from_numpy(out), float(np.abs(values[lo + offset:hi + offset + 1]).max()))
+    return FloatInput(torch.from_numpy(out), float(np.abs(read).max()))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -288,8 +292,8 @@ def _as_float32(a):
 
 @numba.njit(inline="always")  # called per row with views: inlined, no reference counting
 def _requantised_row(acc, add, shift, lo, hi, into):
-    """One row of integer-valued float32 sums + add (int32, the rounding offset folded in), shifted
-    and clipped, into an int32 buffer: in int32, a loop the compiler vectorises."""
+    """One row of integer-valued float32 sums + add (the rounding offset folded in), shifted and
+    clipped, into an int32 buffer (the sums go through int32 first: see ``exact_linear``)."""
     for j in range(len(into)):
         into[j] = min(max((np.int32(acc[j]) + add[j]) >> shift, lo), hi)
 

@@ -372,21 +372,22 @@ def trace_history(stored, decay, t_spike, r_decay, whole, frac, r_impulse, n_epo
     h = np.empty((n_epoch_steps + 1, lanes, n_rows, n), np.int64)
     h[0] = stored
     table = np.empty(DECAY_TABLE, np.int64)
-    for k in range(1, n_epoch_steps + 1):
-        for row in range(n_rows):
-            impulse = whole[row] + (r_impulse < frac[row])
-            spiked = min(max(impulse, 0), trace_max)
-            if decay[row] == 0:  # tau 0: p = 0, so 0 (no r is below 0) but for the impulse; no float work
+    for row in range(n_rows):  # rows apart: a row's decay and random number are the same at every step
+        impulse = whole[row] + (r_impulse < frac[row])
+        spiked = min(max(impulse, 0), trace_max)
+        if decay[row] == 0:  # tau 0: p = 0, so 0 (no r is below 0) but for the impulse; no float work
+            for k in range(1, n_epoch_steps + 1):
                 for b in range(lanes):
                     for j in range(n):
                         h[k, b, row, j] = spiked if t_spike[b, j] == k else 0
-                continue
-            identity = True  # most steps' random number decays no trace of 0..255 at all (tau 65535)
-            for v in range(DECAY_TABLE):
-                p = decay[row] * v
-                floor = np.floor(p)
-                table[v] = np.int64(floor) + (r_decay < p - floor)
-                identity = identity and table[v] == v
+            continue
+        identity = True  # most steps' random number decays no trace of 0..255 at all (tau 65535)
+        for v in range(DECAY_TABLE):
+            p = decay[row] * v
+            floor = np.floor(p)
+            table[v] = np.int64(floor) + (r_decay < p - floor)
+            identity = identity and table[v] == v
+        for k in range(1, n_epoch_steps + 1):
             for b in range(lanes):
                 prev, now, times = h[k - 1, b, row], h[k, b, row], t_spike[b]
                 if identity:  # then only the impulses: a loop that vectorises, its values' range checked as it goes
