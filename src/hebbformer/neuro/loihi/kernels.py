@@ -367,7 +367,7 @@ def trace_history(stored, decay, t_spike, r_decay, whole, frac, r_impulse, n_epo
     alone: it is computed once per value of 0..255, the same float64 operations, and looked up
     (a value outside is computed in place). With tau 65535 most steps' table is the identity (a
     trace of v decays only if r > 1 - v / 65535 or so): then only the spike times' impulses are
-    written, in a loop that vectorises. Entry by entry, the decay took 3.5x as long."""
+    written, in one plain loop. Entry by entry, the decay took 3x as long (an [800, 2, 64] history)."""
     lanes, n_rows, n = stored.shape
     h = np.empty((n_epoch_steps + 1, lanes, n_rows, n), np.int64)
     h[0] = stored
@@ -390,7 +390,7 @@ def trace_history(stored, decay, t_spike, r_decay, whole, frac, r_impulse, n_epo
         for k in range(1, n_epoch_steps + 1):
             for b in range(lanes):
                 prev, now, times = h[k - 1, b, row], h[k, b, row], t_spike[b]
-                if identity:  # then only the impulses: a loop that vectorises, its values' range checked as it goes
+                if identity:  # then only the impulses, the values' range checked as it goes
                     lo, hi = np.int64(0), np.int64(0)
                     for j in range(n):
                         v = prev[j]
