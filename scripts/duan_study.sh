@@ -201,15 +201,21 @@ plastic_regression() {  # Duan et al.'s own claim (their abstract): gradient-bas
 }
 length() {  # sequence reproduction by length (delay 0; Duan et al.: lengths 5-40), one network per length, with
   # delay_60()'s grid: the horizon is the length itself, with every item in between to keep apart. Length 20
-  # run 2026-12-06 #2 (as run: the gradient rule in a job of its own beside the other two); lengths 5, 10, 30,
-  # 40 not run yet: a rerun with them (--tasks reproduction_length@20,reproduction_length@40) trains the new ones
-  $S --out $O/reproduction-length --tasks reproduction_length@20 \
+  # run 2026-12-06 #2, lengths 5, 10, 30 and 40 in #3 (as run: two jobs side by side, one with
+  # --modules lstm,matched_hebbian, one with --modules matched_gradient; runs of one folder never collide)
+  $S --out $O/reproduction-length \
+     --tasks reproduction_length@20,reproduction_length@5,reproduction_length@10,reproduction_length@30,reproduction_length@40 \
      --modules lstm,matched_hebbian,matched_gradient --steps 2000 --seeds 5 --tune-lrs 1e-2 \
      --tune-write-rates 0.25,1 --tune-seeds 1
 }
 
+length_lstm_lr() {  # is the LSTM's plateau at length 30 its learning rate? (the study's grid gave it 1e-2 only)
+  $S --out $O/reproduction-length-lstm-lr --tasks reproduction_length@30 --modules lstm --steps 2000 --seeds 3 \
+     --tune-lrs 1e-3,3e-3,1e-2 --tune-seeds 1
+}
+
 case "${1:-}" in
-  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; controls) controls ;; encoder) encoder ;; normalised) normalised ;; tied) tied ;; tied-ablation) tied_ablation ;; tied-matched) tied_matched ;; tied-duan) tied_duan ;; tied-random) tied_random ;; horizon-grid) horizon_grid ;; per-delay) per_delay ;; per-delay-40) per_delay_40 ;; delay-60) delay_60 ;; delay-60-ten) delay_60_ten ;; delay-40) delay_40 ;; claims) claims ;; claims-full) claims_full ;; claims-attention) claims_attention ;; beside) beside ;; delay-20) delay_20 ;; delay-60-twenty) delay_60_twenty ;; delay-0) delay_0 ;; delays-table) delays_table ;; plastic-regression) plastic_regression ;; length) length ;;
-  all) horizon; ablation; write_rate; long; omniglot; plastic; controls; encoder; normalised; tied; tied_ablation; tied_matched; tied_duan; tied_random; horizon_grid; per_delay; per_delay_40; delay_60; delay_60_ten; delay_40; claims; claims_full; claims_attention; beside; delay_20; delay_60_twenty; delay_0; delays_table; plastic_regression; length ;;
-  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-ablation|tied-matched|tied-duan|tied-random|horizon-grid|per-delay|per-delay-40|delay-60|delay-60-ten|delay-40|claims|claims-full|claims-attention|beside|delay-20|delay-60-twenty|delay-0|delays-table|plastic-regression|length|all" >&2; exit 2 ;;
+  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; controls) controls ;; encoder) encoder ;; normalised) normalised ;; tied) tied ;; tied-ablation) tied_ablation ;; tied-matched) tied_matched ;; tied-duan) tied_duan ;; tied-random) tied_random ;; horizon-grid) horizon_grid ;; per-delay) per_delay ;; per-delay-40) per_delay_40 ;; delay-60) delay_60 ;; delay-60-ten) delay_60_ten ;; delay-40) delay_40 ;; claims) claims ;; claims-full) claims_full ;; claims-attention) claims_attention ;; beside) beside ;; delay-20) delay_20 ;; delay-60-twenty) delay_60_twenty ;; delay-0) delay_0 ;; delays-table) delays_table ;; plastic-regression) plastic_regression ;; length) length ;; length-lstm-lr) length_lstm_lr ;;
+  all) horizon; ablation; write_rate; long; omniglot; plastic; controls; encoder; normalised; tied; tied_ablation; tied_matched; tied_duan; tied_random; horizon_grid; per_delay; per_delay_40; delay_60; delay_60_ten; delay_40; claims; claims_full; claims_attention; beside; delay_20; delay_60_twenty; delay_0; delays_table; plastic_regression; length; length_lstm_lr ;;
+  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-ablation|tied-matched|tied-duan|tied-random|horizon-grid|per-delay|per-delay-40|delay-60|delay-60-ten|delay-40|claims|claims-full|claims-attention|beside|delay-20|delay-60-twenty|delay-0|delays-table|plastic-regression|length|length-lstm-lr|all" >&2; exit 2 ;;
 esac
