@@ -211,7 +211,7 @@ length() {  # sequence reproduction by length (delay 0; Duan et al.: lengths 5-4
 
 length_lstm_lr() {  # is the LSTM's plateau at length 30 its learning rate? (the study's grid gave it 1e-2 only)
   $S --out $O/reproduction-length-lstm-lr --tasks reproduction_length@30 --modules lstm --steps 2000 --seeds 3 \
-     --tune-lrs 1e-3,3e-3,1e-2 --tune-seeds 1
+     --tune-lrs 1e-3,3e-3,1e-2 --tune-write-rates 1 --tune-seeds 1  # (the LSTM has no write rate)
 }
 
 case "${1:-}" in
