@@ -214,8 +214,16 @@ length_lstm_lr() {  # is the LSTM's plateau at length 30 its learning rate? (the
      --tune-lrs 1e-3,3e-3,1e-2 --tune-write-rates 1 --tune-seeds 1  # (the LSTM has no write rate)
 }
 
+five_shot() {  # Omniglot 5-way 5-shot in the study (the 1- and 5-shot): the tied Hebbian sum (the one
+  # Hebbian read that leaves the 1-shot plateau in every seed), the delta rule and softmax attention, the encoder
+  # started trained, 25k parameters, as E25 but 3 seeds
+  $S --out $O/fewshot-omniglot-encoder-5shot --modules hebbian+linear+tied,delta,attention --steps 1000 --seeds 3 \
+     --tasks fewshot@5 --lr 2e-3 --encoder-from models/vinyals-protonet.pt data.name=omniglot data.split=vinyals \
+     data.root="${DATA_ROOT:-../shared/data/omniglot}"
+}
+
 case "${1:-}" in
-  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; controls) controls ;; encoder) encoder ;; normalised) normalised ;; tied) tied ;; tied-ablation) tied_ablation ;; tied-matched) tied_matched ;; tied-duan) tied_duan ;; tied-random) tied_random ;; horizon-grid) horizon_grid ;; per-delay) per_delay ;; per-delay-40) per_delay_40 ;; delay-60) delay_60 ;; delay-60-ten) delay_60_ten ;; delay-40) delay_40 ;; claims) claims ;; claims-full) claims_full ;; claims-attention) claims_attention ;; beside) beside ;; delay-20) delay_20 ;; delay-60-twenty) delay_60_twenty ;; delay-0) delay_0 ;; delays-table) delays_table ;; plastic-regression) plastic_regression ;; length) length ;; length-lstm-lr) length_lstm_lr ;;
-  all) horizon; ablation; write_rate; long; omniglot; plastic; controls; encoder; normalised; tied; tied_ablation; tied_matched; tied_duan; tied_random; horizon_grid; per_delay; per_delay_40; delay_60; delay_60_ten; delay_40; claims; claims_full; claims_attention; beside; delay_20; delay_60_twenty; delay_0; delays_table; plastic_regression; length; length_lstm_lr ;;
-  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-ablation|tied-matched|tied-duan|tied-random|horizon-grid|per-delay|per-delay-40|delay-60|delay-60-ten|delay-40|claims|claims-full|claims-attention|beside|delay-20|delay-60-twenty|delay-0|delays-table|plastic-regression|length|length-lstm-lr|all" >&2; exit 2 ;;
+  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; controls) controls ;; encoder) encoder ;; normalised) normalised ;; tied) tied ;; tied-ablation) tied_ablation ;; tied-matched) tied_matched ;; tied-duan) tied_duan ;; tied-random) tied_random ;; horizon-grid) horizon_grid ;; per-delay) per_delay ;; per-delay-40) per_delay_40 ;; delay-60) delay_60 ;; delay-60-ten) delay_60_ten ;; delay-40) delay_40 ;; claims) claims ;; claims-full) claims_full ;; claims-attention) claims_attention ;; beside) beside ;; delay-20) delay_20 ;; delay-60-twenty) delay_60_twenty ;; delay-0) delay_0 ;; delays-table) delays_table ;; plastic-regression) plastic_regression ;; length) length ;; length-lstm-lr) length_lstm_lr ;; five-shot) five_shot ;;
+  all) horizon; ablation; write_rate; long; omniglot; plastic; controls; encoder; normalised; tied; tied_ablation; tied_matched; tied_duan; tied_random; horizon_grid; per_delay; per_delay_40; delay_60; delay_60_ten; delay_40; claims; claims_full; claims_attention; beside; delay_20; delay_60_twenty; delay_0; delays_table; plastic_regression; length; length_lstm_lr; five_shot ;;
+  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-ablation|tied-matched|tied-duan|tied-random|horizon-grid|per-delay|per-delay-40|delay-60|delay-60-ten|delay-40|claims|claims-full|claims-attention|beside|delay-20|delay-60-twenty|delay-0|delays-table|plastic-regression|length|length-lstm-lr|five-shot|all" >&2; exit 2 ;;
 esac
