@@ -6,7 +6,8 @@ host's integer part alone (the integer back-end) is timed beside them. ``--worke
 batches of the integer and side-by-side runs over N forked processes of one torch thread each
 (``evaluate.forward_batches``); ``$HEBBFORMER_INT8_GEMM`` fixes how the 8-bit products run
 (``fixed_point.int8_products``: int8 or float, else the faster, timed); ``--conv im2col`` keeps
-every Conv-4 block on the im2col product (the code before float32 convolutions, for a before/after).
+every Conv-4 block on the im2col product (the code before float32 and direct convolutions, for a
+before/after).
 
     .venv/bin/python bench/loihi_episodes.py                       # vinyals-quant, 5w1s, generated glyphs
     .venv/bin/python bench/loihi_episodes.py --episodes 1000 --sequential 100 data.root=../shared/data/omniglot
@@ -68,8 +69,9 @@ def main():
     ap.add_argument("--workers", type=int, default=1,
                     help="processes that share the batches, forked, one torch thread each (default 1)")
     ap.add_argument("--conv", choices=("auto", "im2col"), default="auto",
-                    help="auto: the Conv-4's wider blocks on float32 convolution where products run in float "
-                         "(fixed_point.FLOAT_CONV_CHANNELS); im2col: every block on the im2col product")
+                    help="auto: the Conv-4's first block as a direct integer convolution, its wider blocks on "
+                         "float32 convolution where products run in float (fixed_point.DIRECT_CONV_CHANNELS, "
+                         "FLOAT_CONV_CHANNELS); im2col: every block on the im2col product")
     ap.add_argument("--out", default="runs/bench", help="folder for loihi_episodes.json (figures and machine)")
     ap.add_argument("overrides", nargs="*", help="data.root=PATH for real images")
     args = ap.parse_args()
@@ -81,8 +83,8 @@ def main():
         ap.error(str(err))
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.conv == "im2col":
-        fixed_point.FLOAT_CONV_CHANNELS = float("inf")
+    if args.conv == "im2col":  # neither float32 convolutions nor the first block's direct one
+        fixed_point.FLOAT_CONV_CHANNELS, fixed_point.DIRECT_CONV_CHANNELS = float("inf"), 0
     print(f"machine: {describe_line()}", flush=True)
     try:
         state = checkpoint.load(shipped.resolve(args.model))

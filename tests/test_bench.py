@@ -62,6 +62,7 @@ def test_loihi_episodes_in_lanes_give_the_logits_of_one_by_one(tmp_path, capsys,
     from hebbformer.quant import fixed_point
 
     monkeypatch.setattr(fixed_point, "FLOAT_CONV_CHANNELS", fixed_point.FLOAT_CONV_CHANNELS)  # restored after
+    monkeypatch.setattr(fixed_point, "DIRECT_CONV_CHANNELS", fixed_point.DIRECT_CONV_CHANNELS)
     out = _bench("loihi_episodes", ["--episodes", "2", "--sequential", "1", "--batch", "2", "--queries", "1",
                                     "--conv", "im2col", "--out", str(tmp_path)], capsys, monkeypatch)
     figures = json.loads((tmp_path / "loihi_episodes.json").read_text())["figures"]

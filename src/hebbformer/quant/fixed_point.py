@@ -332,6 +332,12 @@ def _int_matmul_wide(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
     return a.astype(np.int64) @ b.astype(np.int64)
 
 
+def _added(bias: np.ndarray | None, shift: int) -> float:
+    """The most a conv block adds to a sum besides its products: the bias and the rounding offset
+    of a right shift (what every exactness bound below must leave room for)."""
+    return float(np.abs(bias).max(initial=0) if bias is not None else 0) + (2.0 ** (shift - 1) if shift > 0 else 0)
+
+
 def conv_block(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, acc_exp: int, exp: int, bits: int) -> np.ndarray:
     """One integer Conv-4 block: a 3x3 convolution with padding 1 (x [n, c, h, w], w [out, c * 9]
     c-major as im2col lays patches out, b on the accumulator's grid 2**acc_exp), relu,
@@ -342,8 +348,7 @@ def conv_block(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, acc_exp: int,
     on int64 im2col."""
     shift, (lo, hi) = exp - acc_exp, int_range(bits, signed=False)
     bias = np.zeros(len(w), np.int64) if b is None else b
-    bound = (float(np.abs(x).max(initial=0)) * float(np.abs(w).max(initial=0)) * w.shape[1]
-             + float(np.abs(bias).max(initial=0)) + (2.0 ** (shift - 1) if shift > 0 else 0))
+    bound = float(np.abs(x).max(initial=0)) * float(np.abs(w).max(initial=0)) * w.shape[1] + _added(bias, shift)
     dtype = _exact_float(bound)
     if dtype is None:
         from numpy.lib.stride_tricks import sliding_window_view
@@ -431,13 +436,13 @@ FLOAT_CONV_CHANNELS = 8  # input channels from which conv_stack convolves in flo
 def _float_conv_fits(w: np.ndarray, b: np.ndarray | None, acc_exp: int, exp: int, bits: int) -> bool:
     """Whether ``conv_stack`` runs a block (inputs 0..255) as torch's float32 convolution on
     channels-last activations: where 8-bit products run in float (``int8_products``), the block
-    has ``FLOAT_CONV_CHANNELS`` inputs or more (on one channel the im2col product is faster), its
+    has ``FLOAT_CONV_CHANNELS`` inputs or more (on one channel torch's convolution was slower than
+    the im2col product, and ``_direct_conv_block`` is faster than both), its
     output is at most 8 bits unsigned, and every partial sum, the bias and the rounding offset stay
     below 2**24, so that float32 holds each exactly (on a 2-core AVX2 EPYC the 14x14 block of 32
     channels ran 1.4x faster than the im2col product with its conversions)."""
     c, shift = w.shape[1] // 9, exp - acc_exp
-    bound = (255 * float(np.abs(w).max(initial=0)) * w.shape[1] + float(np.abs(b).max(initial=0) if b is not None else 0)
-             + (2.0 ** (shift - 1) if shift > 0 else 0))
+    bound = 255 * float(np.abs(w).max(initial=0)) * w.shape[1] + _added(b, shift)
     return c >= FLOAT_CONV_CHANNELS and bits <= 8 and _exact_float(bound) == np.float32 and int8_products() == "float"
 
 
@@ -515,8 +520,7 @@ def _direct_conv_fits(w: np.ndarray, b: np.ndarray | None, acc_exp: int, exp: in
     ``DIRECT_CONV_CHANNELS`` input channels (the Conv-4's first block: one), a uint8 output, and
     every sum with the bias and the rounding offset within int32."""
     shift = exp - acc_exp
-    bound = (255 * float(np.abs(w).sum(1).max(initial=0)) + float(np.abs(b).max(initial=0) if b is not None else 0)
-             + (2.0 ** (shift - 1) if shift > 0 else 0))
+    bound = 255 * float(np.abs(w).sum(1).max(initial=0)) + _added(b, shift)
     return w.shape[1] // 9 < DIRECT_CONV_CHANNELS and bits <= 8 and 0 <= shift < 31 and bound < 2 ** 31
 
 
