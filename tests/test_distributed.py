@@ -5,13 +5,14 @@ import json
 import os
 import subprocess
 import sys
+import weakref
 
 import pytest
 import torch
 
 from hebbformer import checkpoint
 from hebbformer.cli import main
-from hebbformer.distributed import shard
+from hebbformer.distributed import shard, teardown
 from hebbformer.errors import ConfigError
 from test_cli import TINY
 
@@ -31,11 +32,12 @@ def losses(run):
 def test_two_processes_match_one(tmp_path, extra):
     single, double = tmp_path / "one", tmp_path / "two"
     assert main(["train", "--quiet", "--out", str(single), *DDP, *extra]) == 0
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # faulthandler: should a process abort, its Python stack is in the message below
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONFAULTHANDLER": "1"}
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                            "-m", "hebbformer.cli", "train", "--quiet", "--out", str(double), *DDP, *extra],
                           env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, done.stdout[-1000:] + done.stderr[-3000:]
     # equal to rounding: the global batch-norm statistics are summed in another order
     torch.testing.assert_close(losses(double), losses(single), rtol=1e-4, atol=1e-6)
     # Adam moves a weight whose gradient is at rounding level by up to lr (1e-3) a step, whatever
@@ -49,3 +51,25 @@ def test_global_batch_must_split_evenly():
     assert shard(8, 2, 1) == slice(4, 8) and shard(8, 1, 0) == slice(None)
     with pytest.raises(ConfigError, match="train.batch_size=5 does not split evenly over 2 processes"):
         shard(5, 2, 0)
+
+
+def test_teardown_frees_the_ddp_wrapper_before_the_group():
+    """DDP sits in a reference cycle; teardown collects it while its process group still exists,
+    not at some later collection or at interpreter exit."""
+    import gc
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    gc.disable()  # no collection but teardown's own
+    try:
+        net = DistributedDataParallel(torch.nn.Linear(3, 2))
+        net(torch.ones(1, 3)).sum().backward()
+        alive = weakref.ref(net)
+        del net
+        assert alive() is not None  # the cycle: not freed by reference counting
+        teardown()
+        assert alive() is None and not dist.is_initialized()
+    finally:
+        gc.enable()
+        teardown()
