@@ -2,6 +2,7 @@
 a traceback (a torn study.json guarding finished runs stops it with one line naming the file; a
 torn run result is trained again, the broken file kept aside)."""
 
+import csv
 import json
 import os
 from dataclasses import asdict
@@ -349,3 +350,33 @@ def test_study_combine_again_into_its_folder_leaves_nothing_of_the_last(tmp_path
     assert main(["study-combine", str(b), str(c), "--out", str(out)]) == 0
     md = (out / "summary.md").read_text()
     assert "matched_hebbian" not in md and "Tuning" not in md and not (out / "paired.png").exists()
+
+
+def test_study_combine_takes_only_the_modules_named_for_a_folder(tmp_path, capsys):
+    """FOLDER:MODULES: the LSTM tuned again in a folder of its own replaces the first folder's
+    LSTM, runs and tuning winner; a module it does not hold, or no module at all, is refused."""
+    def tuned(module, lr):
+        return {f"reproduction_length@30|{module}": {"task": "reproduction_length@30", "module": module, "metric": "mse",
+                "lr": lr, "write_rate": 1.0, "grid": [{"lr": lr, "write_rate": 1.0, "val": 0.3, "left_plateau": 0}]}}
+    both = _study_folder(tmp_path / "both", [_level_run("reproduction_length@30", m, 0, v) for m, v in
+                                             (("lstm", 0.33), ("matched_hebbian", 0.25))],
+                         tuning={**tuned("lstm", 0.01), **tuned("matched_hebbian", 0.01)})
+    lstm = _study_folder(tmp_path / "lstm", [_level_run("reproduction_length@30", "lstm", 0, 0.05)],
+                         tuning=tuned("lstm", 0.00316), tune_seeds=2)
+    out = tmp_path / "out"
+    assert main(["study-combine", f"{both}:matched_hebbian", str(lstm), "--out", str(out)]) == 0
+    rows = {r["module"]: r for r in csv.DictReader((out / "results.csv").open())}
+    assert set(rows) == {"lstm", "matched_hebbian"} and float(rows["lstm"]["mean"]) == pytest.approx(0.05)
+    assert json.loads((out / "tuning.json").read_text())["reproduction_length@30|lstm"]["lr"] == 0.00316
+    sources = json.loads((out / "sources.json").read_text())["studies"]
+    assert [(s["modules"], s["runs"]) for s in sources] == [
+        (["matched_hebbian"], ["reproduction_length@30__matched_hebbian__s0.json"]),
+        ("all", ["reproduction_length@30__lstm__s0.json"])]
+    assert f"`{both}` (matched_hebbian: 1 runs)" in (out / "summary.md").read_text()
+    assert main(["study-combine", str(both), str(lstm), "--out", str(tmp_path / "clash")]) == 2  # both LSTMs
+    assert "seed 0 is in both" in capsys.readouterr().err
+    for arg, message in ((f"{both}:attention", "holds no run of attention"), (f"{both}:hebian", "'hebian' not a module"),
+                         (f"{both}:", "none given")):
+        assert main(["study-combine", arg, str(lstm), "--out", str(tmp_path / "refused")]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "clash").exists() and not (tmp_path / "refused").exists()

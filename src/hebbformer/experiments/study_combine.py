@@ -7,6 +7,8 @@ tuning winners and writes ``summarise``'s table, CSV and figures over all of the
 its own, with ``sources.json`` naming each folder and the run files taken from it. It trains
 nothing and writes nothing into the folders it reads. A study still training is read as it stands:
 the seeds finished so far (results.csv and the plateau and solved counts give each row's number).
+A folder may give only some of its modules (``FOLDER:MODULE,MODULE``): a module tuned again in a
+folder of its own then replaces its runs in the first (the LSTM tuned at every length, say).
 """
 
 from __future__ import annotations
@@ -32,15 +34,32 @@ SOURCES = "sources.json"
 TUNING_SETTINGS = ("tune_lrs", "tune_write_rates", "tune_seeds", "tuning_from")
 
 
-def combine(studies: list[Path], out: Path) -> str:
-    """summarise() over the final runs of ``studies`` into ``out``; returns the Markdown.
+def source(arg: str) -> tuple[Path, tuple[str, ...] | None]:
+    """A command line's study: ``FOLDER`` (every module) or ``FOLDER:MODULE,MODULE`` (only those)."""
+    folder, colon, names = arg.rpartition(":")
+    if not colon or Path(arg).is_dir():  # a folder whose own name holds a colon is a folder
+        return Path(arg), None
+    modules = tuple(n for n in names.split(",") if n)
+    unknown = [n for n in modules if n not in MODULES]
+    if not modules or unknown:
+        raise ConfigError(f"{arg}: after the folder's ':' come module names, comma-separated; "
+                          f"{', '.join(map(repr, unknown)) or 'none given'} not a module")
+    return Path(folder), modules
+
+
+def combine(studies: list[Path | tuple[Path, tuple[str, ...] | None]], out: Path) -> str:
+    """summarise() over the final runs of ``studies`` into ``out``; returns the Markdown. A study
+    is a folder, or (folder, modules) to take only those modules' runs and tuning from it.
 
     Everything is read and checked before anything is written. Refused: fewer than two folders,
     one named twice, a folder that is not a study, a run file that is not the finished run its
     name says, one run in two folders, one task and module trained with different settings in
     two folders (its seeds would be pooled), two different tuning entries for one task and
     module, and an ``out`` that is one of the studies or inside one, a study itself, or a folder
-    holding files that an earlier combine did not write."""
+    holding files that an earlier combine did not write, and a module named for a folder that
+    holds no run of it."""
+    chosen = [s if isinstance(s, tuple) else (s, None) for s in studies]
+    studies = [folder for folder, _ in chosen]
     if len(studies) < 2:
         raise ConfigError(f"study-combine takes at least two study folders, got {len(studies)}")
     for folder in studies:
@@ -51,13 +70,18 @@ def combine(studies: list[Path], out: Path) -> str:
         raise ConfigError("study-combine: a study folder is named twice")
     _check_out(out, resolved)
     results, origin, tuning, sources, trained = [], {}, {}, [], {}
-    for folder in studies:
+    for folder, modules in chosen:
         settings = _settings(folder)
         runs = sorted((folder / "runs").glob("*.json"))
         if not runs:
             raise ConfigError(f"{folder} has no finished runs (runs/*.json)")
-        for path in runs:
-            r = _result(path)
+        taken = [(path, r) for path, r in ((path, _result(path)) for path in runs)
+                 if modules is None or r["module"] in modules]
+        missing = sorted(set(modules or ()) - {r["module"] for _, r in taken})
+        if missing:
+            raise ConfigError(f"{folder} holds no run of {', '.join(missing)}")
+        runs = [path for path, _ in taken]
+        for path, r in taken:
             key = (r["task"], r["module"], r["seed"])
             if key in origin:
                 raise ConfigError(f"{r['task']}, {r['module']}, seed {r['seed']} is in both {origin[key]} and "
@@ -66,10 +90,13 @@ def combine(studies: list[Path], out: Path) -> str:
             results.append(r)
             _check_pooled_training(r, folder, settings, trained)
         for name, entry in _tuning(folder).items():
+            if modules is not None and entry["module"] not in modules:
+                continue
             if name in tuning and tuning[name] != entry:
                 raise ConfigError(f"{name} has different tuning entries in two of the folders ({folder} is one)")
             tuning[name] = entry
-        sources.append({"folder": str(folder), "path": str(folder.resolve()), "runs": [p.name for p in runs],
+        sources.append({"folder": str(folder), "modules": list(modules) if modules else "all",
+                        "path": str(folder.resolve()), "runs": [p.name for p in runs],
                         "settings": {k: settings[k] for k in SHARED_SETTINGS}})
     _check_levels(results)
     out.mkdir(parents=True, exist_ok=True)
@@ -164,10 +191,14 @@ def _tuning_entry(e) -> bool:
 
 def _preface(sources: list[dict]) -> str:
     """The summary's first lines: the folders, and the settings in which they differ."""
-    lines = ["Combined from " + ", ".join(f"`{s['folder']}` ({len(s['runs'])} runs)" for s in sources)
+    lines = ["Combined from " + ", ".join(f"`{s['folder']}` ({_which(s)}{len(s['runs'])} runs)" for s in sources)
              + f" ({SOURCES} lists them).", ""]
     differ = [k for k in SHARED_SETTINGS if len({json.dumps(s["settings"][k], sort_keys=True) for s in sources}) > 1]
     if differ:
         lines += ["Settings that differ between them: " + "; ".join(
             f"{k} " + " / ".join(json.dumps(s["settings"][k]) for s in sources) for k in differ) + ".", ""]
     return "\n".join(lines) + "\n"
+
+
+def _which(source: dict) -> str:
+    return "" if source["modules"] == "all" else ", ".join(source["modules"]) + ": "
