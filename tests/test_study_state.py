@@ -380,3 +380,10 @@ def test_study_combine_takes_only_the_modules_named_for_a_folder(tmp_path, capsy
         assert main(["study-combine", arg, str(lstm), "--out", str(tmp_path / "refused")]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "clash").exists() and not (tmp_path / "refused").exists()
+
+
+def test_summary_rows_take_one_tasks_levels_in_numeric_order(tmp_path):
+    """reproduction_length@5 before @10 before @20, whatever order the runs came in."""
+    md = summarise([_level_run(f"reproduction_length@{n}", "lstm", 0, 0.1) for n in (20, 5, 10)], tmp_path)
+    rows = [line.split(" (")[0] for line in md.splitlines() if line.startswith("| reproduction_length@")]
+    assert rows == ["| reproduction_length@5", "| reproduction_length@10", "| reproduction_length@20"]

@@ -498,7 +498,7 @@ def paired_differences(results: list[dict]) -> list[dict]:
     removes the part of the spread that comes from the data; only seeds both modules ran count."""
     by = {(r["task"], r["module"], r["seed"]): r for r in results}
     out = []
-    for task in dict.fromkeys(r["task"] for r in results):
+    for task in _in_order(results)[0]:  # the table's order of tasks
         for a, b in PAIRS:
             seeds = sorted(s for (t, m, s) in by if t == task and m == a and (task, b, s) in by)
             if not seeds:
@@ -580,10 +580,15 @@ def _tuning_markdown(out: Path) -> str:
 
 
 def _in_order(rows: list[dict]) -> tuple[list[str], list[str]]:
-    """The tasks and modules present, in the order of TASKS and MODULES (control first)."""
+    """The tasks and modules present, in the order of TASKS and MODULES (control first); one
+    task's levels (NAME@LEVEL) by their number."""
     def rank(name, known):
         return next((i for i, k in enumerate(known) if name == k or name.startswith(k)), len(known))
-    tasks = sorted(dict.fromkeys(r["task"] for r in rows), key=lambda t: rank(t, TASKS))
+
+    def level(task):
+        at = task.partition("@")[2]
+        return int(at) if at.isdigit() else -1
+    tasks = sorted(dict.fromkeys(r["task"] for r in rows), key=lambda t: (rank(t, TASKS), level(t)))
     modules = sorted(dict.fromkeys(r["module"] for r in rows), key=lambda m: rank(m, list(MODULES)))
     return tasks, modules
 
