@@ -53,23 +53,32 @@ def test_global_batch_must_split_evenly():
         shard(5, 2, 0)
 
 
-def test_teardown_frees_the_ddp_wrapper_before_the_group():
-    """DDP sits in a reference cycle; teardown collects it while its process group still exists,
-    not at some later collection or at interpreter exit."""
+def test_teardown_frees_the_ddp_wrapper_before_the_group(monkeypatch):
+    """DDP sits in a reference cycle (in torch 2.13); teardown collects it while its process group
+    still exists, not at some later collection or at interpreter exit."""
     import gc
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
 
+    destroy, freed_first = dist.destroy_process_group, []
+
+    def destroy_checked(*args):
+        freed_first.append(alive() is None)
+        destroy(*args)
+
     dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    was_enabled = gc.isenabled()
     gc.disable()  # no collection but teardown's own
     try:
         net = DistributedDataParallel(torch.nn.Linear(3, 2))
         net(torch.ones(1, 3)).sum().backward()
         alive = weakref.ref(net)
         del net
-        assert alive() is not None  # the cycle: not freed by reference counting
+        assert alive() is not None, "DDP is no longer in a reference cycle: this test no longer tests anything"
+        monkeypatch.setattr(dist, "destroy_process_group", destroy_checked)
         teardown()
-        assert alive() is None and not dist.is_initialized()
+        assert freed_first == [True] and not dist.is_initialized()
     finally:
-        gc.enable()
+        if was_enabled:
+            gc.enable()
         teardown()

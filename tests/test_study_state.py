@@ -364,26 +364,34 @@ def test_study_combine_takes_only_the_modules_named_for_a_folder(tmp_path, capsy
     lstm = _study_folder(tmp_path / "lstm", [_level_run("reproduction_length@30", "lstm", 0, 0.05)],
                          tuning=tuned("lstm", 0.00316), tune_seeds=2)
     out = tmp_path / "out"
-    assert main(["study-combine", f"{both}:matched_hebbian", str(lstm), "--out", str(out)]) == 0
+    assert main(["study-combine", f"{both}:matched_hebbian,matched_hebbian", str(lstm), "--out", str(out)]) == 0  # once
     rows = {r["module"]: r for r in csv.DictReader((out / "results.csv").open())}
     assert set(rows) == {"lstm", "matched_hebbian"} and float(rows["lstm"]["mean"]) == pytest.approx(0.05)
     assert json.loads((out / "tuning.json").read_text())["reproduction_length@30|lstm"]["lr"] == 0.00316
     sources = json.loads((out / "sources.json").read_text())["studies"]
     assert [(s["modules"], s["runs"]) for s in sources] == [
         (["matched_hebbian"], ["reproduction_length@30__matched_hebbian__s0.json"]),
-        ("all", ["reproduction_length@30__lstm__s0.json"])]
+        (None, ["reproduction_length@30__lstm__s0.json"])]
     assert f"`{both}` (matched_hebbian: 1 runs)" in (out / "summary.md").read_text()
     assert main(["study-combine", str(both), str(lstm), "--out", str(tmp_path / "clash")]) == 2  # both LSTMs
     assert "seed 0 is in both" in capsys.readouterr().err
-    for arg, message in ((f"{both}:attention", "holds no run of attention"), (f"{both}:hebian", "'hebian' not a module"),
-                         (f"{both}:", "none given")):
+    for arg, message in ((f"{both}:attention", "holds no run of attention"),
+                         (f"{both}:hebian", "'hebian' is not a module"), (f"{both}:", "no module named"),
+                         (":lstm", "no study folder before"), (f"{tmp_path}/none:lstm", "none does not exist")):
         assert main(["study-combine", arg, str(lstm), "--out", str(tmp_path / "refused")]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "clash").exists() and not (tmp_path / "refused").exists()
 
 
 def test_summary_rows_take_one_tasks_levels_in_numeric_order(tmp_path):
-    """reproduction_length@5 before @10 before @20, whatever order the runs came in."""
+    """reproduction_length@5 before @10 before @20 whatever order the runs came in, in the table,
+    the CSV and the plateau line; fewshot20's levels after fewshot's, not between them."""
     md = summarise([_level_run(f"reproduction_length@{n}", "lstm", 0, 0.1) for n in (20, 5, 10)], tmp_path)
     rows = [line.split(" (")[0] for line in md.splitlines() if line.startswith("| reproduction_length@")]
     assert rows == ["| reproduction_length@5", "| reproduction_length@10", "| reproduction_length@20"]
+    assert [r["task"] for r in csv.DictReader((tmp_path / "results.csv").open())][::2] == \
+        ["reproduction_length@5", "reproduction_length@10", "reproduction_length@20"]
+    assert "plateau (loss in the last tenth of training below 80% of the first tenth): reproduction_length@5 " in md
+    tasks = ["fewshot20_omniglot@5", "fewshot_omniglot@5", "fewshot20_omniglot@1", "fewshot_omniglot@1"]
+    assert study._in_order([{"task": t, "module": "attention"} for t in tasks])[0] == \
+        ["fewshot_omniglot@1", "fewshot_omniglot@5", "fewshot20_omniglot@1", "fewshot20_omniglot@5"]

@@ -13,6 +13,7 @@ import json
 import math
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import torch
@@ -226,6 +227,10 @@ def train(cfg: Config, resume: bool = False, progress: bool = True, pools: Pools
         # was still saving the last checkpoint was seen to abort (rarely) at exit
         distributed.barrier()
         return last
+    except BaseException as err:
+        if size > 1:  # the traceback holds _train's frames, and in them the DDP wrapper: let teardown free it
+            traceback.clear_frames(err.__traceback__)
+        raise
     finally:
         distributed.teardown()
 

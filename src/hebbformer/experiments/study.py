@@ -454,7 +454,7 @@ def summarise(results: list[dict], out: Path, preface: str = "") -> str:
     for r in results:
         by.setdefault((r["task"], r["module"]), []).append(r)
     rows = []
-    for (task, module), rs in by.items():
+    for (task, module), rs in sorted(by.items(), key=lambda kv: (_task_order(kv[0][0]), _module_order(kv[0][1]))):
         levels = list(rs[0]["levels"])
         for level in levels:
             per_seed = [level_score(r, level) for r in rs]
@@ -569,7 +569,7 @@ def _tuning_markdown(out: Path) -> str:
         return ""
     lines = ["", "Tuning (validation score per grid point, lr / write rate; seeds that left the plateau; "
              "the winner in bold):", "", "| task | module | grid |", "|---|---|---|"]
-    for t in tuning.values():
+    for t in sorted(tuning.values(), key=lambda t: (_task_order(t["task"]), _module_order(t["module"]))):
         cells = []
         for p in t["grid"]:
             cell = f"{p['lr']:g} / {p['write_rate']:g}: {p['val']:.3f} ({p['left_plateau']})"
@@ -580,17 +580,27 @@ def _tuning_markdown(out: Path) -> str:
 
 
 def _in_order(rows: list[dict]) -> tuple[list[str], list[str]]:
-    """The tasks and modules present, in the order of TASKS and MODULES (control first); one
-    task's levels (NAME@LEVEL) by their number."""
-    def rank(name, known):
-        return next((i for i, k in enumerate(known) if name == k or name.startswith(k)), len(known))
-
-    def level(task):
-        at = task.partition("@")[2]
-        return int(at) if at.isdigit() else -1
-    tasks = sorted(dict.fromkeys(r["task"] for r in rows), key=lambda t: (rank(t, TASKS), level(t)))
-    modules = sorted(dict.fromkeys(r["module"] for r in rows), key=lambda m: rank(m, list(MODULES)))
+    """The tasks and modules present, in the order of TASKS and MODULES (control first)."""
+    tasks = sorted(dict.fromkeys(r["task"] for r in rows), key=_task_order)
+    modules = sorted(dict.fromkeys(r["module"] for r in rows), key=_module_order)
     return tasks, modules
+
+
+def _rank(name: str, known: list[str]) -> int:
+    """The index in ``known`` of the longest entry ``name`` is or begins with (fewshot20_omniglot:
+    fewshot20's, not fewshot's); after all of them if none."""
+    hits = [(len(k), i) for i, k in enumerate(known) if name == k or name.startswith(k)]
+    return max(hits)[1] if hits else len(known)
+
+
+def _task_order(task: str) -> tuple:
+    """A task's place in tables: by TASKS, then one task's levels (NAME@LEVEL) by their number."""
+    name, _, level = task.partition("@")
+    return _rank(name, list(TASKS)), name, int(level) if level.isdigit() else -1
+
+
+def _module_order(module: str) -> int:
+    return _rank(module, list(MODULES))
 
 
 def _markdown(rows: list[dict]) -> str:

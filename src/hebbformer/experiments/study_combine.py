@@ -39,11 +39,16 @@ def source(arg: str) -> tuple[Path, tuple[str, ...] | None]:
     folder, colon, names = arg.rpartition(":")
     if not colon or Path(arg).is_dir():  # a folder whose own name holds a colon is a folder
         return Path(arg), None
-    modules = tuple(n for n in names.split(",") if n)
+    if not folder:
+        raise ConfigError(f"{arg}: no study folder before the ':'")
+    if not Path(folder).is_dir():
+        raise ConfigError(f"{arg}: no such study folder ({folder} does not exist or is not a folder)")
+    modules = tuple(dict.fromkeys(n for n in names.split(",") if n))
+    if not modules:
+        raise ConfigError(f"{arg}: no module named after the ':' (FOLDER:MODULE,MODULE)")
     unknown = [n for n in modules if n not in MODULES]
-    if not modules or unknown:
-        raise ConfigError(f"{arg}: after the folder's ':' come module names, comma-separated; "
-                          f"{', '.join(map(repr, unknown)) or 'none given'} not a module")
+    if unknown:
+        raise ConfigError(f"{arg}: {', '.join(map(repr, unknown))} is not a module (known: {', '.join(MODULES)})")
     return Path(folder), modules
 
 
@@ -67,7 +72,8 @@ def combine(studies: list[Path | tuple[Path, tuple[str, ...] | None]], out: Path
             raise ConfigError(f"{folder} {'does not exist' if not folder.exists() else 'is not a folder'}")
     resolved = [s.resolve() for s in studies]
     if len(set(resolved)) < len(studies):
-        raise ConfigError("study-combine: a study folder is named twice")
+        raise ConfigError("study-combine: a study folder is named twice (FOLDER:MODULE,MODULE takes several of "
+                          "its modules at once)")
     _check_out(out, resolved)
     results, origin, tuning, sources, trained = [], {}, {}, [], {}
     for folder, modules in chosen:
@@ -95,7 +101,7 @@ def combine(studies: list[Path | tuple[Path, tuple[str, ...] | None]], out: Path
             if name in tuning and tuning[name] != entry:
                 raise ConfigError(f"{name} has different tuning entries in two of the folders ({folder} is one)")
             tuning[name] = entry
-        sources.append({"folder": str(folder), "modules": list(modules) if modules else "all",
+        sources.append({"folder": str(folder), "modules": list(modules) if modules else None,  # None: all
                         "path": str(folder.resolve()), "runs": [p.name for p in runs],
                         "settings": {k: settings[k] for k in SHARED_SETTINGS}})
     _check_levels(results)
@@ -201,4 +207,4 @@ def _preface(sources: list[dict]) -> str:
 
 
 def _which(source: dict) -> str:
-    return "" if source["modules"] == "all" else ", ".join(source["modules"]) + ": "
+    return "" if source["modules"] is None else ", ".join(source["modules"]) + ": "
