@@ -214,6 +214,29 @@ length_lstm_lr() {  # is the LSTM's plateau at length 30 its learning rate? (the
      --tune-lrs 1e-3,3e-3,1e-2 --tune-write-rates 1 --tune-seeds 1  # (the LSTM has no write rate)
 }
 
+length_lstm_tuned() {  # the LSTM tuned at every length on its own (length_lstm_lr did length 30 only): four learning
+  # rates, two tuning seeds as the issue's protocol asks, 5 seeds; the plastic rules' runs stay in reproduction-length/
+  $S --out $O/reproduction-length-lstm-tuned \
+     --tasks reproduction_length@5,reproduction_length@10,reproduction_length@20,reproduction_length@30,reproduction_length@40 \
+     --modules lstm --steps 2000 --seeds 5 --tune-lrs 1e-3,3.162e-3,1e-2,3.162e-2 --tune-write-rates 1 \
+     --tune-seeds 2  # (the LSTM has no write rate: its grid is as many learning rates, log-spread)
+}
+
+length_table() {  # the lengths' table with the LSTM tuned at every length: the plastic rules' runs of
+  # reproduction-length/, the LSTM's of reproduction-length-lstm-tuned/ (study-combine trains nothing)
+  .venv/bin/hebbformer study-combine $O/reproduction-length:matched_hebbian,matched_gradient \
+     $O/reproduction-length-lstm-tuned --out $O/reproduction-length-tuned
+}
+
+encoder_gradient() {  # Duan et al.'s gradient rule untied, as encoder()'s 25k runs (3 seeds), in a folder of its
+  # own, then beside encoder()'s modules in one table (study-combine trains nothing)
+  $S --out $O/fewshot-omniglot-encoder-gradient --modules matched_gradient --steps 1000 --seeds 3 --tasks fewshot@1 \
+     --lr 2e-3 --encoder-from models/vinyals-protonet.pt data.name=omniglot data.split=vinyals \
+     data.root="${DATA_ROOT:-../shared/data/omniglot}"
+  .venv/bin/hebbformer study-combine $O/fewshot-omniglot-encoder:attention,hebbian+linear,matched_hebbian,delta \
+     $O/fewshot-omniglot-encoder-gradient --out $O/fewshot-omniglot-encoder-both-rules
+}
+
 five_shot() {  # Omniglot 5-way 5-shot in the study (the issue's 1- and 5-shot): the tied Hebbian sum (the one
   # Hebbian read that leaves the 1-shot plateau in every seed), the delta rule and softmax attention, the encoder
   # started trained, 25k parameters, as E25 but 3 seeds
@@ -222,8 +245,23 @@ five_shot() {  # Omniglot 5-way 5-shot in the study (the issue's 1- and 5-shot):
      data.root="${DATA_ROOT:-../shared/data/omniglot}"
 }
 
+five_shot_duan() {  # Duan et al.'s two rules as matched fast-weight mixers at 5 shots, beside five_shot's three
+  # modules (same folder, same settings); the second call writes the folder's table of all five
+  local e="--steps 1000 --seeds 3 --tasks fewshot@5 --lr 2e-3 --encoder-from models/vinyals-protonet.pt
+           data.name=omniglot data.split=vinyals data.root=${DATA_ROOT:-../shared/data/omniglot}"
+  $S --out $O/fewshot-omniglot-encoder-5shot --modules matched_hebbian,matched_gradient $e
+  $S --out $O/fewshot-omniglot-encoder-5shot --modules hebbian+linear+tied,delta,attention,matched_hebbian,matched_gradient $e
+}
+
+twenty_way() {  # Omniglot 20-way 1-shot in the study (the issue's 5- and 20-way): the three modules of five_shot,
+  # the encoder started trained, 25k parameters, 3 seeds
+  $S --out $O/fewshot-omniglot-encoder-20way --modules hebbian+linear+tied,delta,attention --steps 1000 --seeds 3 \
+     --tasks fewshot20@1 --lr 2e-3 --encoder-from models/vinyals-protonet.pt data.name=omniglot data.split=vinyals \
+     data.root="${DATA_ROOT:-../shared/data/omniglot}"
+}
+
 case "${1:-}" in
-  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; controls) controls ;; encoder) encoder ;; normalised) normalised ;; tied) tied ;; tied-ablation) tied_ablation ;; tied-matched) tied_matched ;; tied-duan) tied_duan ;; tied-random) tied_random ;; horizon-grid) horizon_grid ;; per-delay) per_delay ;; per-delay-40) per_delay_40 ;; delay-60) delay_60 ;; delay-60-ten) delay_60_ten ;; delay-40) delay_40 ;; claims) claims ;; claims-full) claims_full ;; claims-attention) claims_attention ;; beside) beside ;; delay-20) delay_20 ;; delay-60-twenty) delay_60_twenty ;; delay-0) delay_0 ;; delays-table) delays_table ;; plastic-regression) plastic_regression ;; length) length ;; length-lstm-lr) length_lstm_lr ;; five-shot) five_shot ;;
-  all) horizon; ablation; write_rate; long; omniglot; plastic; controls; encoder; normalised; tied; tied_ablation; tied_matched; tied_duan; tied_random; horizon_grid; per_delay; per_delay_40; delay_60; delay_60_ten; delay_40; claims; claims_full; claims_attention; beside; delay_20; delay_60_twenty; delay_0; delays_table; plastic_regression; length; length_lstm_lr; five_shot ;;
-  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-ablation|tied-matched|tied-duan|tied-random|horizon-grid|per-delay|per-delay-40|delay-60|delay-60-ten|delay-40|claims|claims-full|claims-attention|beside|delay-20|delay-60-twenty|delay-0|delays-table|plastic-regression|length|length-lstm-lr|five-shot|all" >&2; exit 2 ;;
+  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; controls) controls ;; encoder) encoder ;; normalised) normalised ;; tied) tied ;; tied-ablation) tied_ablation ;; tied-matched) tied_matched ;; tied-duan) tied_duan ;; tied-random) tied_random ;; horizon-grid) horizon_grid ;; per-delay) per_delay ;; per-delay-40) per_delay_40 ;; delay-60) delay_60 ;; delay-60-ten) delay_60_ten ;; delay-40) delay_40 ;; claims) claims ;; claims-full) claims_full ;; claims-attention) claims_attention ;; beside) beside ;; delay-20) delay_20 ;; delay-60-twenty) delay_60_twenty ;; delay-0) delay_0 ;; delays-table) delays_table ;; plastic-regression) plastic_regression ;; length) length ;; length-lstm-lr) length_lstm_lr ;; five-shot) five_shot ;; encoder-gradient) encoder_gradient ;; length-lstm-tuned) length_lstm_tuned ;; length-table) length_table ;; twenty-way) twenty_way ;; five-shot-duan) five_shot_duan ;;
+  all) horizon; ablation; write_rate; long; omniglot; plastic; controls; encoder; normalised; tied; tied_ablation; tied_matched; tied_duan; tied_random; horizon_grid; per_delay; per_delay_40; delay_60; delay_60_ten; delay_40; claims; claims_full; claims_attention; beside; delay_20; delay_60_twenty; delay_0; delays_table; plastic_regression; length; length_lstm_lr; length_lstm_tuned; length_table; encoder_gradient; five_shot; twenty_way; five_shot_duan ;;
+  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-ablation|tied-matched|tied-duan|tied-random|horizon-grid|per-delay|per-delay-40|delay-60|delay-60-ten|delay-40|claims|claims-full|claims-attention|beside|delay-20|delay-60-twenty|delay-0|delays-table|plastic-regression|length|length-lstm-lr|length-lstm-tuned|length-table|encoder-gradient|five-shot|twenty-way|five-shot-duan|all" >&2; exit 2 ;;
 esac
