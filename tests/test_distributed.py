@@ -1,6 +1,7 @@
 """Data-parallel training under torchrun (two CPU processes, gloo) equals one process on the same
 global batch."""
 
+import gc
 import json
 import os
 import subprocess
@@ -9,6 +10,8 @@ import weakref
 
 import pytest
 import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 from hebbformer import checkpoint
 from hebbformer.cli import main
@@ -56,10 +59,6 @@ def test_global_batch_must_split_evenly():
 def test_teardown_frees_the_ddp_wrapper_before_the_group(monkeypatch):
     """DDP sits in a reference cycle (in torch 2.13); teardown collects it while its process group
     still exists, not at some later collection or at interpreter exit."""
-    import gc
-    import torch.distributed as dist
-    from torch.nn.parallel import DistributedDataParallel
-
     destroy, freed_first = dist.destroy_process_group, []
 
     def destroy_checked(*args):
