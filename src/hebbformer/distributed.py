@@ -49,9 +49,9 @@ def teardown() -> None:
     """Leave the process group. DistributedDataParallel can sit in a reference cycle (it does in a
     plain process with torch 2.13): without the collection first, its reducer, which holds the
     group, would be freed at some later collection or during interpreter exit, after the group is
-    gone. (A gloo process was seen to abort at
-    exit, rarely, under load; this is the one way found for the group to outlive teardown, not a
-    confirmed cause: the abort did not recur in 62 runs before the change either.)"""
+    gone. (A gloo process was seen to abort at exit, rarely, under load; this is the one way found
+    for the group to outlive teardown, not a confirmed cause: the abort did not recur in 62 runs
+    before the change either.)"""
     if dist.is_available() and dist.is_initialized():
         gc.collect()
         dist.destroy_process_group()
