@@ -7,6 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 S=".venv/bin/hebbformer study --threads 1"
 O="docs/results/duan-study"
+# Omniglot on the Vinyals split with the encoder started from the shipped ProtoNet's (the encoder studies)
+ENC="--lr 2e-3 --encoder-from models/vinyals-protonet.pt data.name=omniglot data.split=vinyals
+     data.root=${DATA_ROOT:-../shared/data/omniglot}"
 
 horizon() {  # claim 2: the gradient rule's advantage over the Hebbian one against the delay
   $S --out $O/horizon --tasks reproduction_delay --modules matched_hebbian,matched_gradient,lstm --steps 1000 \
@@ -43,8 +46,7 @@ controls() {  # the same task, the controls: softmax attention, and the Hebbian 
 encoder() {  # Omniglot 5-way 1-shot with the encoder started from the shipped 32-channel ProtoNet (trained on
   # the Vinyals split's training characters only), so that the mixer does not wait for the encoder;
   # at the study's 25k parameters, then at 250k (600 steps: the runs that left the plateau did by step 401)
-  local e="--tasks fewshot@1 --lr 2e-3 --encoder-from models/vinyals-protonet.pt data.name=omniglot data.split=vinyals
-           data.root=${DATA_ROOT:-../shared/data/omniglot}"
+  local e="--tasks fewshot@1 $ENC"
   $S --out $O/fewshot-omniglot-encoder --modules attention,hebbian+linear,matched_hebbian,delta --steps 1000 --seeds 3 $e
   $S --out $O/fewshot-omniglot-encoder --modules hebbian+linear,attention --steps 1000 --seeds 5 $e
   $S --out $O/fewshot-omniglot-encoder --modules attention,hebbian+linear,matched_hebbian,delta --steps 1000 --seeds 5 $e
@@ -58,8 +60,7 @@ encoder() {  # Omniglot 5-way 1-shot with the encoder started from the shipped 3
      --modules attention,hebbian+linear,hebbian+linear+decay,matched_hebbian,hebbian+all+A_ones,delta
      # the folder's table over every module (trains the third seeds of attention and delta)
 }
-E25="--steps 1000 --seeds 5 --tasks fewshot@1 --lr 2e-3 --encoder-from models/vinyals-protonet.pt data.name=omniglot
-     data.split=vinyals data.root=${DATA_ROOT:-../shared/data/omniglot}"  # the encoder study's 25k-parameter runs
+E25="--steps 1000 --seeds 5 --tasks fewshot@1 $ENC"  # the encoder study's 25k-parameter runs
 normalised() {  # the same Omniglot runs, 25k parameters: the Hebbian sum read through a divisive normalisation
   # (hebbian+linear+norm: does a read that is a weighted mean of the supports, as softmax's is, leave the
   # plateau where the plain sum does in 2 of 5 seeds?)
@@ -231,8 +232,7 @@ length_table() {  # the lengths' table with the LSTM tuned at every length: the 
 encoder_gradient() {  # Duan et al.'s gradient rule untied, as encoder()'s 25k runs (3 seeds), in a folder of its
   # own, then beside encoder()'s modules in one table (study-combine trains nothing)
   $S --out $O/fewshot-omniglot-encoder-gradient --modules matched_gradient --steps 1000 --seeds 3 --tasks fewshot@1 \
-     --lr 2e-3 --encoder-from models/vinyals-protonet.pt data.name=omniglot data.split=vinyals \
-     data.root="${DATA_ROOT:-../shared/data/omniglot}"
+     $ENC
   .venv/bin/hebbformer study-combine $O/fewshot-omniglot-encoder:attention,hebbian+linear,matched_hebbian,delta \
      $O/fewshot-omniglot-encoder-gradient --out $O/fewshot-omniglot-encoder-both-rules
 }
@@ -247,14 +247,12 @@ five_shot() {  # Omniglot 5-way 5-shot in the study (the issue's 1- and 5-shot):
   # Hebbian read that leaves the 1-shot plateau in every seed), the delta rule and softmax attention, the encoder
   # started trained, 25k parameters, as E25 but 3 seeds
   $S --out $O/fewshot-omniglot-encoder-5shot --modules hebbian+linear+tied,delta,attention --steps 1000 --seeds 3 \
-     --tasks fewshot@5 --lr 2e-3 --encoder-from models/vinyals-protonet.pt data.name=omniglot data.split=vinyals \
-     data.root="${DATA_ROOT:-../shared/data/omniglot}"
+     --tasks fewshot@5 $ENC
 }
 
 five_shot_duan() {  # Duan et al.'s two rules as matched fast-weight mixers at 5 shots, beside five_shot's three
   # modules (same folder, same settings); the second call writes the folder's table of all five
-  local e="--steps 1000 --seeds 3 --tasks fewshot@5 --lr 2e-3 --encoder-from models/vinyals-protonet.pt
-           data.name=omniglot data.split=vinyals data.root=${DATA_ROOT:-../shared/data/omniglot}"
+  local e="--steps 1000 --seeds 3 --tasks fewshot@5 $ENC"
   $S --out $O/fewshot-omniglot-encoder-5shot --modules matched_hebbian,matched_gradient $e
   $S --out $O/fewshot-omniglot-encoder-5shot --modules hebbian+linear+tied,delta,attention,matched_hebbian,matched_gradient $e
 }
@@ -262,8 +260,7 @@ five_shot_duan() {  # Duan et al.'s two rules as matched fast-weight mixers at 5
 twenty_way() {  # Omniglot 20-way 1-shot in the study (the issue's 5- and 20-way): the three modules of five_shot,
   # the encoder started trained, 25k parameters, 3 seeds
   $S --out $O/fewshot-omniglot-encoder-20way --modules hebbian+linear+tied,delta,attention --steps 1000 --seeds 3 \
-     --tasks fewshot20@1 --lr 2e-3 --encoder-from models/vinyals-protonet.pt data.name=omniglot data.split=vinyals \
-     data.root="${DATA_ROOT:-../shared/data/omniglot}"
+     --tasks fewshot20@1 $ENC
 }
 
 case "${1:-}" in
