@@ -586,7 +586,7 @@ def _in_order(rows: list[dict]) -> tuple[list[str], list[str]]:
     return tasks, modules
 
 
-def _rank(name: str, known: list[str]) -> int:
+def _rank(name: str, known) -> int:
     """The index in ``known`` of the longest entry ``name`` is or begins with (fewshot20_omniglot:
     fewshot20's, not fewshot's); after all of them if none."""
     hits = [(len(k), i) for i, k in enumerate(known) if name == k or name.startswith(k)]
@@ -596,11 +596,11 @@ def _rank(name: str, known: list[str]) -> int:
 def _task_order(task: str) -> tuple:
     """A task's place in tables: by TASKS, then one task's levels (NAME@LEVEL) by their number."""
     name, _, level = task.partition("@")
-    return _rank(name, list(TASKS)), name, int(level) if level.isdigit() else -1
+    return _rank(name, TASKS), name, int(level) if level.isdigit() else -1
 
 
 def _module_order(module: str) -> int:
-    return _rank(module, list(MODULES))
+    return _rank(module, MODULES)
 
 
 def _markdown(rows: list[dict]) -> str:

@@ -52,9 +52,10 @@ def source(arg: str) -> tuple[Path, tuple[str, ...] | None]:
     return Path(folder), modules
 
 
-def combine(studies: list[Path | tuple[Path, tuple[str, ...] | None]], out: Path) -> str:
-    """summarise() over the final runs of ``studies`` into ``out``; returns the Markdown. A study
-    is a folder, or (folder, modules) to take only those modules' runs and tuning from it.
+def combine(chosen: list[tuple[Path, tuple[str, ...] | None]], out: Path) -> str:
+    """summarise() over the final runs of the studies ``chosen`` into ``out``; returns the
+    Markdown. Each is (folder, modules): only those modules' runs and tuning (None: all), as
+    ``source`` reads them from the command line.
 
     Everything is read and checked before anything is written. Refused: fewer than two folders,
     one named twice, a folder that is not a study, a run file that is not the finished run its
@@ -63,7 +64,6 @@ def combine(studies: list[Path | tuple[Path, tuple[str, ...] | None]], out: Path
     module, and an ``out`` that is one of the studies or inside one, a study itself, or a folder
     holding files that an earlier combine did not write, and a module named for a folder that
     holds no run of it."""
-    chosen = [s if isinstance(s, tuple) else (s, None) for s in studies]
     studies = [folder for folder, _ in chosen]
     if len(studies) < 2:
         raise ConfigError(f"study-combine takes at least two study folders, got {len(studies)}")
