@@ -16,9 +16,12 @@ from hebbformer.neuro.attention_compiler import (
     NetworkMemory,
     compile_program,
     run_emulated,
+    run_stepped,
     safe_steps,
+    synapses,
 )
-from hebbformer.neuro.loihi.emulator import trace_streams
+from hebbformer.neuro.loihi.emulator import FixedLearningDense, trace_streams
+from hebbformer.neuro.loihi.engine_config import Rule, Synapses
 from hebbformer.neuro.loihi.lava_sim import lava_available
 from hebbformer.plasticity.rules import QUANT_KEY_WRITE, QUANT_VALUE_WRITE
 from hebbformer.quant.fixed_point import slot_rate
@@ -78,6 +81,40 @@ def test_heads_apart_in_lanes_equal_one_network_of_all_heads(episodes, heads, la
     one = network(run_emulated, q, k, v, n_support, 3, lanes=1)
     assert np.array_equal(network(run_emulated, q, k, v, n_support, 3, heads_apart=True, lanes=lanes or None), one)
     assert np.array_equal(one, slot_core(q, k, v, n_support, 3))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, 40), st.integers(1, 3), st.integers(1, 4), st.integers(1, 4), st.integers(0, 3),
+       st.integers(-2, 9), st.integers(1, 8), st.booleans(), st.integers(0, 2 ** 16))
+def test_compiled_step_loop_equals_the_emulator_stepped_from_python(episodes, heads, d_head, n_support, n_query,
+                                                                   rate_shift, lanes, avoid_decay, seed):
+    """``run_emulated`` (the step loop compiled) and ``run_stepped`` (FixedLearningDense by
+    FixedLearningDense): every read-out at every step the same, with writes on unsafe steps
+    (traces that decay) too, several heads in one masked network, lanes, slot rates of every
+    shift (negative: a left shift)."""
+    q, k, v = random_layer(np.random.default_rng(seed), episodes, n_support + n_query, heads, d_head)
+    net = LayerNet(heads, d_head, n_support + 1, rate_shift)
+    program = compile_program(net, q, k, v, n_support, avoid_decay, lanes)
+    assert np.array_equal(run_emulated(net, program), run_stepped(net, program))
+
+
+def test_compiled_step_loop_decays_traces_as_the_emulator_stepped_from_python():
+    """Writes on unsafe steps (a board's): the traces that decay there, and so the read-outs
+    that lose 1, the same in both."""
+    q, k, v = random_layer(np.random.default_rng(0), 100, 8, 1, 4)  # 2,500 steps: writes on unsafe ones
+    k[:], v[:] = 127, -127  # the traces most likely to decay
+    board = network(run_emulated, q, k, v, 4, 3, avoid_decay=False, lanes=1)
+    assert np.array_equal(board, network(run_stepped, q, k, v, 4, 3, avoid_decay=False, lanes=1))
+    assert not np.array_equal(board, network(run_emulated, q, k, v, 4, 3))  # some did decay
+
+
+def test_compiled_step_loop_refuses_synapses_it_does_not_run():
+    """Two-step epochs (say) are the emulator's alone: a clear refusal, not other integers."""
+    key = synapses(LayerNet(1, 2, 2, 0), 8)["key"]
+    two_step = Synapses(weights=key.weights, rule=Rule(type="2F", dw=key.rule.dw, t_epoch=2), steps=8,
+                        num_message_bits=8, graded_spike_cfg="OVERWRITE", tag_1=key.tag_1)
+    with pytest.raises(ValueError, match="one-step epochs"):
+        FixedLearningDense(two_step).step_constants()
 
 
 def test_safe_steps_are_the_steps_where_no_written_trace_decays():

@@ -56,6 +56,7 @@ from ..plasticity.rules import LOIHI
 from ..quant.fixed_point import slot_rate
 from .loihi.emulator import FixedLearningDense, trace_streams
 from .loihi.engine_config import Rule, Synapses
+from .loihi.kernels import READ, RECRUIT, run_slot_program
 
 KEY_RULE = "y0*x0*x1*t - 4*y0*x0*w*t"  # two-factor: key sign-halves x1 into the recruited slot's row
 VALUE_RULE = "y0*x0*y2*t - y0*x0*y1*t - 4*y0*x0*w*t"  # three-factor: value (y2 - y1) into its column
@@ -63,7 +64,6 @@ MASK = 64  # tag_1 within a head (see the module docstring)
 TRACE_TAU = 65535  # x1 of the key synapses; the third-factor y traces are fixed at this by lava
 RNG_SEED = 0  # both LearningDense processes' rule seed
 TRACE_MAX = LOIHI.largest  # a written key or value component: one 7-bit trace per sign
-IDLE, RECRUIT, READ = 0, 1, 2  # what a slot neuron does in a step
 LANE_BYTES = 2 ** 27  # the emulator's synapses (weights and two tags, int32) over all lanes of a layer
 
 
@@ -250,7 +250,17 @@ def synapses(net: LayerNet, steps: int) -> dict[str, Synapses]:
 
 def run_emulated(net: LayerNet, program: Program) -> np.ndarray:
     """Run a program on hebbformer's Loihi 2 emulator, all lanes at once: the read-out neurons'
-    input at every step [steps, lanes, n_out], in lava's phase order (see ``emulator.Network``)."""
+    input at every step [steps, lanes, n_out]. The step loop compiled (``kernels.run_slot_program``):
+    the same kernels, in the same order, as ``run_stepped``, and the same integers (tested)."""
+    key, value = (FixedLearningDense(cfg, program.lanes).step_constants() for cfg in synapses(net, program.steps).values())
+    return run_slot_program(program.key_payload, program.slot_control, program.readout_control, net.rate_shift, key,
+                            value)
+
+
+def run_stepped(net: LayerNet, program: Program) -> np.ndarray:
+    """``run_emulated`` stepped from Python, one ``FixedLearningDense`` call per process and phase, in
+    lava's phase order (see ``emulator.Network``): the emulator as lava judges it, and the
+    reference the compiled loop is tested against."""
     lanes = program.lanes
     key, value = (FixedLearningDense(cfg, lanes) for cfg in synapses(net, program.steps).values())
     received = np.zeros((program.steps, lanes, net.n_out), np.int64)

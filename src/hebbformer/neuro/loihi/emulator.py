@@ -20,9 +20,13 @@ import numpy as np
 from . import kernels
 from .engine_config import LifParams, Synapses
 from .kernels import (
+    ACC_BITS,
+    ACC_HI,
+    ACC_LO,
     CLAMP_NONE,
     CLAMP_NONNEGATIVE,
     CLAMP_NONPOSITIVE,
+    TRACE_MAX,
     dense_input,
     learn_fixed,
     overwrite_x1,
@@ -31,9 +35,6 @@ from .kernels import (
 from .rule_grammar import MANT_BITS, WIDTH, Product
 from .scenario import Scenario
 
-TRACE_MAX = 127  # 7-bit traces
-ACC_BITS = 15  # W_ACCUMULATOR_U: the accumulator holds 16 signed bits
-ACC_LO, ACC_HI = -(2 ** ACC_BITS) - 1, 2 ** ACC_BITS - 1  # lava's lower bound is off by one (sic)
 SYN_SHIFT = {"weights": 7, "tag_2": 7, "tag_1": 7}  # W_ACCUMULATOR_S(16) - W_SYN_VAR_S(9)
 TAG_RANGE = {"tag_1": (-(2 ** 8) - 1, 2 ** 8 - 1), "tag_2": (0, 2 ** 8 - 1)}
 VAR_OF = {"w": "weights", "d": "tag_2", "t": "tag_1"}
@@ -275,6 +276,39 @@ class FixedLearningDense(LearningDense):
         elif inside[0] > lo and least < inside[0]:  # only tag_1 can reach below -256
             self._inside[target] = False
         return new
+
+    def step_constants(self) -> tuple:
+        """These synapses as a compiled step loop takes them (``kernels.run_slot_program``), which
+        calls the same kernels as ``spike``, ``post`` and ``learn`` in the same order: weights,
+        tag_2 and tag_1 [lanes, n_post, n_pre], the rule's tables, the weight exponent, each
+        side's (decay [rows], the impulse's whole and fractional parts [rows], the decay and
+        impulse random numbers of each step's learning [steps], the first and past the last row a
+        factor reads), the accumulator's shift, the stochastic rounding's offset [steps], the sign
+        clamp, the weights' range, whether the accumulator saturates after the last product. Only
+        for what such a loop runs: one-step epochs, graded spikes that overwrite x1, the weights
+        alone learned, by hoisted products without u, from weights inside their range (so that
+        sparse updates are exact at every step, as ``_apply`` finds)."""
+        lo, hi = self._range("weights")
+        if not (self.T == 1 and self.cfg.graded_spike_cfg == "OVERWRITE" and self.cfg.num_message_bits > 0
+                and set(self.series) == {"weights"} and self._hoist["weights"] and self.k_decimate is None
+                and lo >= -(2 ** 8) and lo <= self.weights.min() and self.weights.max() <= hi):
+            raise ValueError("a compiled step loop takes one-step epochs, graded spikes overwriting x1, the weights "
+                             "alone learned by hoisted products without u, from weights within their range")
+        learning = slice(2, 2 * len(self.rc) + 1, 2)  # the draws of steps 1..steps' learning (trace_streams)
+        table, factors = self._tables["weights"]
+
+        def read(first, rows):  # the rows of a side's traces that a factor reads, first to last (or none: 0, 0)
+            at = np.flatnonzero(np.isin(np.arange(rows) + first, factors[:, :, 0]))
+            return (int(at[0]), int(at[-1]) + 1) if len(at) else (0, 0)
+
+        x = (self.x_decay[:, 0].copy(), self.x_int, self.x_frac, self.rx_dec[learning].copy(),
+             self.rx_imp[learning].copy()) + read(kernels.X1, 2)
+        y = (self.y_decay[:, 0].copy(), self.y_int, self.y_frac, self.ry_dec[learning].copy(),
+             self.ry_imp[learning].copy()) + read(kernels.Y1, 3)
+        shift = SYN_SHIFT["weights"]
+        round_add = 2 ** shift - 1 - np.floor(2 ** shift * self.rc).astype(np.int64)  # as _apply, epoch by epoch
+        return (self.weights.copy(), self.tag_2, self.tag_1, table, factors, int(self.cfg.weight_exp), x, y,
+                shift, round_add, self._clamps["weights"], lo, hi, lo < -(2 ** 8))
 
     def _encode(self, products: tuple[Product, ...]) -> tuple[np.ndarray, np.ndarray]:
         """A rule's products as the kernel's integer tables (see ``kernels.learn_fixed``)."""

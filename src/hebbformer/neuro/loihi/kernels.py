@@ -53,6 +53,10 @@ def overwrite_x1(s_in, x1, tx, t_within):
                 tx[b, j] = t_within
 
 
+TRACE_MAX = 127  # 7-bit traces
+ACC_BITS = 15  # W_ACCUMULATOR_U: the accumulator holds 16 signed bits
+ACC_LO, ACC_HI = -(2 ** ACC_BITS) - 1, 2 ** ACC_BITS - 1  # lava's lower bound is off by one (sic)
+
 # the codes of the learning tables (FixedLearningDense._encode): what a factor reads, a dependency, a clamp
 X0, Y0, X1, X2, Y1, Y2, Y3, W, D, T = range(10)
 DEP_X0, DEP_Y0, DEP_U = 0, 1, 2
@@ -410,3 +414,101 @@ def trace_history(stored, decay, t_spike, r_decay, whole, frac, r_impulse, n_epo
                         v = min(max(v + impulse, 0), trace_max)
                     now[j] = v
     return h
+
+
+# ------------------------------------------------------------ the attention networks' step loop
+IDLE, RECRUIT, READ = 0, 1, 2  # what a slot neuron does in a step
+
+
+@numba.njit(cache=True, nogil=True)
+def run_slot_program(key_payload, slot_control, readout_control, rate_shift, key, value):
+    """An attention layer's step program (``attention_compiler.Program``'s arrays) in one compiled
+    loop: the read-out neurons' input [steps, lanes, n_out]. ``key`` and ``value``: the two synapse
+    groups' ``FixedLearningDense.step_constants``.
+
+    ``attention_compiler.run_stepped`` steps the same network from Python, ``FixedLearningDense``
+    by ``FixedLearningDense``: a few kernel calls and some numpy bookkeeping per process and step,
+    which cost about a quarter of its time. Here the same kernels run in the same order with the
+    same arguments, every lane at each step, and what Python did between them (spike times, bAPs,
+    third factors, the slot neurons) is done in place. The slot neurons: a reading one sends its
+    rate, relu(drive) rounded half up to the grid 2**rate_shift and saturated to 8 bits
+    (``quant.fixed_point.slot_rate``); a recruited one spikes 1 and sends a bAP. In this file, so
+    that numba's cache, which tracks only the file of the function it caches, is renewed whenever
+    a kernel it calls changes."""
+    steps, lanes = key_payload.shape[:2]
+    kw, n_slots, n_key_pre = key[0], key[0].shape[1], key[0].shape[2]
+    vw, n_out = value[0], value[0].shape[1]
+    # the traces as learn_fixed reads them, [T + 1, lanes, rows, n] histories whose entry 1 is kept
+    # as the traces now (entry 0, the epoch's start, no one-step epoch's product reads)
+    kx, ky = np.zeros((2, lanes, 2, n_key_pre), np.int64), np.zeros((2, lanes, 3, n_slots), np.int64)
+    vx, vy = np.zeros((2, lanes, 2, n_slots), np.int64), np.zeros((2, lanes, 3, n_out), np.int64)
+    ktx, kty = np.zeros((lanes, n_key_pre), np.int64), np.zeros((lanes, n_slots), np.int64)
+    vtx, vty = np.zeros((lanes, n_slots), np.int64), np.zeros((lanes, n_out), np.int64)
+    k_next, v_next = np.zeros((lanes, n_slots), np.int64), np.zeros((lanes, n_out), np.int64)
+    spikes = np.zeros((lanes, n_slots), np.int32)
+    received = np.zeros((steps, lanes, n_out), np.int64)
+    for t in range(1, steps + 1):
+        # key synapses: send last step's activation, take the payload (x1 overwritten where sent)
+        drive = k_next
+        k_next = _input(kw, key_payload[t - 1], key[5])
+        overwrite_x1(key_payload[t - 1], kx[1, :, 0], ktx, 1)
+        # slot neurons: reading slots send their rate, recruited ones spike 1 and send a bAP
+        for b in range(lanes):
+            for i in range(n_slots):
+                c = slot_control[t - 1, i]
+                spikes[b, i] = _slot_rate(drive[b, i], rate_shift) if c == READ else c == RECRUIT
+                kty[b, i] = c == RECRUIT
+        _learn(key, t, kx, ky, ktx, kty)
+        # value synapses: send, take the slots' spikes; the read-out neurons' bAPs and third factors
+        received[t - 1] = v_next
+        v_next = _input(vw, spikes, value[5])
+        overwrite_x1(spikes, vx[1, :, 0], vtx, 1)
+        for b in range(lanes):
+            for i in range(n_out):
+                vty[b, i] = readout_control[t - 1, b, i] != 0
+                vy[1, b, 0, i] = readout_control[t - 1, b, n_out + i]
+                vy[1, b, 1, i] = readout_control[t - 1, b, 2 * n_out + i]
+                vy[1, b, 2, i] = 0
+        _learn(value, t, vx, vy, vtx, vty)
+    return received
+
+
+@numba.njit(inline="always")
+def _input(weights, payload, weight_exp):
+    """``FixedLearningDense._activation`` of graded spikes."""
+    acc = dense_input(weights, payload)
+    if weight_exp > 0:
+        acc <<= weight_exp
+    elif weight_exp < 0:
+        acc >>= -weight_exp
+    return acc
+
+
+@numba.njit(inline="always")
+def _learn(group, t, hx, hy, tx, ty):
+    """``FixedLearningDense.learn`` at step t (one-step epochs: it learns every step), in place."""
+    w, d, tag, table, factors, _, xs, ys, shift, round_add, clamp, lo, hi, clip_after_last = group
+    _traces(hx, xs, tx, t)
+    _traces(hy, ys, ty, t)
+    learn_fixed(w, w, w, d, tag, table, factors, hx, hy, tx, ty, 0, 1, True, True, clip_after_last, ACC_LO, ACC_HI,
+                clamp, shift, round_add[t - 1], lo, hi)
+    tx[:], ty[:] = 0, 0
+
+
+@numba.njit(inline="always")
+def _traces(h, side, times, t):
+    """One side's traces h[1] after step t's decay and impulses (``trace_history``), in the rows
+    a factor reads: the rest no product reads, nor anything else the loop returns. (The three-
+    factor y traces are written anew every step, so whether they stay is no matter here.)"""
+    decay, whole, frac, r_decay, r_impulse, first, last = side
+    if last > first:
+        h[1, :, first:last] = trace_history(h[1, :, first:last], decay[first:last], times, r_decay[t - 1],
+                                            whole[first:last], frac[first:last], r_impulse[t - 1], 1, TRACE_MAX)[1]
+
+
+@numba.njit(inline="always")
+def _slot_rate(drive, rate_shift):
+    """``quant.fixed_point.slot_rate`` of one drive (the tests hold the two equal)."""
+    v = max(drive, 0)
+    v = (v + (np.int64(1) << (rate_shift - 1))) >> rate_shift if rate_shift > 0 else v << -rate_shift
+    return min(v, 255)
