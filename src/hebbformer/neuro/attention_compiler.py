@@ -134,7 +134,7 @@ class Program:
     (l + 1) * E/lanes - 1; the copies share every step's schedule and differ in their keys,
     queries and values), and when each token's read-out arrives."""
     key_payload: np.ndarray  # [steps, lanes, n_key_pre] int16 graded spikes into the key synapses
-    slot_control: np.ndarray  # [steps, n_slots] IDLE / RECRUIT / READ, the same in every lane
+    slot_control: np.ndarray  # [steps, n_slots] kernels.IDLE / RECRUIT / READ, the same in every lane
     readout_control: np.ndarray  # [steps, lanes, 3 * n_out] int8 write-enable, y1, y2
     readout_steps: np.ndarray  # [episodes per lane, tokens] the (1-based) step each token's read-out arrives
     episodes: int  # how many are real (the last lane may be padded with empty ones)

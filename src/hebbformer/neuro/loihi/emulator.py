@@ -27,10 +27,13 @@ from .kernels import (
     CLAMP_NONNEGATIVE,
     CLAMP_NONPOSITIVE,
     TRACE_MAX,
+    StepSynapses,
+    TraceSide,
     dense_input,
     learn_fixed,
     overwrite_x1,
     trace_history,
+    weight_exp_shift,
 )
 from .rule_grammar import MANT_BITS, WIDTH, Product
 from .scenario import Scenario
@@ -204,8 +207,7 @@ class FixedLearningDense(LearningDense):
             acc = dense_input(self.weights, (s_in != 0).astype(np.int32))
         else:
             acc = dense_input(self.weights, s_in.astype(np.int32, copy=False))
-        e = self.cfg.weight_exp
-        return acc << e if e > 0 else acc >> -e if e < 0 else acc
+        return weight_exp_shift(acc, self.cfg.weight_exp)
 
     @staticmethod
     def _add_impulse(values, random, whole, frac):
@@ -277,38 +279,39 @@ class FixedLearningDense(LearningDense):
             self._inside[target] = False
         return new
 
-    def step_constants(self) -> tuple:
-        """These synapses as a compiled step loop takes them (``kernels.run_slot_program``), which
-        calls the same kernels as ``spike``, ``post`` and ``learn`` in the same order: weights,
-        tag_2 and tag_1 [lanes, n_post, n_pre], the rule's tables, the weight exponent, each
-        side's (decay [rows], the impulse's whole and fractional parts [rows], the decay and
-        impulse random numbers of each step's learning [steps], the first and past the last row a
-        factor reads), the accumulator's shift, the stochastic rounding's offset [steps], the sign
-        clamp, the weights' range, whether the accumulator saturates after the last product. Only
-        for what such a loop runs: one-step epochs, graded spikes that overwrite x1, the weights
-        alone learned, by hoisted products without u, from weights inside their range (so that
-        sparse updates are exact at every step, as ``_apply`` finds)."""
+    def step_constants(self) -> StepSynapses:
+        """These synapses, fresh, as a compiled step loop takes them (``kernels.run_slot_program``,
+        which calls the same kernels as ``spike``, ``post`` and ``learn``, in the same order).
+        Only for what such a loop runs: one-step epochs, graded spikes that overwrite x1, the
+        weights alone learned, no decimated (u) products, none whose int32 product can wrap, and
+        weights inside their range (so that sparse updates are exact at every step, as ``_apply``
+        finds)."""
         lo, hi = self._range("weights")
-        if not (self.T == 1 and self.cfg.graded_spike_cfg == "OVERWRITE" and self.cfg.num_message_bits > 0
-                and set(self.series) == {"weights"} and self._hoist["weights"] and self.k_decimate is None
-                and lo >= -(2 ** 8) and lo <= self.weights.min() and self.weights.max() <= hi):
-            raise ValueError("a compiled step loop takes one-step epochs, graded spikes overwriting x1, the weights "
-                             "alone learned by hoisted products without u, from weights within their range")
+        unmet = [what for what, met in (
+            ("a fresh state (no step taken)", self.epoch == 0 and not self.x.any() and not self.a_buff.any()),
+            ("one-step epochs (t_epoch 1)", self.T == 1),
+            ("graded spikes that overwrite x1", self.cfg.graded_spike_cfg == "OVERWRITE" and self.cfg.num_message_bits > 0),
+            ("a rule for the weights alone", set(self.series) == {"weights"}),
+            ("no u term", self.k_decimate is None),
+            ("no product whose int32 value can wrap", self._hoist["weights"]),
+            ("weights within their range", lo <= self.weights.min() and self.weights.max() <= hi)) if not met]
+        if unmet:
+            raise ValueError(f"a compiled step loop needs {', '.join(unmet)}")
         learning = slice(2, 2 * len(self.rc) + 1, 2)  # the draws of steps 1..steps' learning (trace_streams)
         table, factors = self._tables["weights"]
 
-        def read(first, rows):  # the rows of a side's traces that a factor reads, first to last (or none: 0, 0)
-            at = np.flatnonzero(np.isin(np.arange(rows) + first, factors[:, :, 0]))
-            return (int(at[0]), int(at[-1]) + 1) if len(at) else (0, 0)
+        def side(decay, whole, frac, r_decay, r_impulse, first, rows):
+            read = np.flatnonzero(np.isin(np.arange(rows) + first, factors[:, :, 0]))  # the rows a factor reads
+            return TraceSide(decay[:, 0].copy(), whole, frac, r_decay[learning].copy(), r_impulse[learning].copy(),
+                             *((int(read[0]), int(read[-1]) + 1) if len(read) else (0, 0)))
 
-        x = (self.x_decay[:, 0].copy(), self.x_int, self.x_frac, self.rx_dec[learning].copy(),
-             self.rx_imp[learning].copy()) + read(kernels.X1, 2)
-        y = (self.y_decay[:, 0].copy(), self.y_int, self.y_frac, self.ry_dec[learning].copy(),
-             self.ry_imp[learning].copy()) + read(kernels.Y1, 3)
         shift = SYN_SHIFT["weights"]
-        round_add = 2 ** shift - 1 - np.floor(2 ** shift * self.rc).astype(np.int64)  # as _apply, epoch by epoch
-        return (self.weights.copy(), self.tag_2, self.tag_1, table, factors, int(self.cfg.weight_exp), x, y,
-                shift, round_add, self._clamps["weights"], lo, hi, lo < -(2 ** 8))
+        return StepSynapses(
+            self.weights.copy(), self.tag_2, self.tag_1, table, factors, int(self.cfg.weight_exp),
+            side(self.x_decay, self.x_int, self.x_frac, self.rx_dec, self.rx_imp, kernels.X1, 2),
+            side(self.y_decay, self.y_int, self.y_frac, self.ry_dec, self.ry_imp, kernels.Y1, 3),
+            shift, 2 ** shift - 1 - np.floor(2 ** shift * self.rc).astype(np.int64),  # as _apply, epoch by epoch
+            self._clamps["weights"], lo, hi, lo < -(2 ** 8))
 
     def _encode(self, products: tuple[Product, ...]) -> tuple[np.ndarray, np.ndarray]:
         """A rule's products as the kernel's integer tables (see ``kernels.learn_fixed``)."""

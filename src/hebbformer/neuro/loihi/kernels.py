@@ -4,6 +4,8 @@ the emulator's speed comes from doing a step's work in a few calls)."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba
 import numpy as np
 
@@ -36,6 +38,16 @@ def dense_input(weights: np.ndarray, payload: np.ndarray) -> np.ndarray:
                 acc += np.int64(weights[b, i, j]) * payload[b, j]
             out[b, i] = acc
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def weight_exp_shift(acc, weight_exp):
+    """The synaptic input scaled by 2**weight_exp, as integer shifts (in place; returned)."""
+    if weight_exp > 0:
+        acc <<= weight_exp
+    elif weight_exp < 0:
+        acc >>= -weight_exp
+    return acc
 
 
 @numba.njit(cache=True, nogil=True)
@@ -420,24 +432,56 @@ def trace_history(stored, decay, t_spike, r_decay, whole, frac, r_impulse, n_epo
 IDLE, RECRUIT, READ = 0, 1, 2  # what a slot neuron does in a step
 
 
+class TraceSide(NamedTuple):
+    """One side's traces (x: presynaptic, y: postsynaptic) as ``trace_history`` takes them."""
+    decay: np.ndarray  # [rows] exp(-1 / tau)
+    whole: np.ndarray  # [rows] the impulse's whole part
+    frac: np.ndarray  # [rows] its fractional part, in 256ths
+    r_decay: np.ndarray  # [steps] the decay random number of each step's learning
+    r_impulse: np.ndarray  # [steps] the impulse random number of each step's learning
+    first: int  # the rows a factor reads: first .. last - 1 (none: 0, 0)
+    last: int
+
+
+class StepSynapses(NamedTuple):
+    """A ``FixedLearningDense`` as ``run_slot_program`` takes it (``FixedLearningDense.step_constants``)."""
+    weights: np.ndarray  # [lanes, n_post, n_pre] int32, learned in place
+    tag_2: np.ndarray  # [lanes, n_post, n_pre] int32
+    tag_1: np.ndarray  # [lanes, n_post, n_pre] int32
+    products: np.ndarray  # the rule's tables (FixedLearningDense._encode)
+    factors: np.ndarray
+    weight_exp: int
+    x: TraceSide
+    y: TraceSide
+    syn_shift: int  # the accumulator's fractional bits
+    round_add: np.ndarray  # [steps] the stochastic rounding's offset of each step's learning
+    clamp: int  # the sign clamp (CLAMP_*)
+    lo: int  # the weights' range
+    hi: int
+    clip_after_last: bool  # whether the accumulator saturates after the last product
+
+
 @numba.njit(cache=True, nogil=True)
 def run_slot_program(key_payload, slot_control, readout_control, rate_shift, key, value):
     """An attention layer's step program (``attention_compiler.Program``'s arrays) in one compiled
-    loop: the read-out neurons' input [steps, lanes, n_out]. ``key`` and ``value``: the two synapse
-    groups' ``FixedLearningDense.step_constants``.
+    loop: the read-out neurons' input [steps, lanes, n_out]. ``key``: the key synapses (a
+    two-factor rule; nothing writes their y traces but bAPs), ``value``: the value synapses (a
+    three-factor rule whose y1 and y2 the read-out neurons send every step), each as its fresh
+    ``FixedLearningDense.step_constants``.
 
     ``attention_compiler.run_stepped`` steps the same network from Python, ``FixedLearningDense``
     by ``FixedLearningDense``: a few kernel calls and some numpy bookkeeping per process and step,
-    which cost about a quarter of its time. Here the same kernels run in the same order with the
-    same arguments, every lane at each step, and what Python did between them (spike times, bAPs,
-    third factors, the slot neurons) is done in place. The slot neurons: a reading one sends its
+    a quarter or more of its time. Here the same kernels run in the same order, every lane at each
+    step, on the trace rows some factor reads (the others feed nothing the loop returns), and what
+    Python did between them (spike times, bAPs, third factors, the slot neurons) is done in place. The slot neurons: a reading one sends its
     rate, relu(drive) rounded half up to the grid 2**rate_shift and saturated to 8 bits
     (``quant.fixed_point.slot_rate``); a recruited one spikes 1 and sends a bAP. In this file, so
     that numba's cache, which tracks only the file of the function it caches, is renewed whenever
-    a kernel it calls changes."""
+    a kernel it calls or a constant it reads (ACC_LO, TRACE_MAX: frozen into the compiled loop)
+    changes."""
     steps, lanes = key_payload.shape[:2]
-    kw, n_slots, n_key_pre = key[0], key[0].shape[1], key[0].shape[2]
-    vw, n_out = value[0], value[0].shape[1]
+    kw, n_slots, n_key_pre = key.weights, key.weights.shape[1], key.weights.shape[2]
+    vw, n_out = value.weights, value.weights.shape[1]
     # the traces as learn_fixed reads them, [T + 1, lanes, rows, n] histories whose entry 1 is kept
     # as the traces now (entry 0, the epoch's start, no one-step epoch's product reads)
     kx, ky = np.zeros((2, lanes, 2, n_key_pre), np.int64), np.zeros((2, lanes, 3, n_slots), np.int64)
@@ -450,7 +494,7 @@ def run_slot_program(key_payload, slot_control, readout_control, rate_shift, key
     for t in range(1, steps + 1):
         # key synapses: send last step's activation, take the payload (x1 overwritten where sent)
         drive = k_next
-        k_next = _input(kw, key_payload[t - 1], key[5])
+        k_next = _input(kw, key_payload[t - 1], key.weight_exp)
         overwrite_x1(key_payload[t - 1], kx[1, :, 0], ktx, 1)
         # slot neurons: reading slots send their rate, recruited ones spike 1 and send a bAP
         for b in range(lanes):
@@ -461,7 +505,7 @@ def run_slot_program(key_payload, slot_control, readout_control, rate_shift, key
         _learn(key, t, kx, ky, ktx, kty)
         # value synapses: send, take the slots' spikes; the read-out neurons' bAPs and third factors
         received[t - 1] = v_next
-        v_next = _input(vw, spikes, value[5])
+        v_next = _input(vw, spikes, value.weight_exp)
         overwrite_x1(spikes, vx[1, :, 0], vtx, 1)
         for b in range(lanes):
             for i in range(n_out):
@@ -476,22 +520,17 @@ def run_slot_program(key_payload, slot_control, readout_control, rate_shift, key
 @numba.njit(inline="always")
 def _input(weights, payload, weight_exp):
     """``FixedLearningDense._activation`` of graded spikes."""
-    acc = dense_input(weights, payload)
-    if weight_exp > 0:
-        acc <<= weight_exp
-    elif weight_exp < 0:
-        acc >>= -weight_exp
-    return acc
+    return weight_exp_shift(dense_input(weights, payload), weight_exp)
 
 
 @numba.njit(inline="always")
 def _learn(group, t, hx, hy, tx, ty):
     """``FixedLearningDense.learn`` at step t (one-step epochs: it learns every step), in place."""
-    w, d, tag, table, factors, _, xs, ys, shift, round_add, clamp, lo, hi, clip_after_last = group
-    _traces(hx, xs, tx, t)
-    _traces(hy, ys, ty, t)
-    learn_fixed(w, w, w, d, tag, table, factors, hx, hy, tx, ty, 0, 1, True, True, clip_after_last, ACC_LO, ACC_HI,
-                clamp, shift, round_add[t - 1], lo, hi)
+    g = group
+    _traces(hx, g.x, tx, t)
+    _traces(hy, g.y, ty, t)
+    learn_fixed(g.weights, g.weights, g.weights, g.tag_2, g.tag_1, g.products, g.factors, hx, hy, tx, ty, 0, 1, True,
+                True, g.clip_after_last, ACC_LO, ACC_HI, g.clamp, g.syn_shift, g.round_add[t - 1], g.lo, g.hi)
     tx[:], ty[:] = 0, 0
 
 
@@ -500,10 +539,10 @@ def _traces(h, side, times, t):
     """One side's traces h[1] after step t's decay and impulses (``trace_history``), in the rows
     a factor reads: the rest no product reads, nor anything else the loop returns. (The three-
     factor y traces are written anew every step, so whether they stay is no matter here.)"""
-    decay, whole, frac, r_decay, r_impulse, first, last = side
-    if last > first:
-        h[1, :, first:last] = trace_history(h[1, :, first:last], decay[first:last], times, r_decay[t - 1],
-                                            whole[first:last], frac[first:last], r_impulse[t - 1], 1, TRACE_MAX)[1]
+    a, b = side.first, side.last
+    if b > a:
+        h[1, :, a:b] = trace_history(h[1, :, a:b], side.decay[a:b], times, side.r_decay[t - 1], side.whole[a:b],
+                                     side.frac[a:b], side.r_impulse[t - 1], 1, TRACE_MAX)[1]
 
 
 @numba.njit(inline="always")
@@ -511,4 +550,4 @@ def _slot_rate(drive, rate_shift):
     """``quant.fixed_point.slot_rate`` of one drive (the tests hold the two equal)."""
     v = max(drive, 0)
     v = (v + (np.int64(1) << (rate_shift - 1))) >> rate_shift if rate_shift > 0 else v << -rate_shift
-    return min(v, 255)
+    return min(max(v, 0), 255)
