@@ -114,7 +114,6 @@ def test_compiled_step_loop_decays_traces_as_the_emulator_stepped_from_python():
     p = np.exp(-1 / TRACE_TAU) * 127.0
     decays = lambda side: streams[side][2::2] >= p - np.floor(p)  # noqa: E731  (floor(p) + (r < frac(p)) = 126)
     program = _schedule(net, q, k, v, 2, decays("x_decay") | decays("y_decay"))
-    program.episodes = 3
     assert program is not None and program.steps > 1000
     assert np.array_equal(run_emulated(net, program), run_stepped(net, program))
     exact = compile_program(net, q[0], k[0], v[0], 2)

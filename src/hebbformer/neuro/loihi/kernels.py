@@ -473,12 +473,13 @@ def run_slot_program(key_payload, slot_control, readout_control, rate_shift, key
     by ``FixedLearningDense``: a few kernel calls and some numpy bookkeeping per process and step,
     a quarter or more of its time. Here the same kernels run in the same order, every lane at each
     step, on the trace rows some factor reads (the others feed nothing the loop returns), and what
-    Python did between them (spike times, bAPs, third factors, the slot neurons) is done in place. The slot neurons: a reading one sends its
-    rate, relu(drive) rounded half up to the grid 2**rate_shift and saturated to 8 bits
-    (``quant.fixed_point.slot_rate``); a recruited one spikes 1 and sends a bAP. In this file, so
-    that numba's cache, which tracks only the file of the function it caches, is renewed whenever
-    a kernel it calls or a constant it reads (ACC_LO, TRACE_MAX: frozen into the compiled loop)
-    changes."""
+    Python did between them (spike times, bAPs, third factors, the slot neurons) is done in place.
+
+    The slot neurons: a reading one sends its rate, relu(drive) rounded half up to the grid
+    2**rate_shift and saturated to 8 bits (``quant.fixed_point.slot_rate``); a recruited one
+    spikes 1 and sends a bAP. In this file, so that numba's cache, which tracks only the file of
+    the function it caches, is renewed whenever a kernel it calls or a constant it reads (ACC_LO,
+    TRACE_MAX: frozen into the compiled loop) changes."""
     steps, lanes = key_payload.shape[:2]
     kw, n_slots, n_key_pre = key.weights, key.weights.shape[1], key.weights.shape[2]
     vw, n_out = value.weights, value.weights.shape[1]
