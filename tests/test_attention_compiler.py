@@ -14,12 +14,12 @@ from hebbformer.neuro.attention_compiler import (
     TRACE_TAU,
     LayerNet,
     NetworkMemory,
-    _schedule,
     compile_program,
     read_out,
     run_emulated,
     run_stepped,
     safe_steps,
+    schedule,
     synapses,
 )
 from hebbformer.neuro.loihi.emulator import FixedLearningDense, trace_streams
@@ -113,7 +113,7 @@ def test_compiled_step_loop_decays_traces_as_the_emulator_stepped_from_python():
     streams = trace_streams(0, steps)
     p = np.exp(-1 / TRACE_TAU) * 127.0
     decays = lambda side: streams[side][2::2] >= p - np.floor(p)  # noqa: E731  (floor(p) + (r < frac(p)) = 126)
-    program = _schedule(net, q, k, v, 2, decays("x_decay") | decays("y_decay"))
+    program = schedule(net, q, k, v, 2, decays("x_decay") | decays("y_decay"))
     assert program is not None and program.steps > 1000
     assert np.array_equal(run_emulated(net, program), run_stepped(net, program))
     exact = compile_program(net, q[0], k[0], v[0], 2)

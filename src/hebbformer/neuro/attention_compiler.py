@@ -169,7 +169,7 @@ def compile_program(net: LayerNet, q: np.ndarray, k: np.ndarray, v: np.ndarray, 
     budget = 3 * per_lane * (tokens + 1) + 8
     while True:  # the skipped unsafe steps can overrun a budget: then schedule again with more
         safe = safe_steps(budget) if avoid_decay else np.ones(budget, bool)
-        program = _schedule(net, q, k, v, n_support, safe)
+        program = schedule(net, q, k, v, n_support, safe)
         if program is not None:
             program.episodes = episodes
             return program
@@ -187,8 +187,10 @@ def _signed_halves(x: np.ndarray) -> np.ndarray:
     return halves.reshape(x.shape[:3] + (-1,))
 
 
-def _schedule(net, q, k, v, n_support, safe) -> Program | None:
-    """q, k, v [lanes, episodes per lane, tokens, heads, d_head]."""
+def schedule(net, q, k, v, n_support, safe) -> Program | None:
+    """The step program of q, k, v [lanes, episodes per lane, tokens, heads, d_head] whose writes
+    take only steps 1..len(safe) that ``safe`` allows (``compile_program``: the steps where no
+    trace decays; a test: those where one does), or None if they run out."""
     budget = len(safe)
     h, cap = net.heads, net.capacity
     lanes, episodes, tokens = q.shape[:3]
