@@ -56,9 +56,10 @@ encoder() {  # Omniglot 5-way 1-shot with the encoder started from the shipped 3
   $S --out $O/fewshot-omniglot-encoder-250k --modules hebbian+linear+decay --budget 250000 --steps 600 --seeds 3 $e
   $S --out $O/fewshot-omniglot-encoder-250k --modules hebbian+linear,hebbian+linear+decay --budget 250000 --steps 600 \
      --seeds 5 $e   # the one difference, forgetting, at 5 seeds each (their seeds 3 and 4 are in runs/, not the table)
-  $S --out $O/fewshot-omniglot-encoder-250k --budget 250000 --steps 600 --seeds 3 $e \
+  $S --out $O/fewshot-omniglot-encoder-250k --budget 250000 --steps 600 --seeds 5 $e \
      --modules attention,hebbian+linear,hebbian+linear+decay,matched_hebbian,hebbian+all+A_ones,delta
-     # the folder's table over every module (trains the third seeds of attention and delta)
+     # the folder's table over every module at 5 seeds (first run at 3, which trained the third seeds of
+     # attention and delta; at 5 it trains seeds 3 and 4 of attention, delta, matched_hebbian, hebbian+all+A_ones)
 }
 E25="--steps 1000 --seeds 5 --tasks fewshot@1 $ENC"  # the encoder study's 25k-parameter runs
 normalised() {  # the same Omniglot runs, 25k parameters: the Hebbian sum read through a divisive normalisation
