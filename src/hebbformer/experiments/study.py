@@ -454,7 +454,7 @@ def summarise(results: list[dict], out: Path, preface: str = "") -> str:
     for r in results:
         by.setdefault((r["task"], r["module"]), []).append(r)
     rows = []
-    for (task, module), rs in sorted(by.items(), key=lambda kv: (_task_order(kv[0][0]), _module_order(kv[0][1]))):
+    for (task, module), rs in sorted(by.items(), key=lambda kv: _row_order(*kv[0])):
         levels = list(rs[0]["levels"])
         for level in levels:
             per_seed = [level_score(r, level) for r in rs]
@@ -569,7 +569,7 @@ def _tuning_markdown(out: Path) -> str:
         return ""
     lines = ["", "Tuning (validation score per grid point, lr / write rate; seeds that left the plateau; "
              "the winner in bold):", "", "| task | module | grid |", "|---|---|---|"]
-    for t in sorted(tuning.values(), key=lambda t: (_task_order(t["task"]), _module_order(t["module"]))):
+    for t in sorted(tuning.values(), key=lambda t: _row_order(t["task"], t["module"])):
         cells = []
         for p in t["grid"]:
             cell = f"{p['lr']:g} / {p['write_rate']:g}: {p['val']:.3f} ({p['left_plateau']})"
@@ -601,6 +601,11 @@ def _task_order(task: str) -> tuple:
 
 def _module_order(module: str) -> int:
     return _rank(module, MODULES)
+
+
+def _row_order(task: str, module: str) -> tuple:
+    """A (task, module) row's place in tables: by task, then module."""
+    return _task_order(task), _module_order(module)
 
 
 def _markdown(rows: list[dict]) -> str:

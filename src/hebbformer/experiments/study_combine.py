@@ -41,8 +41,6 @@ def source(arg: str) -> tuple[Path, tuple[str, ...] | None]:
         return Path(arg), None
     if not folder:
         raise ConfigError(f"{arg}: no study folder before the ':'")
-    if not Path(folder).is_dir():
-        raise ConfigError(f"{arg}: no such study folder ({folder} does not exist or is not a folder)")
     modules = tuple(dict.fromkeys(n for n in names.split(",") if n))
     if not modules:
         raise ConfigError(f"{arg}: no module named after the ':' (FOLDER:MODULE,MODULE)")
