@@ -107,18 +107,29 @@ def synapse_round(acc: np.ndarray, acc_exp: int, exp: int) -> np.ndarray:
 
 
 def shift_clip(acc: np.ndarray, shift: int, lo: int, hi: int) -> np.ndarray:
-    """``np.clip(shift_round(acc, shift), lo, hi)``, the same integers: on an int64 array in one
-    compiled pass, where numpy's three passes with their temporaries took 9x as long (the host's
-    requantising of the MLP's [3000, 1024] accumulators, every layer)."""
-    if isinstance(acc, np.ndarray) and acc.dtype == np.int64 and abs(shift) < 62:
+    """acc * 2**-shift rounded half up (``shift_round``), clipped to [lo, hi]: on an int64 array in
+    one compiled pass, where numpy's three passes with their temporaries took 9x as long (the host's
+    requantising of the MLP's [3000, 1024] accumulators, every layer). A left shift saturates: a
+    value whose shifted copy would pass lo or hi, even past the int64 range, gives lo or hi, where
+    numpy's shift would wrap."""
+    if isinstance(acc, np.ndarray) and acc.dtype == np.int64 and shift < 62:
         return _shift_clip_int64(np.ascontiguousarray(acc), shift, lo, hi)
+    if shift <= 0:  # clipped first to the values that shift into [lo, hi] and one past each end
+        s = min(-shift, np.iinfo(np.asarray(acc).dtype).bits - 2)  # bounds well inside the dtype
+        return np.clip(np.clip(acc, lo >> s, (hi >> s) + 1) << s, lo, hi)
     return np.clip(shift_round(acc, shift), lo, hi)
 
 
 @numba.njit(inline="always")
 def _shift_clip_one(v, shift, half, lo, hi):
-    """One value of ``shift_clip``; half = 1 << (shift - 1) for shift > 0 (taken once per array)."""
-    v = (v + half) >> shift if shift > 0 else v << -shift
+    """One value of ``shift_clip``; half = 1 << (shift - 1) for shift > 0 (taken once per array).
+    A left shift clips first, to the values that shift into [lo, hi] and one past each end, so it
+    saturates where shifting the value itself would wrap (lo and hi lie well inside int64)."""
+    if shift > 0:
+        v = (v + half) >> shift
+    else:
+        s = min(-shift, 62)
+        v = min(max(v, lo >> s), (hi >> s) + 1) << s
     return min(max(v, lo), hi)
 
 

@@ -550,5 +550,9 @@ def _traces(h, side, times, t):
 def _slot_rate(drive, rate_shift):
     """``quant.fixed_point.slot_rate`` of one drive (the tests hold the two equal)."""
     v = max(drive, 0)
-    v = (v + (np.int64(1) << (rate_shift - 1))) >> rate_shift if rate_shift > 0 else v << -rate_shift
-    return min(max(v, 0), 255)
+    if rate_shift > 0:
+        v = (v + (np.int64(1) << (rate_shift - 1))) >> rate_shift
+    else:  # saturating: clipped to one past 255's source first, so that no shift wraps
+        s = min(-rate_shift, 62)
+        v = min(v, (255 >> s) + 1) << s
+    return min(v, 255)
