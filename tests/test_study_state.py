@@ -24,7 +24,7 @@ def trained(monkeypatch):
     """train_one replaced by a stand-in that returns a result at once; the runs it trained."""
     calls = []
 
-    def train_one(kind, task, seed, cfg, lr=None, write_rate=1.0, split="test"):
+    def train_one(kind, task, seed, cfg, lr=None, write_rate=1.0, split="test", **_):
         calls.append((task.name, kind, seed))
         return {"task": task.name, "module": kind, "seed": seed, "d_model": 8, "parameters": 100, "train_s": 0.0,
                 "loss_curve": [[1, 2.0], [2, 1.5]], "metric": task.metric, "level_name": task.level_name,
@@ -145,7 +145,7 @@ def test_every_module_is_tuned_over_as_many_points_and_trained_at_its_best(tmp_p
     """The grid's winner is the point with the best validation score; the final seeds train there."""
     calls = []
 
-    def train_one(kind, task, seed, cfg, lr=None, write_rate=1.0, split="test"):
+    def train_one(kind, task, seed, cfg, lr=None, write_rate=1.0, split="test", **_):
         calls.append((kind, seed, lr, write_rate, split))
         score = -abs(lr - 2e-3) * 100 - abs(write_rate - 2.0)  # best at lr 2e-3, write rate 2
         return {"task": task.name, "module": kind, "seed": seed, "lr": lr, "write_rate": write_rate, "split": split,
@@ -179,7 +179,7 @@ def test_tuning_from_trains_each_level_at_the_winner_tuned_over_all_levels(tmp_p
     before anything is written."""
     calls = []
 
-    def train_one(kind, task, seed, cfg, lr=None, write_rate=1.0, split="test"):
+    def train_one(kind, task, seed, cfg, lr=None, write_rate=1.0, split="test", **_):
         calls.append((task.name, kind, lr, write_rate, split))
         return {"task": task.name, "module": kind, "seed": seed, "lr": lr, "write_rate": write_rate, "d_model": 8,
                 "parameters": 100, "train_s": 0.0, "loss_curve": [[1, 2.0], [2, 1.0]], "left_plateau": True,
@@ -213,6 +213,87 @@ def test_tuning_from_trains_each_level_at_the_winner_tuned_over_all_levels(tmp_p
     (tuned / "tuning.json").write_text("{torn")
     with pytest.raises(DataError, match="is not valid JSON"):
         StudyConfig(**cfg).validate()
+
+
+def test_tuning_from_prefers_the_levels_own_winner_and_takes_a_one_point_module_as_trained(tmp_path, monkeypatch):
+    """A study tuned at one level (reproduction_delay@60) lends that level's winner, ahead of the
+    winner tuned over all levels; a module the other study trained at a single point (no grid, so no
+    tuning.json entry) takes that point; where that study had a grid for it, a missing winner is refused."""
+    calls = []
+
+    def train_one(kind, task, seed, cfg, lr=None, write_rate=1.0, split="test", **_):
+        calls.append((task.name, kind, lr, write_rate))
+        return {"task": task.name, "module": kind, "seed": seed, "lr": lr, "write_rate": write_rate, "d_model": 8,
+                "parameters": 100, "train_s": 0.0, "loss_curve": [[1, 2.0], [2, 1.0]], "left_plateau": True,
+                "metric": task.metric, "level_name": task.level_name,
+                "levels": {str(level): [0.1] for level in task.levels}}
+
+    monkeypatch.setattr(study, "train_one", train_one)
+    tuned = tmp_path / "tuned"
+    tuned.mkdir()
+    point = {"metric": "mse", "grid": [{"lr": 1e-2, "write_rate": 0.25, "val": 0.0, "left_plateau": 1}]}
+    (tuned / "tuning.json").write_text(json.dumps({
+        "reproduction_delay@60|matched_hebbian": {**point, "task": "reproduction_delay@60", "module": "matched_hebbian",
+                                                  "lr": 1e-2, "write_rate": 0.25},
+        "reproduction_delay|matched_hebbian": {**point, "task": "reproduction_delay", "module": "matched_hebbian",
+                                               "lr": 3e-3, "write_rate": 4.0}}))
+    (tuned / "study.json").write_text(json.dumps({"tune_lrs": [1e-2], "tune_write_rates": [0.25, 1.0]}))
+    cfg = StudyConfig(modules=["matched_hebbian", "lstm"], tasks=["reproduction_delay@0", "reproduction_delay@60"],
+                      seeds=1, steps=2, tuning_from=str(tuned))
+    out = tmp_path / "borrowed"
+    results = run_study(cfg, out, log=lambda s: None)
+    assert sorted(calls) == [("reproduction_delay@0", "lstm", 1e-2, 1.0),
+                             ("reproduction_delay@0", "matched_hebbian", 3e-3, 4.0),
+                             ("reproduction_delay@60", "lstm", 1e-2, 1.0),
+                             ("reproduction_delay@60", "matched_hebbian", 1e-2, 0.25)]
+    md = summarise(results, out)
+    assert f"| reproduction_delay@60 | lstm | not tuned, the one point of {tuned}: **0.01 / 1** |" in md
+    (tuned / "study.json").write_text(json.dumps({"tune_lrs": [1e-3, 1e-2], "tune_write_rates": [1.0]}))
+    with pytest.raises(ConfigError, match="no winner for reproduction_delay@0[|]lstm, reproduction_delay@60[|]lstm"):
+        run_study(cfg, tmp_path / "refused", log=lambda s: None)
+    assert not (tmp_path / "refused").exists()
+
+
+def test_a_run_killed_mid_training_resumes_from_its_saved_state_to_the_same_result(tmp_path, monkeypatch):
+    """A run saves its training state as it goes (here after every step); killed at step 7 of 12 and
+    started again, it resumes there and ends with the result of a run never stopped (loss curve and
+    scores bit for bit); the state file, the study's own, is gone once the result is written. A torn
+    state file, or one of other settings, resumes nothing: the run trains from its first step."""
+    cfg = StudyConfig(modules=["matched_gradient"], tasks=["reproduction_delay@0"], seeds=1, steps=12, batch_size=4,
+                      budget=3000, eval_batches=1)
+    monkeypatch.setattr(study, "PARTIAL_EVERY_S", 0.0)
+    [whole] = run_study(cfg, tmp_path / "whole", log=lambda s: None)
+    step = study.optimiser_step
+
+    def killed_at_step_7(model, opt, loss, i, **kw):
+        if i == 7:
+            raise KeyboardInterrupt
+        return step(model, opt, loss, i, **kw)
+
+    logged = []
+    for broken in (None, b"torn", "other settings"):
+        out = tmp_path / f"killed-{broken!s:.5}"
+        monkeypatch.setattr(study, "optimiser_step", killed_at_step_7)
+        with pytest.raises(KeyboardInterrupt):
+            run_study(cfg, out, log=lambda s: None)
+        monkeypatch.setattr(study, "optimiser_step", step)
+        partial = out / "runs" / "reproduction_delay@0__matched_gradient__s0.partial.pt"
+        assert partial.is_file()
+        if broken == b"torn":
+            partial.write_bytes(partial.read_bytes()[:100])
+        elif broken:  # the same file name, trained at another learning rate
+            moved = tmp_path / "lr"
+            monkeypatch.setattr(study, "optimiser_step", killed_at_step_7)
+            with pytest.raises(KeyboardInterrupt):
+                run_study(StudyConfig(**{**asdict(cfg), "lr": 1e-2}), moved, log=lambda s: None)
+            monkeypatch.setattr(study, "optimiser_step", step)
+            os.replace(moved / "runs" / partial.name, partial)
+        [resumed] = run_study(cfg, out, log=logged.append)
+        assert not partial.exists()
+        assert {k: v for k, v in resumed.items() if k != "train_s"} == {k: v for k, v in whole.items() if k != "train_s"}
+    said = "\n".join(logged)
+    assert said.count("resumed at step 7 of 12") == 1
+    assert "cannot be read" in said and "another run's or other settings' training" in said
 
 
 def _result(module, seed, levels):

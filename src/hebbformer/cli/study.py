@@ -35,7 +35,8 @@ def add(sub) -> None:
                    help="start the image encoder from this run's or shipped model's (e.g. models/vinyals-protonet.pt)")
     p.add_argument("--tuning-from", default="", metavar="STUDY",
                    help="take each task's and module's lr and write rate from this study folder's tuning.json "
-                   "(NAME@LEVEL from NAME's), e.g. one network per delay at the point tuned over all delays")
+                   "(NAME@LEVEL's own, else NAME's; a module it trained at one point: that point), e.g. one "
+                   "network per delay at the point tuned over all delays")
     p.add_argument("--beside-attention", action="store_true",
                    help="keep causal softmax attention in every block and add the module beside it (default: instead)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0: torch's default")

@@ -10,7 +10,9 @@ Each (task, module, seed) run trains a :class:`~hebbformer.models.sequence.Seque
 token mixer is that module, with a width chosen so that its parameters (the image encoder, shared
 by all, aside) come closest to the budget; then scores it at every level of the task (delay,
 pairs, shots) on sequences it never saw. A run's result is written atomically to
-``OUT/runs/TASK__MODULE__sSEED.json`` and a rerun skips finished runs, so a killed study resumes.
+``OUT/runs/TASK__MODULE__sSEED.json`` and a rerun skips finished runs, so a killed study resumes;
+a run in training saves its state every few minutes beside it (``TASK__MODULE__sSEED.partial.pt``),
+so a killed run resumes where it stopped, to the result it would have had.
 :func:`summarise` turns the results into ``results.csv``, ``summary.md`` and figures.
 
 Every file the study writes (``study.json``, the run results, the table and the figures) goes to
@@ -74,7 +76,7 @@ class StudyConfig:
     encoder_from: str = ""
     # Another study's folder whose tuning winners (tuning.json, per task and module) the runs take
     # instead of a grid of their own: Duan et al.'s one network per delay (reproduction_delay@60)
-    # trained at the point tuned once on the task over all delays. NAME@LEVEL looks up NAME.
+    # trained at the point tuned once on the task over all delays (see borrowed_tuning).
     tuning_from: str = ""
 
     def validate(self) -> "StudyConfig":
@@ -105,17 +107,33 @@ class StudyConfig:
         return self
 
     def borrowed_tuning(self) -> dict[str, dict]:
-        """tuning_from's winners, as its tuning.json holds them ("TASK|MODULE" -> entry); each
-        (task, module) of this study must have one."""
+        """tuning_from's winner for each task and module of this study ("TASK|MODULE" -> its
+        tuning.json entry): the entry for the same task, else for the task without its level (one
+        network per level at the point tuned over all levels), else, where that study trained the
+        module at a single point (one point is no grid, so tuning.json has no entry), that point."""
         path = Path(self.tuning_from) / "tuning.json"
         if not path.is_file():
             raise ConfigError(f"--tuning-from {self.tuning_from}: no tuning.json there (a study with a tuning grid)")
         tuning = read_json_dict(path, "a study's tuning", "--tuning-from: ")
-        missing = [f"{t}|{m}" for t in self.tasks for m in self.modules if _borrowed_key(t, m) not in tuning]
+        source = None
+        if (path.parent / "study.json").is_file():
+            saved = trained_settings(read_json_dict(path.parent / "study.json", "a study's settings", "--tuning-from: "))
+            source = StudyConfig(**{k: saved[k] for k in ("lr", "tune_lrs", "tune_write_rates")})
+        won, missing = {}, []
+        for t in self.tasks:
+            for m in self.modules:
+                entry = tuning.get(f"{t}|{m}") or tuning.get(f"{t.partition('@')[0]}|{m}")
+                if entry is None and source is not None and m in MODULES and len(source.grid(m)) == 1:
+                    (lr, w), = source.grid(m)
+                    entry = {"task": t, "module": m, "lr": lr, "write_rate": w, "grid": []}
+                if entry is None:
+                    missing.append(f"{t}|{m}")
+                else:
+                    won[f"{t}|{m}"] = entry
         if missing:
             raise ConfigError(f"--tuning-from: {path} has no winner for {', '.join(missing)}; "
                               f"it has {', '.join(tuning) or 'none'}")
-        return tuning
+        return won
 
     def grid(self, kind: str) -> list[tuple[float, float]]:
         """The (lr, write rate) points a module is tuned over: the same number for every module."""
@@ -127,11 +145,6 @@ class StudyConfig:
         if n == 1:
             return [(lo, 1.0)]
         return sorted({(float(f"{lo * (hi / lo) ** (i / (n - 1)):.3g}"), 1.0) for i in range(n)})
-
-
-def _borrowed_key(task: str, kind: str) -> str:
-    """The tuning.json key whose winner a run of task (NAME or NAME@LEVEL) and module takes."""
-    return f"{task.partition('@')[0]}|{kind}"
 
 
 def writes(kind: str) -> bool:
@@ -182,9 +195,17 @@ def _forward(model, b):
     return model(b.x, b.images)
 
 
+# A run saves its training state this often (seconds of training) to ``NAME.partial.pt`` beside its
+# result, so that a killed study resumes a long run where it stopped (Duan et al.'s budget takes
+# an hour a run here), not from its first step.
+PARTIAL_EVERY_S = 300.0
+
+
 def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig, lr: float | None = None, write_rate: float = 1.0,
-              split: str = "test") -> dict:
-    """One run, scored on ``split``'s sequences ("val" while tuning)."""
+              split: str = "test", partial: Path | None = None, log=print) -> dict:
+    """One run, scored on ``split``'s sequences ("val" while tuning). Given ``partial``, its
+    training state is saved there every ``PARTIAL_EVERY_S`` seconds and a state found there (of
+    this run, these settings) is resumed: the same result as a run never stopped, bit for bit."""
     lr = cfg.lr if lr is None else lr
     torch.manual_seed(seed)
     d = width_for_budget(kind, task, cfg)
@@ -192,9 +213,20 @@ def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig, lr: float | No
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     schedule = TrainConfig(steps=cfg.steps, lr=lr, warmup_steps=cfg.steps // 20)  # meta-training's schedule
     g = _generator(seed, 0)
-    curve, tic = [], time.perf_counter()
+    identity = {"task": task.name, "module": kind, "seed": seed, "lr": lr, "write_rate": write_rate, "split": split,
+                **{k: v for k, v in json.loads(json.dumps(asdict(cfg))).items() if k in SHARED_SETTINGS}}
+    start, curve, train_s = 0, [], 0.0
+    state = _partial_state(partial, identity, log) if partial is not None else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        g.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        start, curve, train_s = state["step"], state["curve"], state["train_s"]
+        log(f"{task.name} {kind} seed {seed}: resumed at step {start} of {cfg.steps} from {partial}")
+    tic = saved = time.perf_counter()
     model.train()
-    for step in range(cfg.steps):
+    for step in range(start, cfg.steps):
         level = task.levels[int(torch.randint(len(task.levels), (1,), generator=g))]
         b = task.sample(cfg.batch_size, level, g)
         loss = task.loss(_forward(model, b), b)
@@ -203,11 +235,35 @@ def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig, lr: float | No
         optimiser_step(model, opt, loss, step, grad_clip=1.0)
         if step % 10 == 0 or step == cfg.steps - 1:
             curve.append([step + 1, loss.item()])
-    train_s = time.perf_counter() - tic
+        if partial is not None and step + 1 < cfg.steps and time.perf_counter() - saved >= PARTIAL_EVERY_S:
+            saved = time.perf_counter()
+            buffer = io.BytesIO()
+            torch.save({"identity": identity, "step": step + 1, "model": model.state_dict(), "opt": opt.state_dict(),
+                        "generator": g.get_state(), "torch_rng": torch.get_rng_state(), "curve": curve,
+                        "train_s": train_s + saved - tic}, buffer)
+            write_atomic(partial, buffer.getvalue())
+    train_s += time.perf_counter() - tic
     return {"task": task.name, "module": kind, "seed": seed, "lr": lr, "write_rate": write_rate, "split": split,
             "d_model": d, "parameters": plastic_parameters(model), "train_s": train_s, "loss_curve": curve,
             "left_plateau": left_plateau(curve), "metric": task.metric, "level_name": task.level_name,
             "levels": score(model, task, seed, cfg, split)}
+
+
+def _partial_state(path: Path, identity: dict, log=print) -> dict | None:
+    """The training state saved at ``path`` if it is this run's, else None (the run starts anew and
+    its next save replaces the file: a torn one, or one of other settings, resumes nothing)."""
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(io.BytesIO(path.read_bytes()), weights_only=True)
+        same = isinstance(state, dict) and state.get("identity") == identity
+    except Exception as err:  # noqa: BLE001 - whatever a torn or foreign file raises, it resumes nothing
+        log(f"{path} cannot be read ({err.__class__.__name__}): the run starts from its first step")
+        return None
+    if not same:
+        log(f"{path} holds another run's or other settings' training: the run starts from its first step")
+        return None
+    return state
 
 
 def left_plateau(curve: list[list[float]]) -> bool:
@@ -382,8 +438,10 @@ def _run(path: Path, kind: str, task: Task, seed: int, cfg: StudyConfig, lr: flo
     done = _finished(path, task.name, kind, seed, log, lr, write_rate)
     if done is not None:
         return done
-    r = train_one(kind, task, seed, cfg, lr, write_rate, split)
+    partial = path.with_name(path.stem + ".partial.pt")
+    r = train_one(kind, task, seed, cfg, lr, write_rate, split, partial=partial, log=log)
     write_json_atomic(path, r)
+    partial.unlink(missing_ok=True)  # the study's own file, of no use once the run is finished
     log(f"{task.name:18s} {kind:16s} seed {seed} (lr {lr:g}, write {write_rate:g}): {split} {r['metric']} "
         f"{overall(r):.3f} ({r['parameters']} parameters, d_model {r['d_model']}, {r['train_s']:.0f} s)")
     return r
@@ -403,7 +461,7 @@ def _tuned(kind: str, task: Task, cfg: StudyConfig, out: Path, log=print) -> tup
     """The grid point with the best validation score over the tuning seeds (the only point when
     there is no grid), or tuning_from's winner; each point's score and the winner go to ``tuning.json``."""
     if cfg.tuning_from:
-        won = cfg.borrowed_tuning()[_borrowed_key(task.name, kind)]
+        won = cfg.borrowed_tuning()[f"{task.name}|{kind}"]
         _record_tuning(out, task.name, kind, {**won, "task": task.name, "tuned_on": won["task"],
                                               "from": cfg.tuning_from})
         return won["lr"], won["write_rate"]
@@ -575,6 +633,8 @@ def _tuning_markdown(out: Path) -> str:
             cell = f"{p['lr']:g} / {p['write_rate']:g}: {p['val']:.3f} ({p['left_plateau']})"
             cells.append(f"**{cell}**" if (p["lr"], p["write_rate"]) == (t["lr"], t["write_rate"]) else cell)
         source = f"tuned on {t['tuned_on']} in {t['from']}: " if "from" in t else ""
+        if not t["grid"]:  # borrowed from a study that trained the module at one point
+            source, cells = f"not tuned, the one point of {t['from']}: ", [f"**{t['lr']:g} / {t['write_rate']:g}**"]
         lines.append(f"| {t['task']} | {t['module']} | {source}{'; '.join(cells)} |")
     return "\n".join(lines) + "\n"
 
