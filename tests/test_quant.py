@@ -54,18 +54,20 @@ def test_shift_round_is_round_half_up(values, shift):
 
 
 @settings(deadline=None)  # the first call compiles the kernel
-@given(st.integers(0, 2 ** 16), st.integers(-70, 40), st.sampled_from([(-128, 127), (0, 255), (-(2 ** 15), 2 ** 15 - 1)]),
-       st.booleans(), st.sampled_from([np.int64, np.int32]))
+@given(st.integers(0, 2 ** 16), st.integers(-70, 70),
+       st.sampled_from([(-128, 127), (0, 255), (-(2 ** 15), 2 ** 15 - 1), (-(2 ** 63), 2 ** 63 - 1), (2 ** 62, 2 ** 62 + 5)]),
+       st.booleans(), st.sampled_from([np.int64, np.int32, np.int8, np.uint8]))
 def test_shift_clip_is_the_exact_rounded_and_clipped_value(seed, shift, bounds, strided, dtype):
-    """The shift-and-clip (compiled for int64, numpy's otherwise) gives the integers of exact
-    arithmetic (Python's unbounded ints) on any array, strided too: a left shift saturates, also
-    where shifting the value itself would pass the int64 range and wrap."""
+    """The shift-and-clip gives the integers of exact arithmetic (Python's unbounded ints) on any
+    integer array, strided too, values and bounds up to the int64 range's ends: a left shift
+    saturates where shifting the value itself would wrap, a rounding right shift does not wrap
+    near the range's top, and a shift past 63 gives 0."""
     rng = np.random.default_rng(seed)
-    top = np.iinfo(dtype).max // 2
-    acc = (rng.integers(-top, top, (3, 7, 10)) >> rng.integers(0, 62, (3, 7, 10))).astype(dtype)
+    info = np.iinfo(dtype)
+    acc = rng.integers(info.min, info.max, (3, 7, 10), dtype=dtype, endpoint=True)
+    acc = (acc >> rng.integers(0, info.bits, (3, 7, 10)).astype(dtype)) if info.min < 0 else acc
+    acc.ravel()[:4] = info.min, info.max, 0, 1
     acc = acc[:, ::2, 1:] if strided else acc
-    if dtype == np.int32 and shift > 0:  # numpy's shift_round adds 2**(shift - 1) in the array's dtype
-        shift = min(shift, 30)
     values = acc.ravel().tolist()
     assert shift_clip(acc, shift, *bounds).ravel().tolist() == _exact_shift_clip(values, shift, *bounds)
     assert slot_rate(acc.astype(np.int64), shift).ravel().tolist() == _exact_shift_clip(
@@ -381,14 +383,14 @@ def test_integer_conv_stack_equals_conv_block_in_turn(ranges, products, monkeypa
         torch.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("shift", [0, 8, 30, -2])
-def test_direct_conv_block_equals_conv_block_or_declines(shift):
+@pytest.mark.parametrize("shift", [0, 8, 30, -2, -60])
+def test_direct_conv_block_equals_conv_block_or_declines(shift, monkeypatch):
     """The Conv-4's narrow first block as a direct int32 convolution gives conv_block's integers
     (odd sizes, extremes, every shift it takes), and is declined where a shift is negative or a
     sum could leave int32, conv_stack then taking another way to the same integers."""
     from hebbformer.quant import fixed_point
 
-    rng = np.random.default_rng(shift + 10)
+    rng = np.random.default_rng(abs(shift) + 10)
     x = rng.integers(0, 256, (5, 3, 9, 7))
     x[0] = 255
     w, b = rng.integers(-128, 128, (4, 3 * 9)), rng.integers(-5000, 5000, 4)
@@ -399,8 +401,10 @@ def test_direct_conv_block_equals_conv_block_or_declines(shift):
         channels_last = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 2, 3, 1)).astype(np.uint8))
         out = fixed_point._direct_conv_block(channels_last, w, b, -12, -12 + shift, 8)
         assert np.array_equal(out.permute(0, 3, 1, 2).numpy(), expected)
-    assert np.array_equal(fixed_point.conv_stack(x.astype(np.uint8), [(w, b, -12, -12 + shift)], 8),
-                          expected.reshape(len(x), -1))
+    for products in ("int8", "float"):  # on either product, a left shift saturating (-60) as conv_block's
+        monkeypatch.setenv(fixed_point.INT8_GEMM_ENV, products)
+        assert np.array_equal(fixed_point.conv_stack(x.astype(np.uint8), [(w, b, -12, -12 + shift)], 8),
+                              expected.reshape(len(x), -1))
     big, pixels = np.full((1, 7 * 9), 140_000), np.full((1, 7, 6, 6), 255)  # 255 * 63 * 140,000 > 2**31
     assert not fixed_point._direct_conv_fits(big, None, -12, -4, 8)
     assert np.array_equal(fixed_point.conv_stack(pixels.astype(np.uint8), [(big, None, -12, -4)], 8),

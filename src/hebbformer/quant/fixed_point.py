@@ -107,29 +107,30 @@ def synapse_round(acc: np.ndarray, acc_exp: int, exp: int) -> np.ndarray:
 
 
 def shift_clip(acc: np.ndarray, shift: int, lo: int, hi: int) -> np.ndarray:
-    """acc * 2**-shift rounded half up (``shift_round``), clipped to [lo, hi]: on an int64 array in
-    one compiled pass, where numpy's three passes with their temporaries took 9x as long (the host's
-    requantising of the MLP's [3000, 1024] accumulators, every layer). A left shift saturates: a
-    value whose shifted copy would pass lo or hi, even past the int64 range, gives lo or hi, where
-    numpy's shift would wrap."""
-    if isinstance(acc, np.ndarray) and acc.dtype == np.int64 and shift < 62:
-        return _shift_clip_int64(np.ascontiguousarray(acc), shift, lo, hi)
-    if shift <= 0:  # clipped first to the values that shift into [lo, hi] and one past each end
-        s = min(-shift, np.iinfo(np.asarray(acc).dtype).bits - 2)  # bounds well inside the dtype
-        return np.clip(np.clip(acc, lo >> s, (hi >> s) + 1) << s, lo, hi)
-    return np.clip(shift_round(acc, shift), lo, hi)
+    """acc * 2**-shift rounded half up (``shift_round``), clipped to [lo, hi], exactly for every
+    integer and shift: a left shift saturates (a value whose shifted copy would pass lo or hi, even
+    past the int64 range, gives lo or hi), where numpy's shift would wrap. An integer array runs
+    in one compiled pass (as int64), where numpy's three passes with their temporaries took 9x as
+    long (the host's requantising of the MLP's [3000, 1024] accumulators, every layer)."""
+    a = np.asarray(acc)
+    if a.dtype.kind == "i" or (a.dtype.kind == "u" and a.dtype.itemsize < 8):
+        out = _shift_clip_int64(np.ascontiguousarray(a, np.int64), shift, lo, hi)
+        return out if a.dtype == np.int64 else out.astype(np.result_type(a, lo, hi))
+    return np.clip(shift_round(acc, shift), lo, hi)  # Python's ints (an object array): exact as they are
 
 
 @numba.njit(inline="always")
-def _shift_clip_one(v, shift, half, lo, hi):
-    """One value of ``shift_clip``; half = 1 << (shift - 1) for shift > 0 (taken once per array).
-    A left shift clips first, to the values that shift into [lo, hi] and one past each end, so it
-    saturates where shifting the value itself would wrap (lo and hi lie well inside int64)."""
-    if shift > 0:
-        v = (v + half) >> shift
+def _shift_clip_one(v, shift, lo, hi):
+    """One value of ``shift_clip``, exact for any int64 v and shift, and any lo <= hi: a right
+    shift rounds half up without adding the half (which wraps near the int64 range), a left shift
+    compares v with the range's ends shifted right instead of shifting v (which wraps)."""
+    if shift > 63:
+        v = 0  # |v| * 2**-shift is at most 1/2, -1/2 rounding up to 0
+    elif shift > 0:
+        v = (v >> shift) + ((v >> (shift - 1)) & 1)
     else:
-        s = min(-shift, 62)
-        v = min(max(v, lo >> s), (hi >> s) + 1) << s
+        s = min(-shift, 63)
+        return lo if v <= lo >> s else hi if v > hi >> s else v << s
     return min(max(v, lo), hi)
 
 
@@ -137,9 +138,8 @@ def _shift_clip_one(v, shift, half, lo, hi):
 def _shift_clip_int64(acc, shift, lo, hi):
     flat = acc.reshape(-1)
     out = np.empty(flat.size, np.int64)
-    half = np.int64(1) << (shift - 1) if shift > 0 else np.int64(0)
     for i in range(flat.size):
-        out[i] = _shift_clip_one(flat[i], shift, half, lo, hi)
+        out[i] = _shift_clip_one(flat[i], shift, lo, hi)
     return out.reshape(acc.shape)
 
 
@@ -216,10 +216,9 @@ def _widen(acc, add):
 def _widen_shift_clip(acc, add, shift, lo, hi):
     """``shift_clip`` of ``_widen(acc, add)``, in one pass."""
     out = np.empty(acc.shape, np.int64)
-    half = np.int64(1) << (shift - 1) if shift > 0 else np.int64(0)
     for i in range(acc.shape[0]):
         for j in range(acc.shape[1]):
-            out[i, j] = _shift_clip_one(np.int64(acc[i, j]) + add[j], shift, half, lo, hi)
+            out[i, j] = _shift_clip_one(np.int64(acc[i, j]) + add[j], shift, lo, hi)
     return out
 
 
@@ -623,8 +622,11 @@ def _int8_conv_block(x: torch.Tensor, w: np.ndarray, b: np.ndarray | None, acc_e
     wide = 9 * c * 255 * 128 + int(np.abs(bias).max()) + (1 << max(shift, 0)) >= 2 ** 31 or shift < 0
     acc = acc.to(torch.int64) if wide else acc
     acc = (acc + torch.from_numpy(bias).to(acc.dtype)).clamp_(min=0)
-    q = (acc + (1 << (shift - 1))) >> shift if shift > 0 else acc << -shift
     lo, hi = int_range(bits, signed=False)
+    if shift > 0:
+        q = (acc + (1 << (shift - 1))) >> shift
+    else:  # saturating, as shift_clip: clipped first to one past what shifts into range, so no shift wraps
+        q = acc.clamp_(max=(hi >> min(-shift, 62)) + 1) << min(-shift, 62)
     return q.clamp_(lo, hi).to(torch.uint8)
 
 

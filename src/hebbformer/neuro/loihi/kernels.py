@@ -550,9 +550,9 @@ def _traces(h, side, times, t):
 def _slot_rate(drive, rate_shift):
     """``quant.fixed_point.slot_rate`` of one drive (the tests hold the two equal)."""
     v = max(drive, 0)
+    if rate_shift > 63:
+        return 0
     if rate_shift > 0:
-        v = (v + (np.int64(1) << (rate_shift - 1))) >> rate_shift
-    else:  # saturating: clipped to one past 255's source first, so that no shift wraps
-        s = min(-rate_shift, 62)
-        v = min(v, (255 >> s) + 1) << s
-    return min(v, 255)
+        return min((v >> rate_shift) + ((v >> (rate_shift - 1)) & 1), 255)
+    s = min(-rate_shift, 63)  # saturating: v against 255 shifted right, as v shifted left could wrap
+    return 255 if v > 255 >> s else v << s
