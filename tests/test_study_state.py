@@ -8,6 +8,7 @@ import os
 from dataclasses import asdict
 
 import pytest
+import torch
 
 from hebbformer.cli import main
 from hebbformer.errors import ConfigError, DataError
@@ -218,7 +219,8 @@ def test_tuning_from_trains_each_level_at_the_winner_tuned_over_all_levels(tmp_p
 def test_tuning_from_prefers_the_levels_own_winner_and_takes_a_one_point_module_as_trained(tmp_path, monkeypatch):
     """A study tuned at one level (reproduction_delay@60) lends that level's winner, ahead of the
     winner tuned over all levels; a module the other study trained at a single point (no grid, so no
-    tuning.json entry) takes that point; where that study had a grid for it, a missing winner is refused."""
+    tuning.json entry, but runs of it) takes that point; where it had a grid for it, or never trained it, a
+    missing winner is refused."""
     calls = []
 
     def train_one(kind, task, seed, cfg, lr=None, write_rate=1.0, split="test", **_):
@@ -238,6 +240,12 @@ def test_tuning_from_prefers_the_levels_own_winner_and_takes_a_one_point_module_
         "reproduction_delay|matched_hebbian": {**point, "task": "reproduction_delay", "module": "matched_hebbian",
                                                "lr": 3e-3, "write_rate": 4.0}}))
     (tuned / "study.json").write_text(json.dumps({"tune_lrs": [1e-2], "tune_write_rates": [0.25, 1.0]}))
+    cfg = StudyConfig(modules=["matched_hebbian", "lstm"], tasks=["reproduction_delay@0", "reproduction_delay@60"],
+                      seeds=1, steps=2, tuning_from=str(tuned))
+    with pytest.raises(ConfigError, match="no winner for reproduction_delay@0[|]lstm"):  # it never trained the LSTM
+        run_study(cfg, tmp_path / "refused", log=lambda s: None)
+    (tuned / "runs").mkdir()
+    (tuned / "runs" / "reproduction_delay__lstm__s0.json").write_text("{}")  # trained over all delays
     cfg = StudyConfig(modules=["matched_hebbian", "lstm"], tasks=["reproduction_delay@0", "reproduction_delay@60"],
                       seeds=1, steps=2, tuning_from=str(tuned))
     out = tmp_path / "borrowed"
@@ -271,7 +279,7 @@ def test_a_run_killed_mid_training_resumes_from_its_saved_state_to_the_same_resu
         return step(model, opt, loss, i, **kw)
 
     logged = []
-    for broken in (None, b"torn", "other settings"):
+    for broken in (None, b"torn", "other settings", "an older model"):
         out = tmp_path / f"killed-{broken!s:.5}"
         monkeypatch.setattr(study, "optimiser_step", killed_at_step_7)
         with pytest.raises(KeyboardInterrupt):
@@ -281,6 +289,10 @@ def test_a_run_killed_mid_training_resumes_from_its_saved_state_to_the_same_resu
         assert partial.is_file()
         if broken == b"torn":
             partial.write_bytes(partial.read_bytes()[:100])
+        elif broken == "an older model":  # this run's identity, a parameter missing
+            state = torch.load(partial, weights_only=True)
+            state["model"].pop(next(iter(state["model"])))
+            torch.save(state, partial)
         elif broken:  # the same file name, trained at another learning rate
             moved = tmp_path / "lr"
             monkeypatch.setattr(study, "optimiser_step", killed_at_step_7)
@@ -294,6 +306,20 @@ def test_a_run_killed_mid_training_resumes_from_its_saved_state_to_the_same_resu
     said = "\n".join(logged)
     assert said.count("resumed at step 7 of 12") == 1
     assert "cannot be read" in said and "another run's or other settings' training" in said
+    assert "does not fit this run (RuntimeError" in said
+
+    write = study.write_atomic
+
+    def disk_full_for_states(path, data):
+        if path.suffix == ".pt":
+            raise OSError(28, "No space left on device")
+        return write(path, data)
+
+    monkeypatch.setattr(study, "write_atomic", disk_full_for_states)
+    logged.clear()
+    [unsaved] = run_study(cfg, tmp_path / "disk-full", log=logged.append)  # the state unsaved, training goes on
+    assert {k: v for k, v in unsaved.items() if k != "train_s"} == {k: v for k, v in whole.items() if k != "train_s"}
+    assert "the training state could not be saved (No space left on device); training goes on" in logged[0]
 
 
 def _result(module, seed, levels):

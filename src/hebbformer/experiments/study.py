@@ -110,7 +110,8 @@ class StudyConfig:
         """tuning_from's winner for each task and module of this study ("TASK|MODULE" -> its
         tuning.json entry): the entry for the same task, else for the task without its level (one
         network per level at the point tuned over all levels), else, where that study trained the
-        module at a single point (one point is no grid, so tuning.json has no entry), that point."""
+        module at a single point (one point is no grid, so tuning.json has no entry; its runs of
+        the task, or of the task without its level, show it did), that point."""
         path = Path(self.tuning_from) / "tuning.json"
         if not path.is_file():
             raise ConfigError(f"--tuning-from {self.tuning_from}: no tuning.json there (a study with a tuning grid)")
@@ -123,7 +124,9 @@ class StudyConfig:
         for t in self.tasks:
             for m in self.modules:
                 entry = tuning.get(f"{t}|{m}") or tuning.get(f"{t.partition('@')[0]}|{m}")
-                if entry is None and source is not None and m in MODULES and len(source.grid(m)) == 1:
+                trained = source is not None and any(next((path.parent / "runs").glob(f"{task}__{m}__s*.json"), None)
+                                                     for task in (t, t.partition("@")[0]))
+                if entry is None and trained and m in MODULES and len(source.grid(m)) == 1:
                     (lr, w), = source.grid(m)
                     entry = {"task": t, "module": m, "lr": lr, "write_rate": w, "grid": []}
                 if entry is None:
@@ -207,23 +210,31 @@ def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig, lr: float | No
     training state is saved there every ``PARTIAL_EVERY_S`` seconds and a state found there (of
     this run, these settings) is resumed: the same result as a run never stopped, bit for bit."""
     lr = cfg.lr if lr is None else lr
-    torch.manual_seed(seed)
-    d = width_for_budget(kind, task, cfg)
-    model = build(kind, task, d, cfg, write_rate)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+
+    def start_anew():
+        torch.manual_seed(seed)
+        d = width_for_budget(kind, task, cfg)
+        model = build(kind, task, d, cfg, write_rate)
+        return d, model, torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01), _generator(seed, 0)
+
+    d, model, opt, g = start_anew()
     schedule = TrainConfig(steps=cfg.steps, lr=lr, warmup_steps=cfg.steps // 20)  # meta-training's schedule
-    g = _generator(seed, 0)
     identity = {"task": task.name, "module": kind, "seed": seed, "lr": lr, "write_rate": write_rate, "split": split,
                 **{k: v for k, v in json.loads(json.dumps(asdict(cfg))).items() if k in SHARED_SETTINGS}}
     start, curve, train_s = 0, [], 0.0
     state = _partial_state(partial, identity, log) if partial is not None else None
     if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        g.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        start, curve, train_s = state["step"], state["curve"], state["train_s"]
-        log(f"{task.name} {kind} seed {seed}: resumed at step {start} of {cfg.steps} from {partial}")
+        try:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["opt"])
+            g.set_state(state["generator"])
+            torch.set_rng_state(state["torch_rng"])
+            start, curve, train_s = int(state["step"]), list(state["curve"]), float(state["train_s"])
+            log(f"{task.name} {kind} seed {seed}: resumed at step {start} of {cfg.steps} from {partial}")
+        except (KeyError, RuntimeError, ValueError, TypeError) as err:  # a file of an older model, say
+            log(f"{partial} does not fit this run ({err.__class__.__name__}: {str(err)[:80]}): the run starts "
+                "from its first step")
+            d, model, opt, g = start_anew()  # (a failed load may have written part of the state)
     tic = saved = time.perf_counter()
     model.train()
     for step in range(start, cfg.steps):
@@ -237,16 +248,26 @@ def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig, lr: float | No
             curve.append([step + 1, loss.item()])
         if partial is not None and step + 1 < cfg.steps and time.perf_counter() - saved >= PARTIAL_EVERY_S:
             saved = time.perf_counter()
-            buffer = io.BytesIO()
-            torch.save({"identity": identity, "step": step + 1, "model": model.state_dict(), "opt": opt.state_dict(),
-                        "generator": g.get_state(), "torch_rng": torch.get_rng_state(), "curve": curve,
-                        "train_s": train_s + saved - tic}, buffer)
-            write_atomic(partial, buffer.getvalue())
+            _save_partial(partial, {"identity": identity, "step": step + 1, "model": model.state_dict(),
+                                    "opt": opt.state_dict(), "generator": g.get_state(),
+                                    "torch_rng": torch.get_rng_state(), "curve": curve,
+                                    "train_s": train_s + saved - tic}, log)
     train_s += time.perf_counter() - tic
     return {"task": task.name, "module": kind, "seed": seed, "lr": lr, "write_rate": write_rate, "split": split,
             "d_model": d, "parameters": plastic_parameters(model), "train_s": train_s, "loss_curve": curve,
             "left_plateau": left_plateau(curve), "metric": task.metric, "level_name": task.level_name,
             "levels": score(model, task, seed, cfg, split)}
+
+
+def _save_partial(path: Path, state: dict, log=print) -> None:
+    """The training state written atomically; where it cannot be (a full disk), training goes on
+    without it: it only saves a killed run's time."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    try:
+        write_atomic(path, buffer.getvalue())
+    except OSError as err:
+        log(f"{path}: the training state could not be saved ({err.strerror or err}); training goes on")
 
 
 def _partial_state(path: Path, identity: dict, log=print) -> dict | None:
