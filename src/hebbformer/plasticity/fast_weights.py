@@ -74,8 +74,8 @@ def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
 def token_by_token(mixer: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """A mixer's sequence form as its step over time: [B, T, D] -> [B, T, D]."""
     state, ys = mixer.init_state(x.shape[0], x), []
-    for t in range(x.shape[1]):
-        y, state = mixer.step(x[:, t], state)
+    for x_t in x.unbind(1):  # (x[:, t] in the loop: each token's backward wrote a zero tensor of all of x)
+        y, state = mixer.step(x_t, state)
         ys.append(y)
     return torch.stack(ys, 1)
 
@@ -448,10 +448,12 @@ class MatchedFastWeights(nn.Module):
         if self.rule != "hebbian":  # z depends on F: the write is sequential, the projections are not
             # (step's loop with the maps hoisted out of it: a delay-60 run's training took 1.4-1.6x as
             # long with a Linear call per token; the same function, tested against step)
+            # Each token's signals taken by unbind: indexed in the loop, every token's backward wrote a
+            # zero tensor of the whole sequence's (a fifth of a training step's time went to filling them).
             fast, ys = self.init_state(x.shape[0], x), []
-            for t in range(x.shape[1]):
-                ys.append((fast @ q[:, t, ..., None])[..., 0])  # read before write
-                fast = self._write(fast, k[:, t], v[:, t], eta[:, t])
+            for q_t, k_t, v_t, eta_t in zip(q.unbind(1), k.unbind(1), v.unbind(1), eta.unbind(1)):
+                ys.append((fast @ q_t[..., None])[..., 0])  # read before write
+                fast = self._write(fast, k_t, v_t, eta_t)
             return self.proj(torch.stack(ys, 1).flatten(2))
         clip = torch.clamp(1 / v.flatten(2).norm(dim=2).clamp_min(1e-12), max=1.0)  # [B, T]
         # y_t = sum_{s<t} eta_s c_s prod_{s<r<t} (1 - eta_r) (A (.) v_s k_s^T) q_t
