@@ -74,6 +74,18 @@ def test_shift_clip_is_the_exact_rounded_and_clipped_value(seed, shift, bounds, 
         [max(v, 0) for v in values], shift, 0, 255)
 
 
+def test_shift_clip_is_exact_for_uint64_and_for_shifts_past_int64():
+    """uint64 values above int64's top, and shifts too large for int64, as Python's ints give."""
+    big = np.array([2 ** 64 - 1, 2 ** 61, 5, 0], np.uint64)
+    for shift, lo, hi in ((-4, 0, 2 ** 63 - 1), (-70, 0, 255), (3, 0, 2 ** 62), (70, 0, 255)):
+        assert shift_clip(big, shift, lo, hi).tolist() == _exact_shift_clip(big.tolist(), shift, lo, hi)
+    small = np.array([-5, 0, 5])
+    for shift in (-200, 200):
+        assert shift_clip(small, shift, -128, 127).tolist() == _exact_shift_clip(small.tolist(), shift, -128, 127)
+    assert shift_clip(small, -(2 ** 70), -128, 127).tolist() == [-128, 0, 127]  # (a shift int64 cannot hold)
+    assert shift_clip(small, 2 ** 70, -128, 127).tolist() == [0, 0, 0]
+
+
 def _exact_shift_clip(values: list[int], shift: int, lo: int, hi: int) -> list[int]:
     """v * 2**-shift rounded half up, clipped: Python's ints never wrap."""
     return [min(max((v + (1 << (shift - 1))) >> shift if shift > 0 else v << -shift, lo), hi) for v in values]

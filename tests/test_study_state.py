@@ -279,7 +279,7 @@ def test_a_run_killed_mid_training_resumes_from_its_saved_state_to_the_same_resu
         return step(model, opt, loss, i, **kw)
 
     logged = []
-    for broken in (None, b"torn", "other settings", "an older model"):
+    for broken in (None, b"torn", "other settings", "an older model", "parameters in another order"):
         out = tmp_path / f"killed-{broken!s:.5}"
         monkeypatch.setattr(study, "optimiser_step", killed_at_step_7)
         with pytest.raises(KeyboardInterrupt):
@@ -289,9 +289,12 @@ def test_a_run_killed_mid_training_resumes_from_its_saved_state_to_the_same_resu
         assert partial.is_file()
         if broken == b"torn":
             partial.write_bytes(partial.read_bytes()[:100])
-        elif broken == "an older model":  # this run's identity, a parameter missing
+        elif broken in ("an older model", "parameters in another order"):  # this run's identity
             state = torch.load(partial, weights_only=True)
-            state["model"].pop(next(iter(state["model"])))
+            if broken == "an older model":
+                state["model"].pop(next(iter(state["model"])))  # a parameter missing
+            else:  # what the optimiser's state, matched by position, would silently misread
+                state["parameters"] = state["parameters"][::-1]
             torch.save(state, partial)
         elif broken:  # the same file name, trained at another learning rate
             moved = tmp_path / "lr"
@@ -306,7 +309,7 @@ def test_a_run_killed_mid_training_resumes_from_its_saved_state_to_the_same_resu
     said = "\n".join(logged)
     assert said.count("resumed at step 7 of 12") == 1
     assert "cannot be read" in said and "another run's or other settings' training" in said
-    assert "does not fit this run (RuntimeError" in said
+    assert "does not fit this run (RuntimeError" in said and "(ValueError: its model has other parameters" in said
 
     write = study.write_atomic
 

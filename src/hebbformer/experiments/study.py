@@ -221,17 +221,21 @@ def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig, lr: float | No
     schedule = TrainConfig(steps=cfg.steps, lr=lr, warmup_steps=cfg.steps // 20)  # meta-training's schedule
     identity = {"task": task.name, "module": kind, "seed": seed, "lr": lr, "write_rate": write_rate, "split": split,
                 **{k: v for k, v in json.loads(json.dumps(asdict(cfg))).items() if k in SHARED_SETTINGS}}
+    # the model's parameters in order: the optimiser's state is matched to them by position
+    parameters = [[name, list(p.shape)] for name, p in model.named_parameters()]
     start, curve, train_s = 0, [], 0.0
     state = _partial_state(partial, identity, log) if partial is not None else None
     if state is not None:
         try:
+            if state.get("parameters", parameters) != parameters:  # (a file from before it was saved: unchecked)
+                raise ValueError("its model has other parameters, or in another order")
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["opt"])
             g.set_state(state["generator"])
             torch.set_rng_state(state["torch_rng"])
             start, curve, train_s = int(state["step"]), list(state["curve"]), float(state["train_s"])
             log(f"{task.name} {kind} seed {seed}: resumed at step {start} of {cfg.steps} from {partial}")
-        except (KeyError, RuntimeError, ValueError, TypeError) as err:  # a file of an older model, say
+        except (KeyError, RuntimeError, ValueError, TypeError, AttributeError) as err:  # an older model's, say
             log(f"{partial} does not fit this run ({err.__class__.__name__}: {str(err)[:80]}): the run starts "
                 "from its first step")
             d, model, opt, g = start_anew()  # (a failed load may have written part of the state)
@@ -248,7 +252,8 @@ def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig, lr: float | No
             curve.append([step + 1, loss.item()])
         if partial is not None and step + 1 < cfg.steps and time.perf_counter() - saved >= PARTIAL_EVERY_S:
             saved = time.perf_counter()
-            _save_partial(partial, {"identity": identity, "step": step + 1, "model": model.state_dict(),
+            _save_partial(partial, {"identity": identity, "parameters": parameters, "step": step + 1,
+                                    "model": model.state_dict(),
                                     "opt": opt.state_dict(), "generator": g.get_state(),
                                     "torch_rng": torch.get_rng_state(), "curve": curve,
                                     "train_s": train_s + saved - tic}, log)

@@ -114,9 +114,12 @@ def shift_clip(acc: np.ndarray, shift: int, lo: int, hi: int) -> np.ndarray:
     long (the host's requantising of the MLP's [3000, 1024] accumulators, every layer)."""
     a = np.asarray(acc)
     if a.dtype.kind == "i" or (a.dtype.kind == "u" and a.dtype.itemsize < 8):
-        out = _shift_clip_int64(np.ascontiguousarray(a, np.int64), shift, lo, hi)
+        # (any shift past 64 either way gives what 64 gives; the compiled pass takes int64 only)
+        out = _shift_clip_int64(np.ascontiguousarray(a, np.int64), max(-64, min(shift, 64)), lo, hi)
         return out if a.dtype == np.int64 else out.astype(np.result_type(a, lo, hi))
-    return np.clip(shift_round(acc, shift), lo, hi)  # Python's ints (an object array): exact as they are
+    if a.dtype == np.uint64:  # above int64's top: as Python's ints
+        a = a.astype(object)
+    return np.clip(shift_round(a, shift), lo, hi)  # Python's ints (an object array): exact as they are
 
 
 @numba.njit(inline="always")
