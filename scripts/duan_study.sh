@@ -265,8 +265,51 @@ twenty_way() {  # Omniglot 20-way 1-shot in the study (the issue's 5- and 20-way
      --tasks fewshot20@1 $ENC
 }
 
+delay_60_duan_budget() {  # claim 2 at Duan et al.'s budget: delay 60, 10,000 batches of 64 (delay_60's runs: 2,000 of
+  # 32), at delay_60's winners (tuned at 2,000 steps: the grid at this budget would cost days here). A gradient-rule run
+  # takes about an hour here, so the seeds come over several sittings (a rerun trains only the missing seeds; a killed
+  # run starts again). As run: the gradient rule in a job of its own beside the other two; then the table
+  local D="--out $O/horizon-delay60-duan-budget --tasks reproduction_delay@60 --steps 10000 --batch-size 64 --seeds ${SEEDS:-5}
+           --tuning-from $O/horizon-delay60"
+  $S $D --modules matched_gradient
+  $S $D --modules matched_hebbian,lstm
+  $S $D --modules matched_hebbian,matched_gradient,lstm  # the folder's table
+}
+
+delay_lstm_tuned() {  # the delays' LSTM tuned at every delay on its own (delay_0 .. delay_60 gave it lr 1e-2 only),
+  # as length_lstm_tuned: four learning rates, two tuning seeds, 5 seeds, 20 at delay 60 like the plastic rules there
+  local D="--out $O/horizon-delay-lstm-tuned --modules lstm --steps 2000 --tune-lrs 1e-3,3.162e-3,1e-2,3.162e-2
+           --tune-write-rates 1 --tune-seeds 2"  # (the LSTM has no write rate: its grid is as many learning rates)
+  $S $D --tasks reproduction_delay@20,reproduction_delay@40 --seeds 5
+  $S $D --tasks reproduction_delay@60 --seeds 20
+}
+
+tied_five() {  # the tied ablation at 5 seeds (tied_ablation, tied_matched and tied_duan ran 3): first its undecided rows,
+  # Duan et al.'s update read with its key (A from U(-1, 1) and from ones; their gradient rule from ones) and the tied
+  # sum with their A, each of which left the plateau in 1 of 3 seeds or none; then the rest (3 of 3 each) and the table
+  $S --out $O/fewshot-omniglot-encoder-tied --modules hebbian+linear+tied+plasticity,matched_hebbian+tied+A_ones,\
+matched_gradient+tied+A_ones,matched_hebbian+tied $E25
+  $S --out $O/fewshot-omniglot-encoder-tied --modules $TIED,hebbian+linear+tied+read_first,hebbian+linear+tied+clip,\
+hebbian+linear+tied+eta_scale $E25  # the folder's table
+}
+
+plastic_encoder() {  # Duan et al.'s rules in their own layer form (the block's MLP as W + F, plastic_*) on Omniglot
+  # 5-way 1-shot from the trained encoder, as encoder()'s 25k runs (5 seeds), in a folder of their own; then beside
+  # encoder()'s modules in one table (study-combine trains nothing)
+  $S --out $O/fewshot-omniglot-encoder-plastic --modules plastic_hebbian,plastic_gradient $E25
+  .venv/bin/hebbformer study-combine $O/fewshot-omniglot-encoder:attention,matched_hebbian,delta \
+     $O/fewshot-omniglot-encoder-plastic --out $O/fewshot-omniglot-encoder-plastic-table
+}
+
+delays_table_lstm_tuned() {  # claim 2's curve with the LSTM tuned at every delay: the plastic rules' runs of the four
+  # per-delay folders, the LSTM's of horizon-delay-lstm-tuned/ (delay 0's LSTM, which solves it, from horizon-delay0/)
+  .venv/bin/hebbformer study-combine $O/horizon-delay0 $O/horizon-delay20:matched_hebbian,matched_gradient \
+     $O/horizon-delay40:matched_hebbian,matched_gradient $O/horizon-delay60:matched_hebbian,matched_gradient \
+     $O/horizon-delay-lstm-tuned --out $O/horizon-tuned-per-delay-lstm-tuned
+}
+
 case "${1:-}" in
-  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; controls) controls ;; encoder) encoder ;; normalised) normalised ;; tied) tied ;; tied-ablation) tied_ablation ;; tied-matched) tied_matched ;; tied-duan) tied_duan ;; tied-random) tied_random ;; horizon-grid) horizon_grid ;; per-delay) per_delay ;; per-delay-40) per_delay_40 ;; delay-60) delay_60 ;; delay-60-ten) delay_60_ten ;; delay-40) delay_40 ;; claims) claims ;; claims-full) claims_full ;; claims-attention) claims_attention ;; beside) beside ;; delay-20) delay_20 ;; delay-60-twenty) delay_60_twenty ;; delay-0) delay_0 ;; delays-table) delays_table ;; plastic-regression) plastic_regression ;; length) length ;; length-lstm-lr) length_lstm_lr ;; five-shot) five_shot ;; claims-cue-high) claims_cue_high ;; encoder-gradient) encoder_gradient ;; length-lstm-tuned) length_lstm_tuned ;; length-table) length_table ;; twenty-way) twenty_way ;; five-shot-duan) five_shot_duan ;;
-  all) horizon; ablation; write_rate; long; omniglot; plastic; controls; encoder; normalised; tied; tied_ablation; tied_matched; tied_duan; tied_random; horizon_grid; per_delay; per_delay_40; delay_60; delay_60_ten; delay_40; claims; claims_full; claims_attention; beside; delay_20; delay_60_twenty; delay_0; delays_table; plastic_regression; length; length_lstm_lr; length_lstm_tuned; length_table; encoder_gradient; claims_cue_high; five_shot; twenty_way; five_shot_duan ;;
-  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-ablation|tied-matched|tied-duan|tied-random|horizon-grid|per-delay|per-delay-40|delay-60|delay-60-ten|delay-40|claims|claims-full|claims-attention|beside|delay-20|delay-60-twenty|delay-0|delays-table|plastic-regression|length|length-lstm-lr|length-lstm-tuned|length-table|encoder-gradient|claims-cue-high|five-shot|twenty-way|five-shot-duan|all" >&2; exit 2 ;;
+  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; controls) controls ;; encoder) encoder ;; normalised) normalised ;; tied) tied ;; tied-ablation) tied_ablation ;; tied-matched) tied_matched ;; tied-duan) tied_duan ;; tied-random) tied_random ;; horizon-grid) horizon_grid ;; per-delay) per_delay ;; per-delay-40) per_delay_40 ;; delay-60) delay_60 ;; delay-60-ten) delay_60_ten ;; delay-40) delay_40 ;; claims) claims ;; claims-full) claims_full ;; claims-attention) claims_attention ;; beside) beside ;; delay-20) delay_20 ;; delay-60-twenty) delay_60_twenty ;; delay-0) delay_0 ;; delays-table) delays_table ;; plastic-regression) plastic_regression ;; length) length ;; length-lstm-lr) length_lstm_lr ;; five-shot) five_shot ;; claims-cue-high) claims_cue_high ;; encoder-gradient) encoder_gradient ;; length-lstm-tuned) length_lstm_tuned ;; length-table) length_table ;; twenty-way) twenty_way ;; five-shot-duan) five_shot_duan ;; delay-60-duan-budget) delay_60_duan_budget ;; delay-lstm-tuned) delay_lstm_tuned ;; tied-five) tied_five ;; plastic-encoder) plastic_encoder ;; delays-table-lstm-tuned) delays_table_lstm_tuned ;;
+  all) horizon; ablation; write_rate; long; omniglot; plastic; controls; encoder; normalised; tied; tied_ablation; tied_matched; tied_duan; tied_random; horizon_grid; per_delay; per_delay_40; delay_60; delay_60_ten; delay_40; claims; claims_full; claims_attention; beside; delay_20; delay_60_twenty; delay_0; delays_table; plastic_regression; length; length_lstm_lr; length_lstm_tuned; length_table; encoder_gradient; claims_cue_high; five_shot; twenty_way; five_shot_duan; delay_60_duan_budget; delay_lstm_tuned; tied_five; plastic_encoder; delays_table_lstm_tuned ;;
+  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-ablation|tied-matched|tied-duan|tied-random|horizon-grid|per-delay|per-delay-40|delay-60|delay-60-ten|delay-40|claims|claims-full|claims-attention|beside|delay-20|delay-60-twenty|delay-0|delays-table|plastic-regression|length|length-lstm-lr|length-lstm-tuned|length-table|encoder-gradient|claims-cue-high|five-shot|twenty-way|five-shot-duan|delay-60-duan-budget|delay-lstm-tuned|tied-five|plastic-encoder|delays-table-lstm-tuned|all" >&2; exit 2 ;;
 esac
