@@ -174,10 +174,9 @@ def test_every_module_is_tuned_over_as_many_points_and_trained_at_its_best(tmp_p
     assert calls == []
 
 
-def test_tuning_from_trains_each_level_at_the_winner_tuned_over_all_levels(tmp_path, monkeypatch):
-    """--tuning-from: a network per delay (NAME@LEVEL) takes NAME's winner from the other study's
-    tuning.json and trains no grid of its own; a missing winner, file, or a grid beside it is refused
-    before anything is written."""
+def _instant_runs(monkeypatch) -> list[tuple]:
+    """train_one replaced by a stand-in that returns a result at once (every score 0.1); the task,
+    module, lr, write rate and split of every run it trained."""
     calls = []
 
     def train_one(kind, task, seed, cfg, lr=None, write_rate=1.0, split="test", **_):
@@ -188,6 +187,14 @@ def test_tuning_from_trains_each_level_at_the_winner_tuned_over_all_levels(tmp_p
                 "levels": {str(level): [0.1] for level in task.levels}}
 
     monkeypatch.setattr(study, "train_one", train_one)
+    return calls
+
+
+def test_tuning_from_trains_each_level_at_the_winner_tuned_over_all_levels(tmp_path, monkeypatch):
+    """--tuning-from: a network per delay (NAME@LEVEL) takes NAME's winner from the other study's
+    tuning.json and trains no grid of its own; a missing winner, file, or a grid beside it is refused
+    before anything is written."""
+    calls = _instant_runs(monkeypatch)
     tuned = tmp_path / "tuned"
     tuned.mkdir()
     grid = [{"lr": 3e-3, "write_rate": 4.0, "val": 0.2, "left_plateau": 2}]
@@ -221,16 +228,7 @@ def test_tuning_from_prefers_the_levels_own_winner_and_takes_a_one_point_module_
     winner tuned over all levels; a module the other study trained at a single point (no grid, so no
     tuning.json entry, but runs of it) takes that point; where it had a grid for it, or never trained it, a
     missing winner is refused."""
-    calls = []
-
-    def train_one(kind, task, seed, cfg, lr=None, write_rate=1.0, split="test", **_):
-        calls.append((task.name, kind, lr, write_rate))
-        return {"task": task.name, "module": kind, "seed": seed, "lr": lr, "write_rate": write_rate, "d_model": 8,
-                "parameters": 100, "train_s": 0.0, "loss_curve": [[1, 2.0], [2, 1.0]], "left_plateau": True,
-                "metric": task.metric, "level_name": task.level_name,
-                "levels": {str(level): [0.1] for level in task.levels}}
-
-    monkeypatch.setattr(study, "train_one", train_one)
+    calls = _instant_runs(monkeypatch)
     tuned = tmp_path / "tuned"
     tuned.mkdir()
     point = {"metric": "mse", "grid": [{"lr": 1e-2, "write_rate": 0.25, "val": 0.0, "left_plateau": 1}]}
@@ -250,10 +248,10 @@ def test_tuning_from_prefers_the_levels_own_winner_and_takes_a_one_point_module_
                       seeds=1, steps=2, tuning_from=str(tuned))
     out = tmp_path / "borrowed"
     results = run_study(cfg, out, log=lambda s: None)
-    assert sorted(calls) == [("reproduction_delay@0", "lstm", 1e-2, 1.0),
-                             ("reproduction_delay@0", "matched_hebbian", 3e-3, 4.0),
-                             ("reproduction_delay@60", "lstm", 1e-2, 1.0),
-                             ("reproduction_delay@60", "matched_hebbian", 1e-2, 0.25)]
+    assert sorted(calls) == [("reproduction_delay@0", "lstm", 1e-2, 1.0, "test"),
+                             ("reproduction_delay@0", "matched_hebbian", 3e-3, 4.0, "test"),
+                             ("reproduction_delay@60", "lstm", 1e-2, 1.0, "test"),
+                             ("reproduction_delay@60", "matched_hebbian", 1e-2, 0.25, "test")]
     md = summarise(results, out)
     assert f"| reproduction_delay@60 | lstm | not tuned, the one point of {tuned}: **0.01 / 1** |" in md
     (tuned / "study.json").write_text(json.dumps({"tune_lrs": [1e-3, 1e-2], "tune_write_rates": [1.0]}))
