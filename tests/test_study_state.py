@@ -305,7 +305,7 @@ def test_a_run_killed_mid_training_resumes_from_its_saved_state_to_the_same_resu
         assert not partial.exists()
         assert {k: v for k, v in resumed.items() if k != "train_s"} == {k: v for k, v in whole.items() if k != "train_s"}
     said = "\n".join(logged)
-    assert said.count("resumed at step 7 of 12") == 1
+    assert said.count("resumed at step 7 of 12") == 1 and "seed 0: step 11 of 12, loss " in said  # its progress
     assert "cannot be read" in said and "another run's or other settings' training" in said
     assert "does not fit this run (RuntimeError" in said and "(ValueError: its model has other parameters" in said
 

@@ -257,6 +257,9 @@ def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig, lr: float | No
                                     "opt": opt.state_dict(), "generator": g.get_state(),
                                     "torch_rng": torch.get_rng_state(), "curve": curve,
                                     "train_s": train_s + saved - tic}, log)
+            recent = [loss for _, loss in curve[-10:]]  # a long run's progress, with each save
+            log(f"{task.name} {kind} seed {seed}: step {step + 1} of {cfg.steps}, loss {sum(recent) / len(recent):.4f} "
+                f"({train_s + saved - tic:.0f} s)")
     train_s += time.perf_counter() - tic
     return {"task": task.name, "module": kind, "seed": seed, "lr": lr, "write_rate": write_rate, "split": split,
             "d_model": d, "parameters": plastic_parameters(model), "train_s": train_s, "loss_curve": curve,
