@@ -303,6 +303,9 @@ def test_a_run_killed_mid_training_resumes_from_its_saved_state_to_the_same_resu
             os.replace(moved / "runs" / partial.name, partial)
         [resumed] = run_study(cfg, out, log=logged.append)
         assert not partial.exists()
+        partial.write_bytes(b"left by a kill after the result was written")
+        run_study(cfg, out, log=lambda s: None)
+        assert not partial.exists()  # the finished run's state removed, nothing trained
         assert {k: v for k, v in resumed.items() if k != "train_s"} == {k: v for k, v in whole.items() if k != "train_s"}
     said = "\n".join(logged)
     assert said.count("resumed at step 7 of 12") == 1 and "seed 0: step 11 of 12, loss " in said  # its progress

@@ -465,9 +465,10 @@ def _run(path: Path, kind: str, task: Task, seed: int, cfg: StudyConfig, lr: flo
          log=print) -> dict:
     """A finished run's result, or the run trained now and its result written."""
     done = _finished(path, task.name, kind, seed, log, lr, write_rate)
-    if done is not None:
-        return done
     partial = path.with_name(path.stem + ".partial.pt")
+    if done is not None:
+        partial.unlink(missing_ok=True)  # left by a kill between the result's write and its removal below
+        return done
     r = train_one(kind, task, seed, cfg, lr, write_rate, split, partial=partial, log=log)
     write_json_atomic(path, r)
     partial.unlink(missing_ok=True)  # the study's own file, of no use once the run is finished
