@@ -268,7 +268,8 @@ twenty_way() {  # Omniglot 20-way 1-shot in the study (the issue's 5- and 20-way
 delay_60_duan_budget() {  # claim 2 at Duan et al.'s budget: delay 60, 10,000 batches of 64 (delay_60's runs: 2,000 of
   # 32), at delay_60's winners (tuned at 2,000 steps: the grid at this budget would cost days here). A gradient-rule run
   # takes about an hour here, so the seeds come over several sittings (a rerun trains only the missing seeds; a killed
-  # run starts again). As run: the gradient rule in a job of its own beside the other two; then the table
+  # run resumes from its state saved every 5 minutes). As run (2026-12-06 #6, SEEDS=2): the gradient rule in a job of
+  # its own beside the Hebbian one, the LSTM once those had 2 seeds each; then the table
   local D="--out $O/horizon-delay60-duan-budget --tasks reproduction_delay@60 --steps 10000 --batch-size 64 --seeds ${SEEDS:-5}
            --tuning-from $O/horizon-delay60"
   $S $D --modules matched_gradient
