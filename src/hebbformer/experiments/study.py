@@ -124,9 +124,9 @@ class StudyConfig:
         for t in self.tasks:
             for m in self.modules:
                 entry = tuning.get(f"{t}|{m}") or tuning.get(f"{t.partition('@')[0]}|{m}")
-                trained = source is not None and any(next((path.parent / "runs").glob(f"{task}__{m}__s*.json"), None)
-                                                     for task in (t, t.partition("@")[0]))
-                if entry is None and trained and m in MODULES and len(source.grid(m)) == 1:
+                if (entry is None and source is not None and m in MODULES and len(source.grid(m)) == 1
+                        and any(next((path.parent / "runs").glob(f"{task}__{m}__s*.json"), None)
+                                for task in (t, t.partition("@")[0]))):
                     (lr, w), = source.grid(m)
                     entry = {"task": t, "module": m, "lr": lr, "write_rate": w, "grid": []}
                 if entry is None:
@@ -227,7 +227,7 @@ def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig, lr: float | No
     state = _partial_state(partial, identity, log) if partial is not None else None
     if state is not None:
         try:
-            if state.get("parameters", parameters) != parameters:  # (a file from before it was saved: unchecked)
+            if state["parameters"] != parameters:
                 raise ValueError("its model has other parameters, or in another order")
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["opt"])
@@ -252,14 +252,13 @@ def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig, lr: float | No
             curve.append([step + 1, loss.item()])
         if partial is not None and step + 1 < cfg.steps and time.perf_counter() - saved >= PARTIAL_EVERY_S:
             saved = time.perf_counter()
+            so_far = train_s + saved - tic
             _save_partial(partial, {"identity": identity, "parameters": parameters, "step": step + 1,
-                                    "model": model.state_dict(),
-                                    "opt": opt.state_dict(), "generator": g.get_state(),
-                                    "torch_rng": torch.get_rng_state(), "curve": curve,
-                                    "train_s": train_s + saved - tic}, log)
+                                    "model": model.state_dict(), "opt": opt.state_dict(), "generator": g.get_state(),
+                                    "torch_rng": torch.get_rng_state(), "curve": curve, "train_s": so_far}, log)
             recent = [loss for _, loss in curve[-10:]]  # a long run's progress, with each save
             log(f"{task.name} {kind} seed {seed}: step {step + 1} of {cfg.steps}, loss {sum(recent) / len(recent):.4f} "
-                f"({train_s + saved - tic:.0f} s)")
+                f"({so_far:.0f} s)")
     train_s += time.perf_counter() - tic
     return {"task": task.name, "module": kind, "seed": seed, "lr": lr, "write_rate": write_rate, "split": split,
             "d_model": d, "parameters": plastic_parameters(model), "train_s": train_s, "loss_curve": curve,
