@@ -629,7 +629,8 @@ def _int8_conv_block(x: torch.Tensor, w: np.ndarray, b: np.ndarray | None, acc_e
     if shift > 0:
         q = (acc + (1 << (shift - 1))) >> shift
     else:  # saturating, as shift_clip: clipped first to one past what shifts into range, so no shift wraps
-        q = acc.clamp_(max=(hi >> min(-shift, 62)) + 1) << min(-shift, 62)
+        s = min(-shift, 62)
+        q = acc.clamp_(max=(hi >> s) + 1) << s
     return q.clamp_(lo, hi).to(torch.uint8)
 
 
