@@ -169,6 +169,15 @@ beside() {  # a transformer augmented, as Chaudhary (2025): each plastic module 
   $S --out $O/claims-beside-attention --beside-attention --tasks regression_duan_mlp,cue_reward,regression_duan_linear \
      --modules matched_hebbian,matched_gradient --steps 1000 --seeds 5 --tuning-from $O/claims-full
 }
+beside_tuned() {  # beside() with the plastic modules tuned on their own, beside attention, on claims_full's grid
+  # and two tuning seeds (beside() took claims-full's winners, tuned without attention); then, as beside(), against
+  # claims-full's attention alone, seed by seed, in one table (study-combine trains nothing)
+  $S --out $O/claims-beside-attention-tuned --beside-attention --tasks regression_duan_mlp,cue_reward,regression_duan_linear \
+     --modules matched_hebbian,matched_gradient --steps 1000 --seeds 5 --tune-lrs 1e-3,3e-3,1e-2 --tune-write-rates 2,4 \
+     --tune-seeds 2
+  .venv/bin/hebbformer study-combine $O/claims-full:attention $O/claims-beside-attention-tuned \
+     --out $O/claims-beside-attention-tuned-table
+}
 delay_20() {  # delay 20 with delay_60()'s grid, the third point of the small write rates' curve
   $S --out $O/horizon-delay20 --tasks reproduction_delay@20 --modules lstm,matched_hebbian,matched_gradient \
      --steps 2000 --seeds 5 --tune-lrs 1e-2 --tune-write-rates 0.25,1 --tune-seeds 1
@@ -294,6 +303,17 @@ matched_gradient+tied+A_ones,matched_hebbian+tied $E25
 hebbian+linear+tied+eta_scale $E25  # the folder's table
 }
 
+tied_ten() {  # claim 1's one Omniglot comparison of Duan et al.'s two rules that leaves the plateau (read with the
+  # key, A from ones: 3/5 and 2/5 in tied_five) at 10 seeds: seeds 5-9 into tied_five's folder, its table at 5 seeds
+  # again, then the two at 10 seeds beside the tied Hebbian sum (5 seeds) in a table of their own
+  local M="matched_hebbian+tied+A_ones,matched_gradient+tied+A_ones"
+  $S --out $O/fewshot-omniglot-encoder-tied --modules $M --steps 1000 --seeds 10 --tasks fewshot@1 $ENC
+  $S --out $O/fewshot-omniglot-encoder-tied --modules $TIED,hebbian+linear+tied+read_first,hebbian+linear+tied+clip,\
+hebbian+linear+tied+eta_scale $E25  # the folder's table, as tied_five left it
+  .venv/bin/hebbformer study-combine $O/fewshot-omniglot-encoder-tied:$M $O/fewshot-omniglot-encoder:hebbian+linear+tied \
+     --out $O/fewshot-omniglot-encoder-tied-ten
+}
+
 plastic_encoder() {  # Duan et al.'s rules in their own layer form (the block's MLP as W + F, plastic_*) on Omniglot
   # 5-way 1-shot from the trained encoder, as encoder()'s 25k runs (5 seeds), in a folder of their own; then beside
   # encoder()'s modules in one table (study-combine trains nothing)
@@ -310,7 +330,7 @@ delays_table_lstm_tuned() {  # claim 2's curve with the LSTM tuned at every dela
 }
 
 case "${1:-}" in
-  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; controls) controls ;; encoder) encoder ;; normalised) normalised ;; tied) tied ;; tied-ablation) tied_ablation ;; tied-matched) tied_matched ;; tied-duan) tied_duan ;; tied-random) tied_random ;; horizon-grid) horizon_grid ;; per-delay) per_delay ;; per-delay-40) per_delay_40 ;; delay-60) delay_60 ;; delay-60-ten) delay_60_ten ;; delay-40) delay_40 ;; claims) claims ;; claims-full) claims_full ;; claims-attention) claims_attention ;; beside) beside ;; delay-20) delay_20 ;; delay-60-twenty) delay_60_twenty ;; delay-0) delay_0 ;; delays-table) delays_table ;; plastic-regression) plastic_regression ;; length) length ;; length-lstm-lr) length_lstm_lr ;; five-shot) five_shot ;; claims-cue-high) claims_cue_high ;; encoder-gradient) encoder_gradient ;; length-lstm-tuned) length_lstm_tuned ;; length-table) length_table ;; twenty-way) twenty_way ;; five-shot-duan) five_shot_duan ;; delay-60-duan-budget) delay_60_duan_budget ;; delay-lstm-tuned) delay_lstm_tuned ;; tied-five) tied_five ;; plastic-encoder) plastic_encoder ;; delays-table-lstm-tuned) delays_table_lstm_tuned ;;
-  all) horizon; ablation; write_rate; long; omniglot; plastic; controls; encoder; normalised; tied; tied_ablation; tied_matched; tied_duan; tied_random; horizon_grid; per_delay; per_delay_40; delay_60; delay_60_ten; delay_40; claims; claims_full; claims_attention; beside; delay_20; delay_60_twenty; delay_0; delays_table; plastic_regression; length; length_lstm_lr; length_lstm_tuned; length_table; encoder_gradient; claims_cue_high; five_shot; twenty_way; five_shot_duan; delay_60_duan_budget; delay_lstm_tuned; tied_five; plastic_encoder; delays_table_lstm_tuned ;;
-  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-ablation|tied-matched|tied-duan|tied-random|horizon-grid|per-delay|per-delay-40|delay-60|delay-60-ten|delay-40|claims|claims-full|claims-attention|beside|delay-20|delay-60-twenty|delay-0|delays-table|plastic-regression|length|length-lstm-lr|length-lstm-tuned|length-table|encoder-gradient|claims-cue-high|five-shot|twenty-way|five-shot-duan|delay-60-duan-budget|delay-lstm-tuned|tied-five|plastic-encoder|delays-table-lstm-tuned|all" >&2; exit 2 ;;
+  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; controls) controls ;; encoder) encoder ;; normalised) normalised ;; tied) tied ;; tied-ablation) tied_ablation ;; tied-matched) tied_matched ;; tied-duan) tied_duan ;; tied-random) tied_random ;; horizon-grid) horizon_grid ;; per-delay) per_delay ;; per-delay-40) per_delay_40 ;; delay-60) delay_60 ;; delay-60-ten) delay_60_ten ;; delay-40) delay_40 ;; claims) claims ;; claims-full) claims_full ;; claims-attention) claims_attention ;; beside) beside ;; delay-20) delay_20 ;; delay-60-twenty) delay_60_twenty ;; delay-0) delay_0 ;; delays-table) delays_table ;; plastic-regression) plastic_regression ;; length) length ;; length-lstm-lr) length_lstm_lr ;; five-shot) five_shot ;; claims-cue-high) claims_cue_high ;; encoder-gradient) encoder_gradient ;; length-lstm-tuned) length_lstm_tuned ;; length-table) length_table ;; twenty-way) twenty_way ;; five-shot-duan) five_shot_duan ;; delay-60-duan-budget) delay_60_duan_budget ;; delay-lstm-tuned) delay_lstm_tuned ;; tied-five) tied_five ;; tied-ten) tied_ten ;; plastic-encoder) plastic_encoder ;; beside-tuned) beside_tuned ;; delays-table-lstm-tuned) delays_table_lstm_tuned ;;
+  all) horizon; ablation; write_rate; long; omniglot; plastic; controls; encoder; normalised; tied; tied_ablation; tied_matched; tied_duan; tied_random; horizon_grid; per_delay; per_delay_40; delay_60; delay_60_ten; delay_40; claims; claims_full; claims_attention; beside; delay_20; delay_60_twenty; delay_0; delays_table; plastic_regression; length; length_lstm_lr; length_lstm_tuned; length_table; encoder_gradient; claims_cue_high; five_shot; twenty_way; five_shot_duan; delay_60_duan_budget; delay_lstm_tuned; tied_five; tied_ten; plastic_encoder; beside_tuned; delays_table_lstm_tuned ;;
+  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-ablation|tied-matched|tied-duan|tied-random|horizon-grid|per-delay|per-delay-40|delay-60|delay-60-ten|delay-40|claims|claims-full|claims-attention|beside|delay-20|delay-60-twenty|delay-0|delays-table|plastic-regression|length|length-lstm-lr|length-lstm-tuned|length-table|encoder-gradient|claims-cue-high|five-shot|twenty-way|five-shot-duan|delay-60-duan-budget|delay-lstm-tuned|tied-five|tied-ten|plastic-encoder|beside-tuned|delays-table-lstm-tuned|all" >&2; exit 2 ;;
 esac
