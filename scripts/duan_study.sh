@@ -168,10 +168,11 @@ beside() {  # a transformer augmented, as Chaudhary (2025): each plastic module 
   # the budget), against claims-full's attention alone
   $S --out $O/claims-beside-attention --beside-attention --tasks regression_duan_mlp,cue_reward,regression_duan_linear \
      --modules matched_hebbian,matched_gradient --steps 1000 --seeds 5 --tuning-from $O/claims-full
+  .venv/bin/hebbformer study-combine $O/claims-full:attention $O/claims-beside-attention --out $O/claims-beside-attention-table
 }
 beside_tuned() {  # beside() with the plastic modules tuned on their own, beside attention, on claims_full's grid
-  # and two tuning seeds (beside() took claims-full's winners, tuned without attention); then, as beside(), against
-  # claims-full's attention alone, seed by seed, in one table (study-combine trains nothing)
+  # and two tuning seeds (beside() took claims-full's winners, tuned without attention); then, as beside()'s second
+  # line, against claims-full's attention alone, seed by seed, in one table (study-combine trains nothing)
   $S --out $O/claims-beside-attention-tuned --beside-attention --tasks regression_duan_mlp,cue_reward,regression_duan_linear \
      --modules matched_hebbian,matched_gradient --steps 1000 --seeds 5 --tune-lrs 1e-3,3e-3,1e-2 --tune-write-rates 2,4 \
      --tune-seeds 2
@@ -181,7 +182,7 @@ beside_tuned() {  # beside() with the plastic modules tuned on their own, beside
 chaudhary_form() {  # the claims' source's own architecture (Chaudhary 2025, docs/results/duan-study/chaudhary-2025/):
   # each block's feed-forward layers plastic beside causal softmax attention, here with Duan et al.'s rules trained
   # through their writes (plastic_*, --beside-attention), on claims_full's tasks, grid and tuning seeds; then against
-  # claims-full's attention alone (the source's static control: the same blocks, static feed-forward) in one table
+  # claims-full's attention alone (the source's static control: the same layout, static feed-forward) in one table
   $S --out $O/claims-chaudhary-form --beside-attention --tasks regression_duan_mlp,cue_reward,regression_duan_linear \
      --modules plastic_hebbian,plastic_gradient --steps 1000 --seeds 5 --tune-lrs 1e-3,3e-3,1e-2 --tune-write-rates 2,4 \
      --tune-seeds 2

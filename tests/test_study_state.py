@@ -353,6 +353,23 @@ def test_paired_differences_pair_the_runs_of_one_seed(tmp_path):
     assert study.paired_differences([r for r in results if r["module"] == "matched_hebbian"]) == []
 
 
+def test_paired_differences_pair_each_rule_form_and_every_static_control():
+    """Duan et al.'s gradient rule against their Hebbian one in the same form (variants too), and
+    each of their rules against the LSTM and attention; no pair for a module without a partner."""
+    modules = ["matched_hebbian+tied+A_ones", "matched_gradient+tied+A_ones", "attention", "delta",
+               "plastic_gradient"]
+    assert study.comparisons(modules) == [
+        ("matched_gradient+tied+A_ones", "matched_hebbian+tied+A_ones"),
+        ("matched_hebbian+tied+A_ones", "attention"), ("matched_gradient+tied+A_ones", "attention"),
+        ("plastic_gradient", "attention")]
+    results = [_result("matched_gradient+tied+A_ones", 0, {1: [0.5]}), _result("matched_hebbian+tied+A_ones", 0, {1: [0.2]}),
+               _result("attention", 0, {1: [0.4]}), _result("lstm", 1, {1: [0.1]})]
+    diffs = {(d["a"], d["b"]): d["mean"] for d in study.paired_differences(results)}
+    assert diffs == {("matched_gradient+tied+A_ones", "matched_hebbian+tied+A_ones"): pytest.approx(0.3),
+                     ("matched_hebbian+tied+A_ones", "attention"): pytest.approx(-0.2),
+                     ("matched_gradient+tied+A_ones", "attention"): pytest.approx(0.1)}  # the LSTM ran another seed
+
+
 def _level_run(task, module, seed, score):
     return {"task": task, "module": module, "seed": seed, "metric": "mse", "level_name": "delay", "d_model": 8,
             "parameters": 10, "train_s": 0.0, "left_plateau": score < 0.3, "loss_curve": [[1, 1.0], [2, 0.5]],

@@ -571,22 +571,33 @@ def summarise(results: list[dict], out: Path, preface: str = "") -> str:
     return md
 
 
-# The comparisons the claims turn on, as (a, b): a - b per seed. The two rules of a matched pair
-# share everything but the write's post-synaptic factor; the LSTM is the static control.
-PAIRS = (("matched_gradient", "matched_hebbian"), ("plastic_gradient", "plastic_hebbian"),
-         ("matched_hebbian", "lstm"), ("matched_gradient", "lstm"),
-         ("plastic_hebbian", "lstm"), ("plastic_gradient", "lstm"))
+# The static controls every plastic rule is compared with: Duan et al.'s parameter-matched LSTM,
+# and softmax attention (the transformer the rules augment or replace).
+STATIC_CONTROLS = ("lstm", "attention")
+
+
+def comparisons(modules) -> list[tuple[str, str]]:
+    """The comparisons the claims turn on among ``modules``, as (a, b): a - b per seed. Duan et
+    al.'s gradient rule against their Hebbian one in the same form (a matched pair shares all but
+    the write's post-synaptic factor; ``+tied...`` variants pair alike), then each of their rules
+    against each static control present."""
+    present = list(dict.fromkeys(modules))
+    rules = [m for m in present if m.startswith(("matched_", "plastic_"))]
+    pairs = [(m, m.replace("_gradient", "_hebbian", 1)) for m in rules
+             if m.startswith(("matched_gradient", "plastic_gradient")) and m.replace("_gradient", "_hebbian", 1) in present]
+    return pairs + [(m, control) for control in STATIC_CONTROLS if control in present for m in rules]
 
 
 def paired_differences(results: list[dict]) -> list[dict]:
-    """For each task and pair of ``PAIRS`` both present, per level: the mean over seeds of
+    """For each task and pair of ``comparisons`` both present, per level: the mean over seeds of
     a - b with its 95% CI (Student t), pairing the runs of one seed. A seed's runs share their
     training batches and evaluation sequences (both are drawn from the seed), so the pairing
     removes the part of the spread that comes from the data; only seeds both modules ran count."""
     by = {(r["task"], r["module"], r["seed"]): r for r in results}
     out = []
+    pairs = comparisons(r["module"] for r in results)
     for task in _in_order(results)[0]:  # the table's order of tasks
-        for a, b in PAIRS:
+        for a, b in pairs:
             seeds = sorted(s for (t, m, s) in by if t == task and m == a and (task, b, s) in by)
             if not seeds:
                 continue
