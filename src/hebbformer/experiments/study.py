@@ -583,9 +583,9 @@ def comparisons(modules) -> list[tuple[str, str]]:
     against each static control present."""
     present = list(dict.fromkeys(modules))
     rules = [m for m in present if m.startswith(("matched_", "plastic_"))]
-    pairs = [(m, m.replace("_gradient", "_hebbian", 1)) for m in rules
-             if m.startswith(("matched_gradient", "plastic_gradient")) and m.replace("_gradient", "_hebbian", 1) in present]
-    return pairs + [(m, control) for control in STATIC_CONTROLS if control in present for m in rules]
+    hebbian = {m: m.replace("_gradient", "_hebbian", 1) for m in rules if m.startswith(("matched_gradient", "plastic_gradient"))}
+    return ([(gradient, twin) for gradient, twin in hebbian.items() if twin in present]
+            + [(m, control) for control in STATIC_CONTROLS if control in present for m in rules])
 
 
 def paired_differences(results: list[dict]) -> list[dict]:
