@@ -188,6 +188,25 @@ chaudhary_form() {  # the claims' source's own architecture (Chaudhary 2025, doc
      --tune-seeds 2
   .venv/bin/hebbformer study-combine $O/claims-full:attention $O/claims-chaudhary-form --out $O/claims-chaudhary-form-table
 }
+chaudhary_untrained() {  # the claims' source as its code runs it: chaudhary_* (its plastic feed-forward layers beside
+  # attention, written outside the task loss's graph: coefficients 0.02, modulator and inner loss never trained), on
+  # claims_full's tasks with its learning-rate grid and two tuning seeds, at its write scale (0.2: write rate 1);
+  # then against claims-full's attention alone in one table
+  $S --out $O/claims-chaudhary-untrained --beside-attention --tasks regression_duan_mlp,cue_reward,regression_duan_linear \
+     --modules chaudhary_hebbian,chaudhary_gradient --steps 1000 --seeds 5 --tune-lrs 1e-3,3e-3,1e-2 --tune-write-rates 1 \
+     --tune-seeds 2
+  .venv/bin/hebbformer study-combine $O/claims-full:attention $O/claims-chaudhary-untrained \
+     --out $O/claims-chaudhary-untrained-table
+}
+claims_250k() {  # claims_full at the issue's second size, 250k parameters, at each module's 25k winner (claims-full's
+  # tuning: the grid again at this size would cost about 12 runs per module and task more); 5 seeds. As run
+  # (2026-12-07): matched_gradient,lstm in one job beside matched_hebbian,attention in another; then the table
+  local D="--out $O/claims-full-250k --tasks cue_reward,regression_duan_linear,regression_duan_mlp --steps 1000 --seeds 5
+           --budget 250000 --tuning-from $O/claims-full"
+  $S $D --modules matched_gradient,lstm
+  $S $D --modules matched_hebbian,attention
+  $S $D --modules matched_hebbian,matched_gradient,lstm,attention  # the folder's table
+}
 delay_20() {  # delay 20 with delay_60()'s grid, the third point of the small write rates' curve
   $S --out $O/horizon-delay20 --tasks reproduction_delay@20 --modules lstm,matched_hebbian,matched_gradient \
      --steps 2000 --seeds 5 --tune-lrs 1e-2 --tune-write-rates 0.25,1 --tune-seeds 1
@@ -340,7 +359,7 @@ delays_table_lstm_tuned() {  # claim 2's curve with the LSTM tuned at every dela
 }
 
 case "${1:-}" in
-  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; controls) controls ;; encoder) encoder ;; normalised) normalised ;; tied) tied ;; tied-ablation) tied_ablation ;; tied-matched) tied_matched ;; tied-duan) tied_duan ;; tied-random) tied_random ;; horizon-grid) horizon_grid ;; per-delay) per_delay ;; per-delay-40) per_delay_40 ;; delay-60) delay_60 ;; delay-60-ten) delay_60_ten ;; delay-40) delay_40 ;; claims) claims ;; claims-full) claims_full ;; claims-attention) claims_attention ;; beside) beside ;; delay-20) delay_20 ;; delay-60-twenty) delay_60_twenty ;; delay-0) delay_0 ;; delays-table) delays_table ;; plastic-regression) plastic_regression ;; length) length ;; length-lstm-lr) length_lstm_lr ;; five-shot) five_shot ;; claims-cue-high) claims_cue_high ;; encoder-gradient) encoder_gradient ;; length-lstm-tuned) length_lstm_tuned ;; length-table) length_table ;; twenty-way) twenty_way ;; five-shot-duan) five_shot_duan ;; delay-60-duan-budget) delay_60_duan_budget ;; delay-lstm-tuned) delay_lstm_tuned ;; tied-five) tied_five ;; tied-ten) tied_ten ;; plastic-encoder) plastic_encoder ;; beside-tuned) beside_tuned ;; chaudhary-form) chaudhary_form ;; delays-table-lstm-tuned) delays_table_lstm_tuned ;;
-  all) horizon; ablation; write_rate; long; omniglot; plastic; controls; encoder; normalised; tied; tied_ablation; tied_matched; tied_duan; tied_random; horizon_grid; per_delay; per_delay_40; delay_60; delay_60_ten; delay_40; claims; claims_full; claims_attention; beside; delay_20; delay_60_twenty; delay_0; delays_table; plastic_regression; length; length_lstm_lr; length_lstm_tuned; length_table; encoder_gradient; claims_cue_high; five_shot; twenty_way; five_shot_duan; delay_60_duan_budget; delay_lstm_tuned; tied_five; tied_ten; plastic_encoder; beside_tuned; chaudhary_form; delays_table_lstm_tuned ;;
-  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-ablation|tied-matched|tied-duan|tied-random|horizon-grid|per-delay|per-delay-40|delay-60|delay-60-ten|delay-40|claims|claims-full|claims-attention|beside|delay-20|delay-60-twenty|delay-0|delays-table|plastic-regression|length|length-lstm-lr|length-lstm-tuned|length-table|encoder-gradient|claims-cue-high|five-shot|twenty-way|five-shot-duan|delay-60-duan-budget|delay-lstm-tuned|tied-five|tied-ten|plastic-encoder|beside-tuned|chaudhary-form|delays-table-lstm-tuned|all" >&2; exit 2 ;;
+  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; controls) controls ;; encoder) encoder ;; normalised) normalised ;; tied) tied ;; tied-ablation) tied_ablation ;; tied-matched) tied_matched ;; tied-duan) tied_duan ;; tied-random) tied_random ;; horizon-grid) horizon_grid ;; per-delay) per_delay ;; per-delay-40) per_delay_40 ;; delay-60) delay_60 ;; delay-60-ten) delay_60_ten ;; delay-40) delay_40 ;; claims) claims ;; claims-full) claims_full ;; claims-attention) claims_attention ;; beside) beside ;; delay-20) delay_20 ;; delay-60-twenty) delay_60_twenty ;; delay-0) delay_0 ;; delays-table) delays_table ;; plastic-regression) plastic_regression ;; length) length ;; length-lstm-lr) length_lstm_lr ;; five-shot) five_shot ;; claims-cue-high) claims_cue_high ;; encoder-gradient) encoder_gradient ;; length-lstm-tuned) length_lstm_tuned ;; length-table) length_table ;; twenty-way) twenty_way ;; five-shot-duan) five_shot_duan ;; delay-60-duan-budget) delay_60_duan_budget ;; delay-lstm-tuned) delay_lstm_tuned ;; tied-five) tied_five ;; tied-ten) tied_ten ;; plastic-encoder) plastic_encoder ;; beside-tuned) beside_tuned ;; chaudhary-form) chaudhary_form ;; chaudhary-untrained) chaudhary_untrained ;; claims-250k) claims_250k ;; delays-table-lstm-tuned) delays_table_lstm_tuned ;;
+  all) horizon; ablation; write_rate; long; omniglot; plastic; controls; encoder; normalised; tied; tied_ablation; tied_matched; tied_duan; tied_random; horizon_grid; per_delay; per_delay_40; delay_60; delay_60_ten; delay_40; claims; claims_full; claims_attention; beside; delay_20; delay_60_twenty; delay_0; delays_table; plastic_regression; length; length_lstm_lr; length_lstm_tuned; length_table; encoder_gradient; claims_cue_high; five_shot; twenty_way; five_shot_duan; delay_60_duan_budget; delay_lstm_tuned; tied_five; tied_ten; plastic_encoder; beside_tuned; chaudhary_form; chaudhary_untrained; claims_250k; delays_table_lstm_tuned ;;
+  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-ablation|tied-matched|tied-duan|tied-random|horizon-grid|per-delay|per-delay-40|delay-60|delay-60-ten|delay-40|claims|claims-full|claims-attention|beside|delay-20|delay-60-twenty|delay-0|delays-table|plastic-regression|length|length-lstm-lr|length-lstm-tuned|length-table|encoder-gradient|claims-cue-high|five-shot|twenty-way|five-shot-duan|delay-60-duan-budget|delay-lstm-tuned|tied-five|tied-ten|plastic-encoder|beside-tuned|chaudhary-form|chaudhary-untrained|claims-250k|delays-table-lstm-tuned|all" >&2; exit 2 ;;
 esac

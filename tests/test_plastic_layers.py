@@ -1,11 +1,15 @@
-"""Duan et al.'s rule as the block's plastic MLP, and the Hebbian module's fixes one at a time."""
+"""Duan et al.'s rule as the block's plastic MLP, its untrained form in the claims' source, and the
+Hebbian module's fixes one at a time."""
 
 import pytest
 import torch
 from torch.func import grad
 
+from hebbformer.models.sequence import SequenceModel
 from hebbformer.plasticity.fast_weights import HEBBIAN_ABLATION, HEBBIAN_FIXES, build_mixer
-from hebbformer.plasticity.plastic_layers import PLASTIC_LAYERS
+from hebbformer.plasticity.plastic_layers import PLASTIC_LAYERS, UNTRAINED_PLASTIC_LAYERS
+
+DUAN_LAYERS = [k for k in PLASTIC_LAYERS if k not in UNTRAINED_PLASTIC_LAYERS]
 
 
 def layer(kind, d=6, hidden=10, seed=0):
@@ -13,10 +17,12 @@ def layer(kind, d=6, hidden=10, seed=0):
     return PLASTIC_LAYERS[kind](d, hidden).double()
 
 
-def test_gradient_rule_writes_the_gradient_of_its_inner_loss():
-    m = layer("plastic_gradient")
-    with torch.no_grad():
-        m.loss_weight.uniform_(0.5, 2)
+@pytest.mark.parametrize("kind", ["plastic_gradient", "chaudhary_gradient"])
+def test_gradient_rule_writes_the_gradient_of_its_inner_loss(kind):
+    m = layer(kind)
+    if kind == "plastic_gradient":
+        with torch.no_grad():
+            m.loss_weight.uniform_(0.5, 2)
     x = torch.randn(3, 6, dtype=torch.float64)
     fast = tuple(0.1 * torch.randn_like(f) for f in m.init_state(3, x))
 
@@ -28,7 +34,7 @@ def test_gradient_rule_writes_the_gradient_of_its_inner_loss():
         torch.testing.assert_close(closed, auto, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("kind", list(PLASTIC_LAYERS))
+@pytest.mark.parametrize("kind", DUAN_LAYERS)
 def test_one_write_is_the_rule_read_before_it(kind):
     """F_1 = eta * min(1, 1/|G|) * A (.) G from F_0 = 0, and token 0 read W alone."""
     m = layer(kind)
@@ -66,6 +72,46 @@ def test_the_modulator_can_freeze_the_memory(kind):
         m.b2[-1] = 0.0
         _, state = m.step(x[:, 0], state)
     assert state[0].abs().sum() > 0
+
+
+@pytest.mark.parametrize("kind", list(UNTRAINED_PLASTIC_LAYERS))
+def test_the_sources_write_is_its_rule_with_fixed_coefficients(kind):
+    """Chaudhary's: F_1 = 0.2 sigmoid(m) * min(1, 1/|G|) * 0.02 * G from F_0 = 0, |G| over the
+    weights alone, GELU, and for the Hebbian rule G = pre x (linear output), a bias's the output."""
+    m = layer(kind)
+    x = 3 * torch.randn(4, 6, dtype=torch.float64)
+    zero = m.init_state(4, x)
+    y, fast = m.step(x, zero)
+    pre = x @ m.w1 + m.b1
+    o = torch.nn.functional.gelu(pre) @ m.w2 + m.b2
+    torch.testing.assert_close(y, o[:, :6])
+    grads = m.updates(x, pre, torch.nn.functional.gelu(pre), o, zero)
+    if kind == "chaudhary_hebbian":
+        expected = (x[:, :, None] * pre[:, None], pre, torch.nn.functional.gelu(pre)[:, :, None] * o[:, None], o)
+        for g, e in zip(grads, expected):
+            torch.testing.assert_close(g, e)
+    norm = torch.sqrt(grads[0].flatten(1).square().sum(1) + grads[2].flatten(1).square().sum(1))
+    assert (norm > 1).any()  # the clip is exercised
+    write = 0.2 * torch.sigmoid(o[:, -1]) * torch.clamp(1 / norm, max=1)
+    for f, g in zip(fast, grads):
+        torch.testing.assert_close(f, write.reshape(-1, *[1] * (g.dim() - 1)) * 0.02 * g)
+
+
+@pytest.mark.parametrize("kind", list(PLASTIC_LAYERS))
+def test_the_task_loss_trains_the_write_in_duans_layers_and_not_in_the_sources(kind):
+    """Duan et al.'s outer loss reaches A, the modulator and the inner loss through the writes;
+    Chaudhary's code writes outside the graph: its coefficients are no parameters, and the
+    modulator unit's weights and the extra outputs (which only the write reads) get no gradient."""
+    torch.manual_seed(4)
+    model = SequenceModel(kind, d_in=5, d_out=3, d_model=8, depth=2, heads=2, beside_attention=True).double()
+    model(torch.randn(2, 7, 5, dtype=torch.float64)).square().sum().backward()
+    for block in model.blocks:
+        mlp, untrained = block.mlp, kind in UNTRAINED_PLASTIC_LAYERS
+        names = {n for n, _ in mlp.named_parameters()}
+        assert untrained != bool({"plasticity_w1", "loss_weight"} & names)
+        write_only = torch.cat([mlp.w2.grad[:, 8:].flatten(), mlp.b2.grad[8:]])  # the extra outputs, the modulator
+        assert (write_only.abs().max() == 0) == untrained
+        assert mlp.w1.grad.abs().max() > 0 and mlp.w2.grad[:, :8].abs().max() > 0  # the read is trained
 
 
 @pytest.mark.parametrize("fix", HEBBIAN_FIXES)

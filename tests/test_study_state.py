@@ -354,14 +354,14 @@ def test_paired_differences_pair_the_runs_of_one_seed(tmp_path):
 
 
 def test_paired_differences_pair_each_rule_form_and_every_static_control():
-    """Duan et al.'s gradient rule against their Hebbian one in the same form (variants too), and
+    """Each gradient rule against its Hebbian twin in the same form (variants, the source's untrained pair), and
     each of their rules against the LSTM and attention; no pair for a module without a partner."""
     modules = ["matched_hebbian+tied+A_ones", "matched_gradient+tied+A_ones", "attention", "delta",
-               "plastic_gradient"]
+               "plastic_gradient", "chaudhary_hebbian", "chaudhary_gradient"]
     assert study.comparisons(modules) == [
-        ("matched_gradient+tied+A_ones", "matched_hebbian+tied+A_ones"),
+        ("matched_gradient+tied+A_ones", "matched_hebbian+tied+A_ones"), ("chaudhary_gradient", "chaudhary_hebbian"),
         ("matched_hebbian+tied+A_ones", "attention"), ("matched_gradient+tied+A_ones", "attention"),
-        ("plastic_gradient", "attention")]
+        ("plastic_gradient", "attention"), ("chaudhary_hebbian", "attention"), ("chaudhary_gradient", "attention")]
     results = [_result("matched_gradient+tied+A_ones", 0, {1: [0.5]}), _result("matched_hebbian+tied+A_ones", 0, {1: [0.2]}),
                _result("attention", 0, {1: [0.4]}), _result("lstm", 1, {1: [0.1]})]
     diffs = {(d["a"], d["b"]): d["mean"] for d in study.paired_differences(results)}

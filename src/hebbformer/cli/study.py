@@ -14,11 +14,13 @@ def add(sub) -> None:
     p.add_argument("--out", default="runs/study", help="study folder; finished runs in it are kept (default runs/study)")
     from ..experiments.study import DEFAULT_MODULES
     from ..plasticity.fast_weights import HEBBIAN_ABLATION, MATCHED_TIED
+    from ..plasticity.plastic_layers import UNTRAINED_PLASTIC_LAYERS
     from ..tasks import TASKS
 
     p.add_argument("--modules", help=f"comma-separated, default {','.join(DEFAULT_MODULES)}; the Hebbian "
                    f"ablation by name: {','.join(HEBBIAN_ABLATION)}; Duan et al.'s update read with its keys: "
-                   f"{','.join(MATCHED_TIED)}")
+                   f"{','.join(MATCHED_TIED)}; the claims' source's plastic layers, untrained (Chaudhary 2025): "
+                   f"{','.join(UNTRAINED_PLASTIC_LAYERS)}")
     p.add_argument("--tasks", help=f"comma-separated, default all: {','.join(TASKS)}; NAME@LEVEL trains and "
                    "scores one level only (one network per delay, as Duan et al.): reproduction_delay@40")
     p.add_argument("--seeds", type=int, default=3)

@@ -40,13 +40,15 @@ from ..errors import ConfigError, DataError
 from ..models.encoder import ConvEncoder
 from ..models.sequence import MODULES, SequenceModel
 from ..plasticity.fast_weights import HEBBIAN_ABLATION, MATCHED_TIED
+from ..plasticity.plastic_layers import UNTRAINED_PLASTIC_LAYERS
 from ..stats import mean_ci_seeds, proportion_ci95
 from ..tasks import TASKS, Task, build_task
 from ..train import init_encoder, lr_at, optimiser_step
 
-# The default modules: all but the Hebbian ablation and the tied matched mixers, asked for by name
-# (hebbian+keys, ..., matched_hebbian+tied).
-DEFAULT_MODULES = tuple(m for m in MODULES if m not in HEBBIAN_ABLATION and m not in MATCHED_TIED)
+# The default modules: all but the Hebbian ablation, the tied matched mixers and the claims' source's
+# untrained rules, asked for by name (hebbian+keys, ..., matched_hebbian+tied, chaudhary_hebbian).
+_BY_NAME_ONLY = HEBBIAN_ABLATION.keys() | MATCHED_TIED.keys() | UNTRAINED_PLASTIC_LAYERS.keys()
+DEFAULT_MODULES = tuple(m for m in MODULES if m not in _BY_NAME_ONLY)
 
 
 @dataclass
@@ -577,13 +579,14 @@ STATIC_CONTROLS = ("lstm", "attention")
 
 
 def comparisons(modules) -> list[tuple[str, str]]:
-    """The comparisons the claims turn on among ``modules``, as (a, b): a - b per seed. Duan et
-    al.'s gradient rule against their Hebbian one in the same form (a matched pair shares all but
-    the write's post-synaptic factor; ``+tied...`` variants pair alike), then each of their rules
-    against each static control present."""
+    """The comparisons the claims turn on among ``modules``, as (a, b): a - b per seed. Each
+    gradient rule against its Hebbian twin in the same form (a matched pair shares all but the
+    write's post-synaptic factor; ``+tied...`` variants pair alike; Duan et al.'s plastic layers,
+    and Chaudhary's untrained ones), then each rule against each static control present."""
     present = list(dict.fromkeys(modules))
-    rules = [m for m in present if m.startswith(("matched_", "plastic_"))]
-    hebbian = {m: m.replace("_gradient", "_hebbian", 1) for m in rules if m.startswith(("matched_gradient", "plastic_gradient"))}
+    forms = ("matched_", "plastic_", "chaudhary_")
+    rules = [m for m in present if m.startswith(forms)]
+    hebbian = {m: m.replace("_gradient", "_hebbian", 1) for m in rules if m.startswith(tuple(f + "gradient" for f in forms))}
     return ([(gradient, twin) for gradient, twin in hebbian.items() if twin in present]
             + [(m, control) for control in STATIC_CONTROLS if control in present for m in rules])
 

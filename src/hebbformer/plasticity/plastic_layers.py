@@ -22,6 +22,10 @@ layer's own, not the whole network's (a token's write in one block does not wait
 output of the last); the inner loss is each sequence's own, not averaged over the batch (which
 in theirs scales every write by 1 / batch size); PyTorch's fan-in initialisation, not their
 fan-out. A write depends on the previous one, so the sequence form runs the step over time.
+
+``chaudhary_hebbian`` and ``chaudhary_gradient`` are the same layers as the claims' source runs
+them (``UntrainedPlasticMLP``): a write the task loss is not differentiated through, so its
+coefficients, modulator and inner loss never learn.
 """
 
 from __future__ import annotations
@@ -50,7 +54,15 @@ class PlasticMLP(nn.Module):
         for name, shape in self.shapes.items():
             bound = 1 / math.sqrt(fan_in[name])
             self.register_parameter(name, nn.Parameter((torch.rand(shape) * 2 - 1) * bound))
-            self.register_parameter(f"plasticity_{name}", nn.Parameter(torch.rand(shape) * 2 - 1))
+            self._add_plasticity(name, shape)
+        self._add_inner_loss(out)
+
+    def _add_plasticity(self, name, shape):
+        """A: learned, per synapse, init U(-1, 1)."""
+        self.register_parameter(f"plasticity_{name}", nn.Parameter(torch.rand(shape) * 2 - 1))
+
+    def _add_inner_loss(self, out):
+        """The inner loss's learned weight w, init ones."""
         self.loss_weight = nn.Parameter(torch.ones(out))
 
     def init_state(self, batch, like):
@@ -60,20 +72,32 @@ class PlasticMLP(nn.Module):
         """(pre-activation, hidden, output) with W + F."""
         f1, fb1, f2, fb2 = fast
         pre = (x[:, None] @ (self.w1 + f1))[:, 0] + self.b1 + fb1
-        h = torch.relu(pre)
+        h = self.activation(pre)
         return pre, h, (h[:, None] @ (self.w2 + f2))[:, 0] + self.b2 + fb2
+
+    @staticmethod
+    def activation(pre):
+        return torch.relu(pre)
+
+    @staticmethod
+    def activation_slope(pre):
+        return (pre > 0).to(pre.dtype)
 
     def inner_loss(self, o):
         """Their inner loss, per sequence: [B]."""
         return ((self.loss_weight * o) ** 2).mean(-1)
 
+    def inner_loss_slope(self, o):
+        """dL/do of ``inner_loss``, per sequence."""
+        return 2 * self.loss_weight ** 2 * o / o.shape[-1]
+
     def updates(self, x, pre, h, o, fast):
         """G for each plastic tensor, in the order of ``shapes``."""
         if self.rule == "hebbian":
             return (x[:, :, None] * h[:, None], torch.zeros_like(h), h[:, :, None] * o[:, None], torch.zeros_like(o))
-        # dL/dF in closed form (the same numbers as autodiff, tested): L = mean((w o)^2)
-        g_o = 2 * self.loss_weight ** 2 * o / o.shape[-1]
-        g_pre = ((self.w2 + fast[2]) @ g_o[..., None])[..., 0] * (pre > 0)
+        # dL/dF in closed form (the same numbers as autodiff, tested)
+        g_o = self.inner_loss_slope(o)
+        g_pre = ((self.w2 + fast[2]) @ g_o[..., None])[..., 0] * self.activation_slope(pre)
         return x[:, :, None] * g_pre[:, None], g_pre, h[:, :, None] * g_o[:, None], g_o
 
     def step(self, x, fast):
@@ -102,4 +126,72 @@ class PlasticGradient(PlasticMLP):
     kind, rule = "plastic_gradient", "gradient"
 
 
-PLASTIC_LAYERS = {m.kind: m for m in (PlasticHebbian, PlasticGradient)}
+class UntrainedPlasticMLP(PlasticMLP):
+    """Chaudhary (2025)'s plastic feed-forward layers as its code runs them (read at ``ca667ad``,
+    ``docs/results/duan-study/chaudhary-2025/``): the same ``W + F``, read before write, and
+
+        F_t = (1 - eta_t) F_{t-1} + eta_t * min(1, 1 / ||G_t||) * c * G_t,    eta_t = 0.2 sigmoid(m_t)
+
+    but the write runs outside the graph the task loss is differentiated through (its ``no_grad``
+    on detached state), so nothing that sets the write ever learns: ``c`` is its 0.02 for every
+    weight and bias (its ``alpha`` and ``beta``: a gradient never reaches them, so AdamW never
+    moves them), and the modulator's weights and the inner loss's projection keep their initial
+    values. The task gradient still reaches ``W`` through the read, ``F`` a constant in it.
+    As its code: GELU; Hebbian ``G = pre x post`` with ``post`` each linear map's output (before
+    the activation), a bias's ``G = post``; gradient ``G = +dL/dF`` of ``L = mean((P o)^2)``, ``P``
+    a fixed random square map (its ``internal_proj``, PyTorch's ``Linear`` init); ``||G||`` over
+    the weights, not the biases (plus its 1e-8 twice). Where it differs: ``m`` is the layer's last
+    output unit (its: one unit of the network's head, as untrained), and the norm and ``eta`` are
+    this layer's (its: one over every plastic layer of the network)."""
+
+    coefficient = 0.02  # its alpha_init = beta_init
+
+    def _add_plasticity(self, name, shape):
+        self.register_buffer(f"plasticity_{name}", torch.full(shape, self.coefficient))
+
+    def _add_inner_loss(self, out):
+        bound = 1 / math.sqrt(out)
+        self.register_buffer("inner_projection", (torch.rand(out, out) * 2 - 1) * bound)
+
+    @staticmethod
+    def activation(pre):
+        return torch.nn.functional.gelu(pre)
+
+    @staticmethod
+    def activation_slope(pre):  # GELU's: Phi(x) + x phi(x)
+        return 0.5 * (1 + torch.erf(pre / math.sqrt(2))) + pre * torch.exp(-pre ** 2 / 2) / math.sqrt(2 * math.pi)
+
+    def inner_loss(self, o):
+        return (o @ self.inner_projection.T).square().mean(-1)
+
+    def inner_loss_slope(self, o):
+        return 2 * (o @ self.inner_projection.T) @ self.inner_projection / o.shape[-1]
+
+    def updates(self, x, pre, h, o, fast):
+        if self.rule == "hebbian":
+            return x[:, :, None] * pre[:, None], pre, h[:, :, None] * o[:, None], o
+        return super().updates(x, pre, h, o, fast)
+
+    def step(self, x, fast):
+        pre, h, o = self._layers(x, fast)  # read with F_{t-1}, a constant to the task loss
+        with torch.no_grad():
+            g_w1, g_b1, g_w2, g_b2 = grads = self.updates(x, pre, h, o, fast)
+            norm = torch.sqrt(g_w1.flatten(1).square().sum(1) + g_w2.flatten(1).square().sum(1) + 1e-8)
+            eta = self.write_rate * self.p_lr * 2 * torch.sigmoid(o[:, -1])
+            write = eta * torch.clamp(1 / (norm + 1e-8), max=1.0)
+            plasticity = (getattr(self, f"plasticity_{name}") for name in self.shapes)
+            fast = tuple(_per_row(1 - eta, f) + _per_row(write, a * g) for f, a, g in zip(fast, plasticity, grads))
+        return o[:, : self.d_model], fast
+
+
+class ChaudharyHebbian(UntrainedPlasticMLP):
+    kind, rule = "chaudhary_hebbian", "hebbian"
+
+
+class ChaudharyGradient(UntrainedPlasticMLP):
+    kind, rule = "chaudhary_gradient", "gradient"
+
+
+# The source's rules, untrained: asked for by name (the study's default modules leave them out)
+UNTRAINED_PLASTIC_LAYERS = {m.kind: m for m in (ChaudharyHebbian, ChaudharyGradient)}
+PLASTIC_LAYERS = {m.kind: m for m in (PlasticHebbian, PlasticGradient)} | UNTRAINED_PLASTIC_LAYERS
