@@ -76,25 +76,28 @@ def test_the_modulator_can_freeze_the_memory(kind):
 
 @pytest.mark.parametrize("kind", list(UNTRAINED_PLASTIC_LAYERS))
 def test_the_sources_write_is_its_rule_with_fixed_coefficients(kind):
-    """Chaudhary's: F_1 = 0.2 sigmoid(m) * min(1, 1/|G|) * 0.02 * G from F_0 = 0, |G| over the
-    weights alone, GELU, and for the Hebbian rule G = pre x (linear output), a bias's the output."""
+    """Chaudhary's: F_1 = (1 - e) F_0 + e * 0.02 * G with e = 0.2 sigmoid(m) * min(1, 1/|G|) (the
+    clip scaling the forgetting too), |G| over the weights alone, read with W + F_0 through GELU,
+    and for the Hebbian rule G = pre x (linear output), a bias's the output."""
     m = layer(kind)
-    x = 3 * torch.randn(4, 6, dtype=torch.float64)
-    zero = m.init_state(4, x)
-    y, fast = m.step(x, zero)
-    pre = x @ m.w1 + m.b1
-    o = torch.nn.functional.gelu(pre) @ m.w2 + m.b2
+    x = torch.randn(4, 6, dtype=torch.float64) * torch.tensor([3, 3, 0.05, 0.05], dtype=torch.float64)[:, None]
+    before = tuple(0.1 * torch.randn_like(f) for f in m.init_state(4, x))
+    y, fast = m.step(x, before)
+    gelu = torch.nn.functional.gelu
+    pre = (x[:, None] @ (m.w1 + before[0]))[:, 0] + m.b1 + before[1]
+    o = (gelu(pre)[:, None] @ (m.w2 + before[2]))[:, 0] + m.b2 + before[3]
     torch.testing.assert_close(y, o[:, :6])
-    grads = m.updates(x, pre, torch.nn.functional.gelu(pre), o, zero)
+    grads = m.updates(x, pre, gelu(pre), o, before)
     if kind == "chaudhary_hebbian":
-        expected = (x[:, :, None] * pre[:, None], pre, torch.nn.functional.gelu(pre)[:, :, None] * o[:, None], o)
+        expected = (x[:, :, None] * pre[:, None], pre, gelu(pre)[:, :, None] * o[:, None], o)
         for g, e in zip(grads, expected):
             torch.testing.assert_close(g, e)
     norm = torch.sqrt(grads[0].flatten(1).square().sum(1) + grads[2].flatten(1).square().sum(1))
-    assert (norm > 1).any()  # the clip is exercised
-    write = 0.2 * torch.sigmoid(o[:, -1]) * torch.clamp(1 / norm, max=1)
-    for f, g in zip(fast, grads):
-        torch.testing.assert_close(f, write.reshape(-1, *[1] * (g.dim() - 1)) * 0.02 * g)
+    assert (norm > 1).any() and (norm < 1).any()  # clipped and unclipped writes
+    e = 0.2 * torch.sigmoid(o[:, -1]) * torch.clamp(1 / norm, max=1)
+    for f0, f, g in zip(before, fast, grads):
+        e_ = e.reshape(-1, *[1] * (g.dim() - 1))
+        torch.testing.assert_close(f, (1 - e_) * f0 + e_ * 0.02 * g)
 
 
 @pytest.mark.parametrize("kind", list(PLASTIC_LAYERS))

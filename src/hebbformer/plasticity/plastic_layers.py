@@ -130,14 +130,14 @@ class UntrainedPlasticMLP(PlasticMLP):
     """Chaudhary (2025)'s plastic feed-forward layers as its code runs them (read at ``ca667ad``,
     ``docs/results/duan-study/chaudhary-2025/``): the same ``W + F``, read before write, and
 
-        F_t = (1 - eta_t) F_{t-1} + eta_t * min(1, 1 / ||G_t||) * c * G_t,    eta_t = 0.2 sigmoid(m_t)
+        F_t = (1 - e_t) F_{t-1} + e_t * c * G_t,    e_t = 0.2 sigmoid(m_t) * min(1, 1 / ||G_t||)
 
     but the write runs outside the graph the task loss is differentiated through (its ``no_grad``
     on detached state), so nothing that sets the write ever learns: ``c`` is its 0.02 for every
     weight and bias (its ``alpha`` and ``beta``: a gradient never reaches them, so AdamW never
     moves them), and the modulator's weights and the inner loss's projection keep their initial
     values. The task gradient still reaches ``W`` through the read, ``F`` a constant in it.
-    As its code: GELU; Hebbian ``G = pre x post`` with ``post`` each linear map's output (before
+    As its code: the clip scales the forgetting too (Duan et al.'s, and ``PlasticMLP``'s, only the write); GELU; Hebbian ``G = pre x post`` with ``post`` each linear map's output (before
     the activation), a bias's ``G = post``; gradient ``G = +dL/dF`` of ``L = mean((P o)^2)``, ``P``
     a fixed random square map (its ``internal_proj``, PyTorch's ``Linear`` init); ``||G||`` over
     the weights, not the biases (plus its 1e-8 twice). Where it differs: ``m`` is the layer's last
@@ -177,10 +177,9 @@ class UntrainedPlasticMLP(PlasticMLP):
         with torch.no_grad():
             g_w1, g_b1, g_w2, g_b2 = grads = self.updates(x, pre, h, o, fast)
             norm = torch.sqrt(g_w1.flatten(1).square().sum(1) + g_w2.flatten(1).square().sum(1) + 1e-8)
-            eta = self.write_rate * self.p_lr * 2 * torch.sigmoid(o[:, -1])
-            write = eta * torch.clamp(1 / (norm + 1e-8), max=1.0)
+            eta = self.write_rate * self.p_lr * 2 * torch.sigmoid(o[:, -1]) * torch.clamp(1 / (norm + 1e-8), max=1.0)
             plasticity = (getattr(self, f"plasticity_{name}") for name in self.shapes)
-            fast = tuple(_per_row(1 - eta, f) + _per_row(write, a * g) for f, a, g in zip(fast, plasticity, grads))
+            fast = tuple(_per_row(1 - eta, f) + _per_row(eta, a * g) for f, a, g in zip(fast, plasticity, grads))
         return o[:, : self.d_model], fast
 
 
