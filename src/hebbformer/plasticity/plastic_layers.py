@@ -132,17 +132,24 @@ class UntrainedPlasticMLP(PlasticMLP):
 
         F_t = (1 - e_t) F_{t-1} + e_t * c * G_t,    e_t = 0.2 sigmoid(m_t) * min(1, 1 / ||G_t||)
 
-    but the write runs outside the graph the task loss is differentiated through (its ``no_grad``
-    on detached state), so nothing that sets the write ever learns: ``c`` is its 0.02 for every
-    weight and bias (its ``alpha`` and ``beta``: a gradient never reaches them, so AdamW never
-    moves them), and the modulator's weights and the inner loss's projection keep their initial
-    values. The task gradient still reaches ``W`` through the read, ``F`` a constant in it.
-    As its code: the clip scales the forgetting too (Duan et al.'s, and ``PlasticMLP``'s, only the write); GELU; Hebbian ``G = pre x post`` with ``post`` each linear map's output (before
-    the activation), a bias's ``G = post``; gradient ``G = +dL/dF`` of ``L = mean((P o)^2)``, ``P``
-    a fixed random square map (its ``internal_proj``, PyTorch's ``Linear`` init); ``||G||`` over
-    the weights, not the biases (plus its 1e-8 twice). Where it differs: ``m`` is the layer's last
-    output unit (its: one unit of the network's head, as untrained), and the norm and ``eta`` are
-    this layer's (its: one over every plastic layer of the network)."""
+    (0.2 at write rate 1, its ``eta0``: the study's write-rate grid scales it) but the write runs
+    outside the graph the task loss is differentiated through (its ``no_grad`` on detached state),
+    so nothing that sets the write learns: ``c`` is its 0.02 for every weight and bias (its
+    ``alpha`` and ``beta``: a gradient never reaches them, so AdamW never moves them), and the
+    slow weights of the modulator and of the extra outputs, and the inner loss's projection, get
+    no gradient (weight decay aside). The task gradient still reaches ``W`` through the read, ``F``
+    a constant in it. As its code: the clip scales the forgetting too (Duan et al.'s, and
+    ``PlasticMLP``'s, only the write); GELU; Hebbian ``G = pre x post`` with ``post`` each linear
+    map's output (before the activation), a bias's ``G = post``; gradient ``G = +dL/dF`` of
+    ``L = mean((P o)^2)``, ``P`` a fixed random square map (its ``internal_proj``, PyTorch's
+    ``Linear`` init); ``||G||`` over the weights, not the biases (plus its 1e-8 twice).
+
+    Where it differs, all from this being a layer of its own rather than one of a network: the
+    modulator ``m`` and the inner loss's outputs are this layer's extra output units (its: the
+    network head's ``tilde_eta`` and outputs, after the later blocks), so they are plastic here
+    and static there; the norm and ``e_t`` are this layer's (its: one over every plastic layer of
+    the network); no dropout (its: 0.1 on the hidden and output activations in training, which
+    the writes then see)."""
 
     coefficient = 0.02  # its alpha_init = beta_init
 
