@@ -523,3 +523,11 @@ def test_summary_rows_take_one_tasks_levels_in_numeric_order(tmp_path):
     tasks = ["fewshot20_omniglot@5", "fewshot_omniglot@5", "fewshot20_omniglot@1", "fewshot_omniglot@1"]
     assert study._in_order([{"task": t, "module": "attention"} for t in tasks])[0] == \
         ["fewshot_omniglot@1", "fewshot_omniglot@5", "fewshot20_omniglot@1", "fewshot20_omniglot@5"]
+
+
+def test_the_summary_lists_each_modules_parameters_in_the_order_of_its_tasks(tmp_path):
+    """One count per task, in the table's task order (cue_reward before the regression), not sorted."""
+    results = [{**_result("lstm", 0, {10: [0.5]}), "task": task, "parameters": n}
+               for task, n in (("regression_duan_linear", 20), ("cue_reward", 30))]
+    md = summarise(results, tmp_path)
+    assert "Parameters per model (by task: cue_reward, regression_duan_linear): lstm 30/20" in md

@@ -725,9 +725,12 @@ def _markdown(rows: list[dict]) -> str:
                 cells.append(f"{hit[0]['mean']:.3f} ± {hit[0]['ci95']:.3f}" if hit else "")
             label = "all levels" if level == "all" else f"{level_name}={level}"
             lines.append(f"| {task} ({metric}, {label}) | " + " | ".join(cells) + " |")
-    params = {m: sorted({r["parameters"] for r in rows if r["module"] == m}) for m in modules}
+    # each module's count on each task it ran, in the table's order of tasks (sorted counts read as task order did not)
+    params = {m: [hit[0]["parameters"] for t in tasks
+                  if (hit := [r for r in rows if r["module"] == m and r["task"] == t])] for m in modules}
     lines.append("")
-    lines.append("Parameters per model (by task): " + "; ".join(f"{m} {'/'.join(map(str, p))}" for m, p in params.items()))
+    lines.append(f"Parameters per model (by task: {', '.join(tasks)}): "
+                 + "; ".join(f"{m} {'/'.join(map(str, p))}" for m, p in params.items()))
     plateau = [f"{r['task']} {r['module']} {r['left_plateau']}/{r['seeds']}" for r in rows
                if r["level"] == "all" and r.get("left_plateau", "") != ""]
     if plateau:
