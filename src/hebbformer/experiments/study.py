@@ -591,26 +591,39 @@ def comparisons(modules) -> list[tuple[str, str]]:
             + [(m, control) for control in STATIC_CONTROLS if control in present for m in rules])
 
 
+def seed_paired(a: dict[int, dict], b: dict[int, dict]) -> list[dict]:
+    """a - b over the seeds both ran, per level: a and b are one task's runs by seed (of two
+    modules, or of one module in two studies). The levels are those of a's first shared run, then
+    "all" where there are several (one level's "all" is the same); each as {"level", "mean", "ci95",
+    "seeds"}, the mean over seeds with its 95% CI (Student t). [] where they share no seed."""
+    seeds = sorted(a.keys() & b.keys())
+    if not seeds:
+        return []
+    levels = list(a[seeds[0]]["levels"])
+    out = []
+    for level in levels + ["all"] if len(levels) > 1 else levels:
+        m, ci = mean_ci_seeds([level_score(a[s], level) - level_score(b[s], level) for s in seeds])
+        out.append({"level": level, "mean": m, "ci95": ci, "seeds": len(seeds)})
+    return out
+
+
 def paired_differences(results: list[dict]) -> list[dict]:
     """For each task and pair of ``comparisons`` both present, per level: the mean over seeds of
-    a - b with its 95% CI (Student t), pairing the runs of one seed. A seed's runs share their
+    a - b with its 95% CI (``seed_paired``), pairing the runs of one seed. A seed's runs share their
     training batches and evaluation sequences (both are drawn from the seed), so the pairing
     removes the part of the spread that comes from the data; only seeds both modules ran count."""
-    by = {(r["task"], r["module"], r["seed"]): r for r in results}
+    by: dict[tuple[str, str], dict[int, dict]] = {}
+    for r in results:
+        by.setdefault((r["task"], r["module"]), {})[r["seed"]] = r
     out = []
     pairs = comparisons(r["module"] for r in results)
     for task in _in_order(results)[0]:  # the table's order of tasks
         for a, b in pairs:
-            seeds = sorted(s for (t, m, s) in by if t == task and m == a and (task, b, s) in by)
-            if not seeds:
-                continue
-            first = by[(task, a, seeds[0])]
-            levels = list(first["levels"])
-            for level in levels + ["all"] if len(levels) > 1 else levels:  # one level: "all" is the same
-                d = [level_score(by[(task, a, s)], level) - level_score(by[(task, b, s)], level) for s in seeds]
-                m, ci = mean_ci_seeds(d)
+            runs = by.get((task, a), {})
+            for d in seed_paired(runs, by.get((task, b), {})):
+                first = next(iter(runs.values()))
                 out.append({"task": task, "a": a, "b": b, "metric": first["metric"], "level_name": first["level_name"],
-                            "level": level, "mean": m, "ci95": ci, "seeds": len(seeds)})
+                            **d})
     return out
 
 
