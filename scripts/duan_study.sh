@@ -182,18 +182,21 @@ beside_tuned() {  # beside() with the plastic modules tuned on their own, beside
 chaudhary_form() {  # the claims' source's own architecture (Chaudhary 2025, docs/results/duan-study/chaudhary-2025/):
   # each block's feed-forward layers plastic beside causal softmax attention, here with Duan et al.'s rules trained
   # through their writes (plastic_*, --beside-attention), on claims_full's tasks, grid and tuning seeds; then against
-  # claims-full's attention alone (the source's static control: the same layout, static feed-forward) in one table
+  # claims-full's attention alone (the source's static control: the same layout, static feed-forward) in one table.
+  # plastic_off: the same plastic layers with the write off, at the rules' width (added 2026-12-07 #2, in a job of
+  # its own beside the rules' two: a folder's jobs may differ in modules)
   $S --out $O/claims-chaudhary-form --beside-attention --tasks regression_duan_mlp,cue_reward,regression_duan_linear \
-     --modules plastic_hebbian,plastic_gradient --steps 1000 --seeds 5 --tune-lrs 1e-3,3e-3,1e-2 --tune-write-rates 2,4 \
+     --modules plastic_hebbian,plastic_gradient,plastic_off --steps 1000 --seeds 5 --tune-lrs 1e-3,3e-3,1e-2 --tune-write-rates 2,4 \
      --tune-seeds 2
   .venv/bin/hebbformer study-combine $O/claims-full:attention $O/claims-chaudhary-form --out $O/claims-chaudhary-form-table
 }
 chaudhary_untrained() {  # the claims' source as its code runs it: chaudhary_* (its plastic feed-forward layers beside
   # attention, written outside the task loss's graph: coefficients 0.02, modulator and inner loss never trained), on
   # claims_full's tasks with its learning-rate grid and two tuning seeds, at its write scale (0.2: write rate 1);
-  # then against claims-full's attention alone in one table
+  # then against claims-full's attention alone in one table. chaudhary_off: the same layers with the write off, at
+  # the rules' width (added 2026-12-07 #2, after the rules' runs)
   $S --out $O/claims-chaudhary-untrained --beside-attention --tasks regression_duan_mlp,cue_reward,regression_duan_linear \
-     --modules chaudhary_hebbian,chaudhary_gradient --steps 1000 --seeds 5 --tune-lrs 1e-3,3e-3,1e-2 --tune-write-rates 1 \
+     --modules chaudhary_hebbian,chaudhary_gradient,chaudhary_off --steps 1000 --seeds 5 --tune-lrs 1e-3,3e-3,1e-2 --tune-write-rates 1 \
      --tune-seeds 2
   .venv/bin/hebbformer study-combine $O/claims-full:attention $O/claims-chaudhary-untrained \
      --out $O/claims-chaudhary-untrained-table

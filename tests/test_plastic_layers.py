@@ -1,15 +1,22 @@
 """Duan et al.'s rule as the block's plastic MLP, its untrained form in the claims' source, and the
 Hebbian module's fixes one at a time."""
 
+import copy
+
 import pytest
 import torch
+from torch._dynamo.utils import counters
 from torch.func import grad
 
+from hebbformer.experiments import study
+from hebbformer.experiments.study import StudyConfig, width_for_budget
 from hebbformer.models.sequence import SequenceModel
 from hebbformer.plasticity.fast_weights import HEBBIAN_ABLATION, HEBBIAN_FIXES, build_mixer
-from hebbformer.plasticity.plastic_layers import PLASTIC_LAYERS, UNTRAINED_PLASTIC_LAYERS
+from hebbformer.plasticity.plastic_layers import PLASTIC_LAYERS, UNTRAINED_PLASTIC_LAYERS, WRITE_OFF_LAYERS
+from hebbformer.tasks import build_task
 
-DUAN_LAYERS = [k for k in PLASTIC_LAYERS if k not in UNTRAINED_PLASTIC_LAYERS]
+WRITING = [k for k in PLASTIC_LAYERS if k not in WRITE_OFF_LAYERS]
+DUAN_LAYERS = [k for k in WRITING if k not in UNTRAINED_PLASTIC_LAYERS]
 
 
 def layer(kind, d=6, hidden=10, seed=0):
@@ -58,7 +65,7 @@ def test_one_write_is_the_rule_read_before_it(kind):
     assert (norm > 1).any()  # the clip was exercised
 
 
-@pytest.mark.parametrize("kind", list(PLASTIC_LAYERS))
+@pytest.mark.parametrize("kind", WRITING)
 def test_the_modulator_can_freeze_the_memory(kind):
     m = layer(kind)
     x = torch.randn(2, 7, 6, dtype=torch.float64)
@@ -100,7 +107,7 @@ def test_the_sources_write_is_its_rule_with_fixed_coefficients(kind):
         torch.testing.assert_close(f, (1 - e_) * f0 + e_ * 0.02 * g)
 
 
-@pytest.mark.parametrize("kind", list(PLASTIC_LAYERS))
+@pytest.mark.parametrize("kind", WRITING)
 def test_the_task_loss_trains_the_write_in_duans_layers_and_not_in_the_sources(kind):
     """Duan et al.'s outer loss reaches A, the modulator and the inner loss through the writes;
     Chaudhary's code writes outside the graph: its coefficients are no parameters, and the
@@ -115,6 +122,50 @@ def test_the_task_loss_trains_the_write_in_duans_layers_and_not_in_the_sources(k
         write_only = torch.cat([mlp.w2.grad[:, 8:].flatten(), mlp.b2.grad[8:]])  # the extra outputs, the modulator
         assert (write_only.abs().max() == 0) == untrained
         assert mlp.w1.grad.abs().max() > 0 and mlp.w2.grad[:, :8].abs().max() > 0  # the read is trained
+
+
+@pytest.mark.parametrize("rule", [k for k in WRITING if k.split("_")[0] + "_off" in WRITE_OFF_LAYERS])
+def test_the_write_off_is_its_familys_rule_with_no_plasticity(rule):
+    """plastic_off and chaudhary_off: their family's rule with A (c) at 0, every write 0, F at
+    its start, so the same outputs from the same slow weights, token by token and whole."""
+    off, m = layer(rule.split("_")[0] + "_off"), layer(rule)
+    m.load_state_dict(off.state_dict(), strict=False)  # the slow weights: W1, b1, W2, b2
+    x = 3 * torch.randn(2, 9, 6, dtype=torch.float64)
+    assert not torch.allclose(off(x), m(x))  # with its coefficients the rule does write
+    with torch.no_grad():
+        for name in m.shapes:
+            getattr(m, f"plasticity_{name}").zero_()
+    torch.testing.assert_close(off(x), m(x), rtol=1e-12, atol=1e-12)
+    assert {n for n, _ in off.named_parameters()} == {"w1", "b1", "w2", "b2"} and off.init_state(2, x) == ()
+
+
+@pytest.mark.parametrize("off", list(WRITE_OFF_LAYERS))
+def test_the_write_off_gets_its_familys_width_and_no_write_rate(off):
+    cfg = StudyConfig(modules=[off], tasks=["cue_reward"], beside_attention=True)
+    task = build_task("cue_reward")
+    rule = WRITE_OFF_LAYERS[off].sized_as
+    assert width_for_budget(off, task, cfg) == width_for_budget(rule, task, cfg)
+    assert cfg.grid(off) == [(cfg.lr, 1.0)] and not study.writes(off) and study.writes(rule)
+
+
+@pytest.mark.slow  # inductor compiles C++ for each kind, 30-60 s
+@pytest.mark.parametrize("kind", DUAN_LAYERS)
+def test_compiled_token_steps_are_the_same_function(kind):
+    """--compile: Duan et al.'s plastic layers' token steps through torch.compile give the eager
+    steps' outputs and gradients, to float32's rounding."""
+    torch.manual_seed(5)
+    eager = SequenceModel(kind, d_in=5, d_out=3, d_model=8, depth=2, heads=2, beside_attention=True)
+    compiled = copy.deepcopy(eager)
+    graphs = counters["stats"]["unique_graphs"]
+    study.compile_token_steps(compiled)
+    x = torch.randn(4, 7, 5)
+    outputs = [m(x) for m in (eager, compiled)]
+    for y in outputs:
+        y.square().sum().backward()
+    assert counters["stats"]["unique_graphs"] > graphs  # compiled, not run eagerly after a failure
+    torch.testing.assert_close(outputs[1], outputs[0])
+    for (name, a), b in zip(eager.named_parameters(), compiled.parameters()):
+        torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-6, msg=name)
 
 
 @pytest.mark.parametrize("fix", HEBBIAN_FIXES)

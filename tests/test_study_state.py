@@ -263,8 +263,9 @@ def test_tuning_from_prefers_the_levels_own_winner_and_takes_a_one_point_module_
 def test_a_run_killed_mid_training_resumes_from_its_saved_state_to_the_same_result(tmp_path, monkeypatch):
     """A run saves its training state as it goes (here after every step); killed at step 7 of 12 and
     started again, it resumes there and ends with the result of a run never stopped (loss curve and
-    scores bit for bit); the state file, the study's own, is gone once the result is written. A torn
-    state file, or one of other settings, resumes nothing: the run trains from its first step."""
+    scores bit for bit); the state file, the study's own, is gone once the result is written, and one
+    saved before a setting existed resumes as trained at its old value. A torn state file, or one of
+    other settings, resumes nothing: the run trains from its first step."""
     cfg = StudyConfig(modules=["matched_gradient"], tasks=["reproduction_delay@0"], seeds=1, steps=12, batch_size=4,
                       budget=3000, eval_batches=1)
     monkeypatch.setattr(study, "PARTIAL_EVERY_S", 0.0)
@@ -277,7 +278,8 @@ def test_a_run_killed_mid_training_resumes_from_its_saved_state_to_the_same_resu
         return step(model, opt, loss, i, **kw)
 
     logged = []
-    for broken in (None, b"torn", "other settings", "an older model", "parameters in another order"):
+    for broken in (None, "saved before --compile", b"torn", "other settings", "an older model",
+                   "parameters in another order"):
         out = tmp_path / f"killed-{broken!s:.5}"
         monkeypatch.setattr(study, "optimiser_step", killed_at_step_7)
         with pytest.raises(KeyboardInterrupt):
@@ -287,9 +289,11 @@ def test_a_run_killed_mid_training_resumes_from_its_saved_state_to_the_same_resu
         assert partial.is_file()
         if broken == b"torn":
             partial.write_bytes(partial.read_bytes()[:100])
-        elif broken in ("an older model", "parameters in another order"):  # this run's identity
-            state = torch.load(partial, weights_only=True)
-            if broken == "an older model":
+        elif broken in ("saved before --compile", "an older model", "parameters in another order"):
+            state = torch.load(partial, weights_only=True)  # this run's identity
+            if broken == "saved before --compile":
+                assert state["identity"].pop("compile") is False
+            elif broken == "an older model":
                 state["model"].pop(next(iter(state["model"])))  # a parameter missing
             else:  # what the optimiser's state, matched by position, would silently misread
                 state["parameters"] = state["parameters"][::-1]
@@ -308,7 +312,7 @@ def test_a_run_killed_mid_training_resumes_from_its_saved_state_to_the_same_resu
         assert not partial.exists()  # the finished run's state removed, nothing trained
         assert {k: v for k, v in resumed.items() if k != "train_s"} == {k: v for k, v in whole.items() if k != "train_s"}
     said = "\n".join(logged)
-    assert said.count("resumed at step 7 of 12") == 1 and "seed 0: step 11 of 12, loss " in said  # its progress
+    assert said.count("resumed at step 7 of 12") == 2 and "seed 0: step 11 of 12, loss " in said  # its progress
     assert "cannot be read" in said and "another run's or other settings' training" in said
     assert "does not fit this run (RuntimeError" in said and "(ValueError: its model has other parameters" in said
 
@@ -354,14 +358,17 @@ def test_paired_differences_pair_the_runs_of_one_seed(tmp_path):
 
 
 def test_paired_differences_pair_each_rule_form_and_every_static_control():
-    """Each gradient rule against its Hebbian twin in the same form (variants, the source's untrained pair), and
-    each of their rules against the LSTM and attention; no pair for a module without a partner."""
+    """Each gradient rule against its Hebbian twin in the same form (variants, the source's untrained pair), each
+    plastic-layers rule against its family's write-off layers, and each of their rules and write-off controls
+    against the LSTM and attention; no pair for a module without a partner."""
     modules = ["matched_hebbian+tied+A_ones", "matched_gradient+tied+A_ones", "attention", "delta",
-               "plastic_gradient", "chaudhary_hebbian", "chaudhary_gradient"]
+               "plastic_gradient", "plastic_off", "chaudhary_hebbian", "chaudhary_gradient"]
     assert study.comparisons(modules) == [
         ("matched_gradient+tied+A_ones", "matched_hebbian+tied+A_ones"), ("chaudhary_gradient", "chaudhary_hebbian"),
+        ("plastic_gradient", "plastic_off"),
         ("matched_hebbian+tied+A_ones", "attention"), ("matched_gradient+tied+A_ones", "attention"),
-        ("plastic_gradient", "attention"), ("chaudhary_hebbian", "attention"), ("chaudhary_gradient", "attention")]
+        ("plastic_gradient", "attention"), ("plastic_off", "attention"), ("chaudhary_hebbian", "attention"),
+        ("chaudhary_gradient", "attention")]
     results = [_result("matched_gradient+tied+A_ones", 0, {1: [0.5]}), _result("matched_hebbian+tied+A_ones", 0, {1: [0.2]}),
                _result("attention", 0, {1: [0.4]}), _result("lstm", 1, {1: [0.1]})]
     diffs = {(d["a"], d["b"]): d["mean"] for d in study.paired_differences(results)}

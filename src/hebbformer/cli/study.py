@@ -14,13 +14,14 @@ def add(sub) -> None:
     p.add_argument("--out", default="runs/study", help="study folder; finished runs in it are kept (default runs/study)")
     from ..experiments.study import DEFAULT_MODULES
     from ..plasticity.fast_weights import HEBBIAN_ABLATION, MATCHED_TIED
-    from ..plasticity.plastic_layers import UNTRAINED_PLASTIC_LAYERS
+    from ..plasticity.plastic_layers import UNTRAINED_PLASTIC_LAYERS, WRITE_OFF_LAYERS
     from ..tasks import TASKS
 
     p.add_argument("--modules", help=f"comma-separated, default {','.join(DEFAULT_MODULES)}; the Hebbian "
                    f"ablation by name: {','.join(HEBBIAN_ABLATION)}; Duan et al.'s update read with its keys: "
                    f"{','.join(MATCHED_TIED)}; the claims' source's plastic layers, untrained (Chaudhary 2025): "
-                   f"{','.join(UNTRAINED_PLASTIC_LAYERS)}")
+                   f"{','.join(UNTRAINED_PLASTIC_LAYERS)}; Duan et al.'s and the source's plastic layers with the write "
+                   f"off (the control at the rules' width): {','.join(WRITE_OFF_LAYERS)}")
     p.add_argument("--tasks", help=f"comma-separated, default all: {','.join(TASKS)}; NAME@LEVEL trains and "
                    "scores one level only (one network per delay, as Duan et al.): reproduction_delay@40")
     p.add_argument("--seeds", type=int, default=3)
@@ -41,6 +42,9 @@ def add(sub) -> None:
                    "network per delay at the point tuned over all delays")
     p.add_argument("--beside-attention", action="store_true",
                    help="keep causal softmax attention in every block and add the module beside it (default: instead)")
+    p.add_argument("--compile", action="store_true",
+                   help="compile plastic_hebbian's and plastic_gradient's token steps (torch.compile; needs a C++ "
+                   "compiler): about 2x faster training here, other rounding, so a setting a study's runs must share")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0: torch's default")
     p.add_argument("overrides", nargs="*", metavar="data.key=value",
                    help="the few-shot task's data set, e.g. data.name=omniglot data.root=PATH (default glyphs)")
@@ -56,7 +60,7 @@ def run(args) -> int:
                       tune_write_rates=_numbers(args.tune_write_rates, "--tune-write-rates"),
                       tune_seeds=args.tune_seeds, encoder_channels=args.encoder_channels,
                       encoder_blocks=args.encoder_blocks, encoder_from=args.encoder_from,
-                      tuning_from=args.tuning_from)
+                      tuning_from=args.tuning_from, compile=args.compile)
     if args.modules:
         cfg.modules = [m.strip() for m in args.modules.split(",")]
     if args.tasks:

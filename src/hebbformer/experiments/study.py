@@ -40,14 +40,15 @@ from ..errors import ConfigError, DataError
 from ..models.encoder import ConvEncoder
 from ..models.sequence import MODULES, SequenceModel
 from ..plasticity.fast_weights import HEBBIAN_ABLATION, MATCHED_TIED
-from ..plasticity.plastic_layers import UNTRAINED_PLASTIC_LAYERS
+from ..plasticity.plastic_layers import UNTRAINED_PLASTIC_LAYERS, WRITE_OFF_LAYERS, PlasticGradient, PlasticHebbian
 from ..stats import mean_ci_seeds, proportion_ci95
 from ..tasks import TASKS, Task, build_task
 from ..train import init_encoder, lr_at, optimiser_step
 
-# The default modules: all but the Hebbian ablation, the tied matched mixers and the claims' source's
-# untrained rules, asked for by name (hebbian+keys, ..., matched_hebbian+tied, chaudhary_hebbian).
-_BY_NAME_ONLY = HEBBIAN_ABLATION.keys() | MATCHED_TIED.keys() | UNTRAINED_PLASTIC_LAYERS.keys()
+# The default modules: all but the Hebbian ablation, the tied matched mixers, the claims' source's
+# untrained rules and the plastic layers with the write off, asked for by name (hebbian+keys, ...,
+# matched_hebbian+tied, chaudhary_hebbian, plastic_off).
+_BY_NAME_ONLY = HEBBIAN_ABLATION.keys() | MATCHED_TIED.keys() | UNTRAINED_PLASTIC_LAYERS.keys() | WRITE_OFF_LAYERS.keys()
 DEFAULT_MODULES = tuple(m for m in MODULES if m not in _BY_NAME_ONLY)
 
 
@@ -80,6 +81,8 @@ class StudyConfig:
     # instead of a grid of their own: Duan et al.'s one network per delay (reproduction_delay@60)
     # trained at the point tuned once on the task over all delays (see borrowed_tuning).
     tuning_from: str = ""
+    # Each plastic layer's token step compiled (``compile_token_steps``): faster, with other rounding.
+    compile: bool = False
 
     def validate(self) -> "StudyConfig":
         for m in self.modules:
@@ -154,7 +157,7 @@ class StudyConfig:
 
 def writes(kind: str) -> bool:
     """Whether a module has a plastic write whose rate the grid can scale."""
-    return hasattr(MODULES[kind], "write_rate")
+    return getattr(MODULES[kind], "write_rate", None) is not None
 
 
 def image_encoder(task: Task, cfg: StudyConfig) -> ConvEncoder | None:
@@ -168,9 +171,24 @@ def build(kind: str, task: Task, d_model: int, cfg: StudyConfig, write_rate: flo
     if cfg.encoder_from and model.encoder is not None:
         init_encoder(model, cfg.encoder_from, "--encoder-from")
     for m in model.modules():
-        if hasattr(m, "write_rate"):
+        if getattr(m, "write_rate", None) is not None:
             m.write_rate = write_rate
     return model
+
+
+def compile_token_steps(model: SequenceModel) -> None:
+    """``--compile``: Duan et al.'s plastic layers' token step through ``torch.compile`` (inductor,
+    which builds C++ with the machine's compiler and keeps it in a disk cache for later runs).
+    Those layers write token by token, each step a few elementwise passes over [B, d, 2d] tensors
+    and their backward, which it fuses: a training step 2.0-2.2x faster beside attention on the
+    2-core AVX2 EPYC, one thread (``bench/study_step.py``), after up to a minute of compiling per
+    shape. The untrained layers (``chaudhary_*``), whose write has no backward, stay eager: compiled,
+    their step took 1.2x as long. The same function with other rounding (tested), so a run trained
+    so differs from one trained eagerly in its last bits, and where it sits at a bifurcation, in
+    its outcome."""
+    for m in model.modules():
+        if isinstance(m, (PlasticHebbian, PlasticGradient)):
+            m.step = torch.compile(m.step, dynamic=False)
 
 
 def plastic_parameters(model: SequenceModel) -> int:
@@ -181,7 +199,10 @@ def plastic_parameters(model: SequenceModel) -> int:
 
 def width_for_budget(kind: str, task: Task, cfg: StudyConfig) -> int:
     """The d_model (a multiple of heads) whose model comes closest to the parameter budget.
-    Parameters grow with the width, so the search stops at the first width over the budget."""
+    Parameters grow with the width, so the search stops at the first width over the budget. A
+    control sized as another module (``sized_as``: the plastic layers with the write off) gets that
+    module's width, and so fewer parameters than the budget."""
+    kind = getattr(MODULES[kind], "sized_as", kind)
     best, best_gap = cfg.heads, math.inf
     for d in range(cfg.heads, 4096, cfg.heads):
         n = plastic_parameters(build(kind, task, d, cfg))
@@ -217,6 +238,8 @@ def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig, lr: float | No
         torch.manual_seed(seed)
         d = width_for_budget(kind, task, cfg)
         model = build(kind, task, d, cfg, write_rate)
+        if cfg.compile:
+            compile_token_steps(model)
         return d, model, torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01), _generator(seed, 0)
 
     d, model, opt, g = start_anew()
@@ -286,7 +309,9 @@ def _partial_state(path: Path, identity: dict, log=print) -> dict | None:
         return None
     try:
         state = torch.load(io.BytesIO(path.read_bytes()), weights_only=True)
-        same = isinstance(state, dict) and state.get("identity") == identity
+        saved = state.get("identity") if isinstance(state, dict) else None
+        before = {k: v for k, v in _BEFORE_SETTING.items() if k in identity}  # saved before a setting existed
+        same = isinstance(saved, dict) and {**before, **saved} == identity
     except Exception as err:  # noqa: BLE001 - whatever a torn or foreign file raises, it resumes nothing
         log(f"{path} cannot be read ({err.__class__.__name__}): the run starts from its first step")
         return None
@@ -328,9 +353,11 @@ def write_json_atomic(path: Path, data: dict, indent: int | None = None) -> None
 # Settings every run of one study must share; modules, tasks and seeds may grow between calls.
 SHARED_SETTINGS = ("steps", "batch_size", "lr", "budget", "depth", "heads", "eval_batches", "data",
                    "beside_attention", "tune_lrs", "tune_write_rates", "tune_seeds", "encoder_channels",
-                   "encoder_blocks", "encoder_from", "tuning_from")
-# What a study.json written before a setting existed was trained with (the default may differ).
-_BEFORE_SETTING = {"encoder_channels": 16, "encoder_blocks": 3, "encoder_from": "", "tuning_from": ""}
+                   "encoder_blocks", "encoder_from", "tuning_from", "compile")
+# What a study.json (or a run's saved state) written before a setting existed was trained with (the
+# default may differ).
+_BEFORE_SETTING = {"encoder_channels": 16, "encoder_blocks": 3, "encoder_from": "", "tuning_from": "",
+                   "compile": False}
 # What train_one writes for a run: a file without all of it is not a finished run.
 RESULT_KEYS = ("task", "module", "seed", "d_model", "parameters", "train_s", "loss_curve", "metric",
                "level_name", "levels")
@@ -582,13 +609,18 @@ def comparisons(modules) -> list[tuple[str, str]]:
     """The comparisons the claims turn on among ``modules``, as (a, b): a - b per seed. Each
     gradient rule against its Hebbian twin in the same form (a matched pair shares all but the
     write's post-synaptic factor; ``+tied...`` variants pair alike; Duan et al.'s plastic layers,
-    and Chaudhary's untrained ones), then each rule against each static control present."""
+    and Chaudhary's untrained ones), then each plastic-layers rule against its family's layers with
+    the write off (``plastic_off``, ``chaudhary_off``: the write and nothing else apart), then each
+    rule and write-off control against each static control present."""
     present = list(dict.fromkeys(modules))
     forms = ("matched_", "plastic_", "chaudhary_")
-    rules = [m for m in present if m.startswith(forms)]
+    plastic = [m for m in present if m.startswith(forms)]  # the rules and the write-off controls
+    rules = [m for m in plastic if m not in WRITE_OFF_LAYERS]
     hebbian = {m: m.replace("_gradient", "_hebbian", 1) for m in rules if m.startswith(tuple(f + "gradient" for f in forms))}
+    write_off = [(m, m.split("_")[0] + "_off") for m in rules]
     return ([(gradient, twin) for gradient, twin in hebbian.items() if twin in present]
-            + [(m, control) for control in STATIC_CONTROLS if control in present for m in rules])
+            + [(m, off) for m, off in write_off if off in present]
+            + [(m, control) for control in STATIC_CONTROLS if control in present for m in plastic])
 
 
 def seed_paired(a: dict[int, dict], b: dict[int, dict]) -> list[dict]:

@@ -25,7 +25,8 @@ fan-out. A write depends on the previous one, so the sequence form runs the step
 
 ``chaudhary_hebbian`` and ``chaudhary_gradient`` are the same layers as the claims' source runs
 them (``UntrainedPlasticMLP``): a write the task loss is not differentiated through, so its
-coefficients, modulator and inner loss never learn.
+coefficients, modulator and inner loss never learn. ``plastic_off`` and ``chaudhary_off`` are each
+family's layers with the write switched off (``WriteOff``), the control at the rules' own width.
 """
 
 from __future__ import annotations
@@ -199,5 +200,43 @@ class ChaudharyGradient(UntrainedPlasticMLP):
 
 
 # The source's rules, untrained: asked for by name (the study's default modules leave them out)
+class WriteOff(PlasticMLP):
+    """The control of a family of plastic layers: the same layer with its write switched off, read
+    with ``W`` alone at every token (``F`` stays 0). It is the family's rules with their plasticity
+    coefficients at 0 (``A``, or the source's ``c``: then every write is 0 and ``F`` never leaves
+    its start; tested), so a rule against it differs in the write and nothing else: not in the
+    width (the study sizes it as ``sized_as``, whose budget counts ``A``), the activation, or the
+    extra outputs (kept, read by nothing, as in the untrained rules). Having no state, it runs the
+    whole sequence at once."""
+    write_rate = None  # no write for the study's grid to scale
+    sized_as = "plastic_hebbian"  # its width: that of the family's rules at the same budget
+
+    def _add_plasticity(self, name, shape):
+        pass
+
+    def _add_inner_loss(self, out):
+        pass
+
+    def init_state(self, batch, like):
+        return ()
+
+    def forward(self, x):
+        h = self.activation(x @ self.w1 + self.b1)
+        return (h @ self.w2 + self.b2)[..., : self.d_model]
+
+    def step(self, x, fast):
+        return self.forward(x), fast
+
+
+class PlasticOff(WriteOff):
+    kind = "plastic_off"
+
+
+class ChaudharyOff(WriteOff):
+    kind, sized_as = "chaudhary_off", "chaudhary_hebbian"
+    activation = staticmethod(UntrainedPlasticMLP.activation)
+
+
 UNTRAINED_PLASTIC_LAYERS = {m.kind: m for m in (ChaudharyHebbian, ChaudharyGradient)}
-PLASTIC_LAYERS = {m.kind: m for m in (PlasticHebbian, PlasticGradient)} | UNTRAINED_PLASTIC_LAYERS
+WRITE_OFF_LAYERS = {m.kind: m for m in (PlasticOff, ChaudharyOff)}  # each family's control
+PLASTIC_LAYERS = {m.kind: m for m in (PlasticHebbian, PlasticGradient)} | UNTRAINED_PLASTIC_LAYERS | WRITE_OFF_LAYERS
