@@ -44,7 +44,7 @@ def add(sub) -> None:
                    help="keep causal softmax attention in every block and add the module beside it (default: instead)")
     p.add_argument("--compile", action="store_true",
                    help="compile plastic_hebbian's and plastic_gradient's token steps (torch.compile; needs a C++ "
-                   "compiler): about 2x faster training here, other rounding, so a setting a study's runs must share")
+                   "compiler): about 1.8-2x faster training here, other rounding, so a setting a study's runs must share")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0: torch's default")
     p.add_argument("overrides", nargs="*", metavar="data.key=value",
                    help="the few-shot task's data set, e.g. data.name=omniglot data.root=PATH (default glyphs)")

@@ -180,7 +180,7 @@ def compile_token_steps(model: SequenceModel) -> None:
     """``--compile``: Duan et al.'s plastic layers' token step through ``torch.compile`` (inductor,
     which builds C++ with the machine's compiler and keeps it in a disk cache for later runs).
     Those layers write token by token, each step a few elementwise passes over [B, d, 2d] tensors
-    and their backward, which it fuses: a training step 2.0-2.2x faster beside attention on the
+    and their backward, which it fuses: a training step 1.8-2.0x faster beside attention on the
     2-core AVX2 EPYC, one thread (``bench/study_step.py``), after up to a minute of compiling per
     shape. The untrained layers (``chaudhary_*``), whose write has no backward, stay eager: compiled,
     their step took 1.2x as long. The same function with other rounding (tested), so a run trained
