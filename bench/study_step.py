@@ -1,12 +1,13 @@
-"""The study's training step with the plastic layers' token steps eager against compiled
+"""The study's training step with its modules' token loops eager against compiled
 (``hebbformer study --compile``), side by side in one run: for each module, the model a study
-builds for the task (its budget's width), one batch forward and backward, the steps of the two
-taken in turn. Prints milliseconds per step, their ratio and the first compiled step's seconds
+builds for the task (its budget's width), one batch at one level forward and backward, the steps
+of the two taken in turn. Prints milliseconds per step, their ratio and the first compiled step's seconds
 (the compiling; inductor's disk cache shortens it in later processes), and writes them with the
 machine to study_step.json.
 
     .venv/bin/python bench/study_step.py                                   # cue_reward, beside attention
     .venv/bin/python bench/study_step.py --task regression_duan_mlp --modules plastic_gradient
+    .venv/bin/python bench/study_step.py --task reproduction_delay --level 60 --alone --budget 250000 --modules matched_gradient
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--task", default="cue_reward", choices=sorted(TASKS))
     ap.add_argument("--modules", default="plastic_hebbian,plastic_gradient")
+    ap.add_argument("--level", type=int, help="the task's level of the batch (default: its first)")
     ap.add_argument("--steps", type=int, default=10, help="timed steps of each, taken in turn")
     ap.add_argument("--budget", type=int, default=25_000)
     ap.add_argument("--alone", action="store_true", help="the module instead of attention (default: beside it)")
@@ -39,9 +41,12 @@ def main():
     torch.set_num_threads(args.threads)
     print(f"machine: {describe_line()}", flush=True)
     task = build_task(args.task)
+    level = task.levels[0] if args.level is None else args.level
+    if level not in task.levels:
+        ap.error(f"--level {level}: {args.task}'s levels are {task.levels}")
     cfg = StudyConfig(budget=args.budget, beside_attention=not args.alone).validate()
-    batch = task.sample(cfg.batch_size, task.levels[0], torch.Generator().manual_seed(0))
-    figures = {"task": args.task, "beside_attention": cfg.beside_attention, "budget": args.budget,
+    batch = task.sample(cfg.batch_size, level, torch.Generator().manual_seed(0))
+    figures = {"task": args.task, "level": level, "beside_attention": cfg.beside_attention, "budget": args.budget,
                "threads": args.threads, "steps": args.steps, "modules": {}}
     for kind in args.modules.split(","):
         torch.manual_seed(0)

@@ -1,10 +1,13 @@
+import copy
 import math
 
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch._dynamo.utils import counters
 
+from hebbformer.experiments.study import compile_token_steps
 from hebbformer.models.sequence import MODULES, SequenceModel
 from hebbformer.plasticity.fast_weights import FAST_WEIGHTS, HebbianFastWeights, build_mixer
 
@@ -55,6 +58,26 @@ def test_whole_model_token_by_token_equals_sequence(kind, beside_attention):
     x = torch.randn(2, 9, 5, dtype=torch.float64)
     with torch.no_grad():
         torch.testing.assert_close(model(x), model.forward_token_by_token(x), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.slow  # inductor compiles C++ for each kind, 30-60 s
+@pytest.mark.parametrize("kind", ["plastic_hebbian", "plastic_gradient", "matched_gradient", "chaudhary_gradient"])
+def test_compiled_token_steps_are_the_same_function(kind):
+    """study --compile: the token loops through torch.compile give the eager outputs and gradients,
+    to float32's rounding; the untrained layers' stays eager."""
+    torch.manual_seed(5)
+    eager = SequenceModel(kind, d_in=5, d_out=3, d_model=8, depth=2, heads=2, beside_attention=True)
+    compiled = copy.deepcopy(eager)
+    graphs = counters["stats"]["unique_graphs"]
+    compile_token_steps(compiled)
+    x = torch.randn(4, 7, 5)
+    outputs = [m(x) for m in (eager, compiled)]
+    for y in outputs:
+        y.square().sum().backward()
+    assert (counters["stats"]["unique_graphs"] > graphs) == (kind != "chaudhary_gradient")  # compiled, no fallback
+    torch.testing.assert_close(outputs[1], outputs[0])
+    for (name, a), b in zip(eager.named_parameters(), compiled.parameters()):
+        torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-6, msg=name)
 
 
 @pytest.mark.parametrize("kind", list(MODULES))

@@ -1,11 +1,8 @@
 """Duan et al.'s rule as the block's plastic MLP, its untrained form in the claims' source, and the
 Hebbian module's fixes one at a time."""
 
-import copy
-
 import pytest
 import torch
-from torch._dynamo.utils import counters
 from torch.func import grad
 
 from hebbformer.experiments import study
@@ -146,26 +143,6 @@ def test_the_write_off_gets_its_familys_width_and_no_write_rate(off):
     rule = WRITE_OFF_LAYERS[off].sized_as
     assert width_for_budget(off, task, cfg) == width_for_budget(rule, task, cfg)
     assert cfg.grid(off) == [(cfg.lr, 1.0)] and not study.writes(off) and study.writes(rule)
-
-
-@pytest.mark.slow  # inductor compiles C++ for each kind, 30-60 s
-@pytest.mark.parametrize("kind", DUAN_LAYERS)
-def test_compiled_token_steps_are_the_same_function(kind):
-    """--compile: Duan et al.'s plastic layers' token steps through torch.compile give the eager
-    steps' outputs and gradients, to float32's rounding."""
-    torch.manual_seed(5)
-    eager = SequenceModel(kind, d_in=5, d_out=3, d_model=8, depth=2, heads=2, beside_attention=True)
-    compiled = copy.deepcopy(eager)
-    graphs = counters["stats"]["unique_graphs"]
-    study.compile_token_steps(compiled)
-    x = torch.randn(4, 7, 5)
-    outputs = [m(x) for m in (eager, compiled)]
-    for y in outputs:
-        y.square().sum().backward()
-    assert counters["stats"]["unique_graphs"] > graphs  # compiled, not run eagerly after a failure
-    torch.testing.assert_close(outputs[1], outputs[0])
-    for (name, a), b in zip(eager.named_parameters(), compiled.parameters()):
-        torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-6, msg=name)
 
 
 @pytest.mark.parametrize("fix", HEBBIAN_FIXES)

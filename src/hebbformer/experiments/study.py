@@ -40,7 +40,7 @@ from ..errors import ConfigError, DataError
 from ..models.encoder import ConvEncoder
 from ..models.sequence import MODULES, SequenceModel
 from ..plasticity.fast_weights import HEBBIAN_ABLATION, MATCHED_TIED
-from ..plasticity.plastic_layers import UNTRAINED_PLASTIC_LAYERS, WRITE_OFF_LAYERS, PlasticGradient, PlasticHebbian
+from ..plasticity.plastic_layers import UNTRAINED_PLASTIC_LAYERS, WRITE_OFF_LAYERS
 from ..stats import mean_ci_seeds, proportion_ci95
 from ..tasks import TASKS, Task, build_task
 from ..train import init_encoder, lr_at, optimiser_step
@@ -177,18 +177,17 @@ def build(kind: str, task: Task, d_model: int, cfg: StudyConfig, write_rate: flo
 
 
 def compile_token_steps(model: SequenceModel) -> None:
-    """``--compile``: Duan et al.'s plastic layers' token step through ``torch.compile`` (inductor,
-    which builds C++ with the machine's compiler and keeps it in a disk cache for later runs).
-    Those layers write token by token, each step a few elementwise passes over [B, d, 2d] tensors
-    and their backward, which it fuses: a training step 1.8-2.0x faster beside attention on the
-    2-core AVX2 EPYC, one thread (``bench/study_step.py``), after up to a minute of compiling per
-    shape. The untrained layers (``chaudhary_*``), whose write has no backward, stay eager: compiled,
-    their step took 1.2x as long. The same function with other rounding (tested), so a run trained
-    so differs from one trained eagerly in its last bits, and where it sits at a bifurcation, in
-    its outcome."""
+    """``--compile``: each module's token loop through ``torch.compile`` (inductor, which builds C++
+    with the machine's compiler and keeps it in a disk cache for later runs), where the module has
+    one (``compile_steps``: Duan et al.'s plastic layers and the matched gradient rule, whose writes
+    run token by token in training, each a few elementwise passes over the fast weights and their
+    backward, which it fuses). A training step 1.8-2.2x faster on the 2-core AVX2 EPYC, one thread
+    (``bench/study_step.py``), after up to a minute of compiling per shape. The same function with
+    other rounding (tested), so a run trained so differs from one trained eagerly in its last
+    bits, and where it sits at a bifurcation, in its outcome."""
     for m in model.modules():
-        if isinstance(m, (PlasticHebbian, PlasticGradient)):
-            m.step = torch.compile(m.step, dynamic=False)
+        if hasattr(m, "compile_steps"):
+            m.compile_steps()
 
 
 def plastic_parameters(model: SequenceModel) -> int:

@@ -438,10 +438,21 @@ class MatchedFastWeights(nn.Module):
         e = eta[..., None, None]
         return (1 - e) * fast + e * clip * self.plasticity * (z[..., :, None] * k[..., None, :])
 
+    def _token(self, fast, q, k, v, eta):
+        """One token's read, before its write: (y [B, H, d], F_t)."""
+        return (fast @ q[..., None])[..., 0], self._write(fast, k, v, eta)
+
+    def compile_steps(self) -> None:
+        """``hebbformer study --compile``: the gradient rule's token (its read and write, run in a
+        loop in training) through torch.compile, which fuses their elementwise passes and their
+        backward. The Hebbian rule trains in its whole-sequence form, with no loop to fuse."""
+        if self.rule != "hebbian":
+            self._token = torch.compile(self._token, dynamic=False)
+
     def step(self, x, fast):
         q, k, v, eta = self._signals(x)  # [B, H, d], eta [B, H]
-        y = (fast @ q[..., None])[..., 0]  # read before write
-        return self.proj(y.flatten(1)), self._write(fast, k, v, eta)
+        y, fast = self._token(fast, q, k, v, eta)
+        return self.proj(y.flatten(1)), fast
 
     def forward(self, x):
         q, k, v, eta = self._signals(x)  # [B, T, H, d], eta [B, T, H]: every token's at once
@@ -452,8 +463,8 @@ class MatchedFastWeights(nn.Module):
             # zero tensor of the whole sequence's (a fifth of a training step's time went to filling them).
             fast, ys = self.init_state(x.shape[0], x), []
             for q_t, k_t, v_t, eta_t in zip(q.unbind(1), k.unbind(1), v.unbind(1), eta.unbind(1)):
-                ys.append((fast @ q_t[..., None])[..., 0])  # read before write
-                fast = self._write(fast, k_t, v_t, eta_t)
+                y, fast = self._token(fast, q_t, k_t, v_t, eta_t)
+                ys.append(y)
             return self.proj(torch.stack(ys, 1).flatten(2))
         clip = torch.clamp(1 / v.flatten(2).norm(dim=2).clamp_min(1e-12), max=1.0)  # [B, T]
         # y_t = sum_{s<t} eta_s c_s prod_{s<r<t} (1 - eta_r) (A (.) v_s k_s^T) q_t

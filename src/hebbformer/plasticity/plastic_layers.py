@@ -114,6 +114,11 @@ class PlasticMLP(nn.Module):
     def forward(self, x):
         return token_by_token(self, x)
 
+    def compile_steps(self) -> None:
+        """``hebbformer study --compile``: the token step through torch.compile, which fuses the
+        write's elementwise passes over [B, d, 2d] tensors and their backward."""
+        self.step = torch.compile(self.step, dynamic=False)
+
 
 def _per_row(scale: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return scale.reshape(-1, *([1] * (t.dim() - 1))) * t
@@ -153,6 +158,10 @@ class UntrainedPlasticMLP(PlasticMLP):
     the writes then see)."""
 
     coefficient = 0.02  # its alpha_init = beta_init
+
+    def compile_steps(self) -> None:
+        """Eager under ``--compile`` too: compiled, a training step took 1.2x as long (its write has
+        no backward to fuse; ``docs/results/speed.md``)."""
 
     def _add_plasticity(self, name, shape):
         self.register_buffer(f"plasticity_{name}", torch.full(shape, self.coefficient))
@@ -219,6 +228,9 @@ class WriteOff(PlasticMLP):
 
     def init_state(self, batch, like):
         return ()
+
+    def compile_steps(self) -> None:
+        """No token loop to compile: the whole sequence runs at once."""
 
     def forward(self, x):
         h = self.activation(x @ self.w1 + self.b1)
