@@ -1,5 +1,6 @@
 import copy
 import math
+import shutil
 
 import pytest
 import torch
@@ -7,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch._dynamo.utils import counters
 
-from hebbformer.experiments.study import compile_token_steps
+from hebbformer.experiments.study import compile_token_steps, cpp_compiler
 from hebbformer.models.sequence import MODULES, SequenceModel
 from hebbformer.plasticity.fast_weights import FAST_WEIGHTS, HebbianFastWeights, build_mixer
 
@@ -61,6 +62,7 @@ def test_whole_model_token_by_token_equals_sequence(kind, beside_attention):
 
 
 @pytest.mark.slow  # inductor compiles C++ for each kind, 30-60 s
+@pytest.mark.skipif(shutil.which(cpp_compiler()) is None, reason="torch.compile needs a C++ compiler")
 @pytest.mark.parametrize("kind", ["plastic_hebbian", "plastic_gradient", "matched_gradient", "chaudhary_gradient"])
 def test_compiled_token_steps_are_the_same_function(kind):
     """study --compile: the token loops through torch.compile give the eager outputs and gradients,

@@ -136,6 +136,13 @@ def test_unknown_task_is_named():
         StudyConfig(modules=["hebb"]).validate()
 
 
+def test_compile_without_a_cpp_compiler_is_refused_by_name(monkeypatch):
+    monkeypatch.setenv("CXX", "no-such-c++-compiler")
+    with pytest.raises(ConfigError, match=r"--compile needs a C\+\+ compiler .*no-such-c\+\+-compiler"):
+        StudyConfig(compile=True).validate()
+    StudyConfig(compile=False).validate()  # eager runs need none
+
+
 @pytest.mark.slow
 def test_static_weights_suffice_for_one_association_but_plastic_ones_bind_several():
     """The boundary condition: with one pair the answer is a linear read-out of a summed memory,

@@ -27,6 +27,8 @@ import io
 import json
 import math
 import os
+import shutil
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -109,6 +111,8 @@ class StudyConfig:
             self.borrowed_tuning()  # a missing or broken tuning.json, or a winner it lacks: refused before any write
         if self.encoder_from and not checkpoint.resolve(self.encoder_from).is_file():  # before the study writes
             raise ConfigError(f"--encoder-from {self.encoder_from}: no checkpoint there")
+        if self.compile and shutil.which(cxx := cpp_compiler()) is None:  # else torch fails at the first step
+            raise ConfigError(f"--compile needs a C++ compiler for torch.compile: {cxx} ($CXX, else g++) is not on PATH")
         return self
 
     def borrowed_tuning(self) -> dict[str, dict]:
@@ -174,6 +178,11 @@ def build(kind: str, task: Task, d_model: int, cfg: StudyConfig, write_rate: flo
         if getattr(m, "write_rate", None) is not None:
             m.write_rate = write_rate
     return model
+
+
+def cpp_compiler() -> str:
+    """The C++ compiler torch.compile's inductor calls: $CXX, else g++ (clang++ on macOS)."""
+    return os.environ.get("CXX", "clang++" if sys.platform == "darwin" else "g++")
 
 
 def compile_token_steps(model: SequenceModel) -> None:
