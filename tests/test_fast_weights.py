@@ -66,7 +66,8 @@ def test_whole_model_token_by_token_equals_sequence(kind, beside_attention):
 @pytest.mark.parametrize("kind", ["plastic_hebbian", "plastic_gradient", "matched_gradient", "chaudhary_gradient"])
 def test_compiled_token_steps_are_the_same_function(kind):
     """study --compile: the token loops through torch.compile give the eager outputs and gradients,
-    to float32's rounding; the untrained layers' stays eager."""
+    to float32's rounding, with one compiled code for every sequence length; the untrained layers'
+    stays eager."""
     torch.manual_seed(5)
     eager = SequenceModel(kind, d_in=5, d_out=3, d_model=8, depth=2, heads=2, beside_attention=True)
     compiled = copy.deepcopy(eager)
@@ -76,10 +77,14 @@ def test_compiled_token_steps_are_the_same_function(kind):
     outputs = [m(x) for m in (eager, compiled)]
     for y in outputs:
         y.square().sum().backward()
-    assert (counters["stats"]["unique_graphs"] > graphs) == (kind != "chaudhary_gradient")  # compiled, no fallback
+    assert (counters["stats"]["unique_graphs"] > graphs) == (kind != "chaudhary_gradient")  # compiled where it should be
+    assert not counters["graph_break"]  # whole, not pieces with eager code between them
     torch.testing.assert_close(outputs[1], outputs[0])
     for (name, a), b in zip(eager.named_parameters(), compiled.parameters()):
         torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-6, msg=name)
+    compiled_graphs = counters["stats"]["unique_graphs"]
+    compiled(torch.randn(4, 12, 5)).sum().backward()
+    assert counters["stats"]["unique_graphs"] == compiled_graphs  # another length: the same code, not compiled again
 
 
 @pytest.mark.parametrize("kind", list(MODULES))

@@ -6,7 +6,7 @@ import torch
 from torch.func import grad
 
 from hebbformer.experiments import study
-from hebbformer.experiments.study import StudyConfig, width_for_budget
+from hebbformer.experiments.study import StudyConfig, build, width_for_budget
 from hebbformer.models.sequence import SequenceModel
 from hebbformer.plasticity.fast_weights import HEBBIAN_ABLATION, HEBBIAN_FIXES, build_mixer
 from hebbformer.plasticity.plastic_layers import PLASTIC_LAYERS, UNTRAINED_PLASTIC_LAYERS, WRITE_OFF_LAYERS
@@ -121,11 +121,16 @@ def test_the_task_loss_trains_the_write_in_duans_layers_and_not_in_the_sources(k
         assert mlp.w1.grad.abs().max() > 0 and mlp.w2.grad[:, :8].abs().max() > 0  # the read is trained
 
 
-@pytest.mark.parametrize("rule", [k for k in WRITING if k.split("_")[0] + "_off" in WRITE_OFF_LAYERS])
-def test_the_write_off_is_its_familys_rule_with_no_plasticity(rule):
+FAMILIES = [("plastic_off", "plastic_hebbian"), ("plastic_off", "plastic_gradient"),
+            ("chaudhary_off", "chaudhary_hebbian"), ("chaudhary_off", "chaudhary_gradient")]
+
+
+@pytest.mark.parametrize("off, rule", FAMILIES)
+def test_the_write_off_is_its_familys_rule_with_no_plasticity(off, rule):
     """plastic_off and chaudhary_off: their family's rule with A (c) at 0, every write 0, F at
     its start, so the same outputs from the same slow weights, token by token and whole."""
-    off, m = layer(rule.split("_")[0] + "_off"), layer(rule)
+    assert rule in WRITE_OFF_LAYERS[off].rules
+    off, m = layer(off), layer(rule)
     m.load_state_dict(off.state_dict(), strict=False)  # the slow weights: W1, b1, W2, b2
     x = 3 * torch.randn(2, 9, 6, dtype=torch.float64)
     assert not torch.allclose(off(x), m(x))  # with its coefficients the rule does write
@@ -136,13 +141,19 @@ def test_the_write_off_is_its_familys_rule_with_no_plasticity(rule):
     assert {n for n, _ in off.named_parameters()} == {"w1", "b1", "w2", "b2"} and off.init_state(2, x) == ()
 
 
-@pytest.mark.parametrize("off", list(WRITE_OFF_LAYERS))
-def test_the_write_off_gets_its_familys_width_and_no_write_rate(off):
-    cfg = StudyConfig(modules=[off], tasks=["cue_reward"], beside_attention=True)
+@pytest.mark.parametrize("off, rule", FAMILIES)
+def test_the_write_off_gets_its_familys_width_and_no_write_rate(off, rule):
+    """The rules' width (fewer parameters where they learn A and w), and the grid's learning rates
+    alone, as every static module gets them."""
+    cfg = StudyConfig(modules=[off], tasks=["cue_reward"], beside_attention=True, tune_lrs=[1e-3, 1e-2],
+                      tune_write_rates=[1.0, 2.0])
     task = build_task("cue_reward")
-    rule = WRITE_OFF_LAYERS[off].sized_as
     assert width_for_budget(off, task, cfg) == width_for_budget(rule, task, cfg)
-    assert cfg.grid(off) == [(cfg.lr, 1.0)] and not study.writes(off) and study.writes(rule)
+    d = width_for_budget(rule, task, cfg)
+    fewer = study.plastic_parameters(build(off, task, d, cfg)) < study.plastic_parameters(build(rule, task, d, cfg))
+    assert fewer == (off == "plastic_off")
+    assert not study.writes(off) and study.writes(rule)
+    assert [w for _, w in cfg.grid(off)] == [1.0] * 4 and len({lr for lr, _ in cfg.grid(off)}) == 4
 
 
 @pytest.mark.parametrize("fix", HEBBIAN_FIXES)

@@ -362,19 +362,31 @@ def test_paired_differences_pair_each_rule_form_and_every_static_control():
     plastic-layers rule against its family's write-off layers, and each of their rules and write-off controls
     against the LSTM and attention; no pair for a module without a partner."""
     modules = ["matched_hebbian+tied+A_ones", "matched_gradient+tied+A_ones", "attention", "delta",
-               "plastic_gradient", "plastic_off", "chaudhary_hebbian", "chaudhary_gradient"]
+               "plastic_gradient", "plastic_off", "chaudhary_hebbian", "chaudhary_gradient", "chaudhary_off"]
     assert study.comparisons(modules) == [
         ("matched_gradient+tied+A_ones", "matched_hebbian+tied+A_ones"), ("chaudhary_gradient", "chaudhary_hebbian"),
-        ("plastic_gradient", "plastic_off"),
+        ("plastic_gradient", "plastic_off"), ("chaudhary_hebbian", "chaudhary_off"), ("chaudhary_gradient", "chaudhary_off"),
         ("matched_hebbian+tied+A_ones", "attention"), ("matched_gradient+tied+A_ones", "attention"),
         ("plastic_gradient", "attention"), ("plastic_off", "attention"), ("chaudhary_hebbian", "attention"),
-        ("chaudhary_gradient", "attention")]
+        ("chaudhary_gradient", "attention"), ("chaudhary_off", "attention")]
     results = [_result("matched_gradient+tied+A_ones", 0, {1: [0.5]}), _result("matched_hebbian+tied+A_ones", 0, {1: [0.2]}),
                _result("attention", 0, {1: [0.4]}), _result("lstm", 1, {1: [0.1]})]
     diffs = {(d["a"], d["b"]): d["mean"] for d in study.paired_differences(results)}
     assert diffs == {("matched_gradient+tied+A_ones", "matched_hebbian+tied+A_ones"): pytest.approx(0.3),
                      ("matched_hebbian+tied+A_ones", "attention"): pytest.approx(-0.2),
                      ("matched_gradient+tied+A_ones", "attention"): pytest.approx(0.1)}  # the LSTM ran another seed
+
+
+def test_a_saved_state_from_before_a_setting_resumes_only_at_its_old_value(tmp_path):
+    """A run's state saved before --compile existed has no "compile" in its identity: it was trained
+    eagerly, so it resumes an eager run and not a compiled one."""
+    path = tmp_path / "run.partial.pt"
+    torch.save({"identity": {"task": "t", "lr": 1e-3}, "step": 3}, path)
+    said = []
+    assert study._partial_state(path, {"task": "t", "lr": 1e-3, "compile": False}, said.append)["step"] == 3
+    assert study._partial_state(path, {"task": "t", "lr": 1e-3, "compile": True}, said.append) is None
+    assert study._partial_state(path, {"task": "t", "lr": 2e-3, "compile": False}, said.append) is None
+    assert said == [f"{path} holds another run's or other settings' training: the run starts from its first step"] * 2
 
 
 def _level_run(task, module, seed, score):

@@ -83,7 +83,7 @@ class StudyConfig:
     # instead of a grid of their own: Duan et al.'s one network per delay (reproduction_delay@60)
     # trained at the point tuned once on the task over all delays (see borrowed_tuning).
     tuning_from: str = ""
-    # Each plastic layer's token step compiled (``compile_token_steps``): faster, with other rounding.
+    # The modules' token loops compiled (``compile_token_steps``): faster, with other rounding.
     compile: bool = False
 
     def validate(self) -> "StudyConfig":
@@ -190,7 +190,7 @@ def compile_token_steps(model: SequenceModel) -> None:
     with the machine's compiler and keeps it in a disk cache for later runs), where the module has
     one (``compile_steps``: Duan et al.'s plastic layers and the matched gradient rule, whose writes
     run token by token in training, each a few elementwise passes over the fast weights and their
-    backward, which it fuses). A training step 1.8-2.2x faster on the 2-core AVX2 EPYC, one thread
+    backward, which it fuses). A training step 1.8-2.35x faster on the 2-core AVX2 EPYC, one thread
     (``bench/study_step.py``), after up to a minute of compiling per shape. The same function with
     other rounding (tested), so a run trained so differs from one trained eagerly in its last
     bits, and where it sits at a bifurcation, in its outcome."""
@@ -247,6 +247,12 @@ def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig, lr: float | No
         d = width_for_budget(kind, task, cfg)
         model = build(kind, task, d, cfg, write_rate)
         if cfg.compile:
+            # afresh in each run: dynamo keeps one cache per function for every model, rule and
+            # shape in the process, which a study's runs overfill (it then runs the rest eagerly,
+            # with a warning), and a run's code then depended on the runs before it; inductor's
+            # disk cache keeps compiling afresh quick
+            torch.compiler.reset()
+            torch._dynamo.config.fail_on_recompile_limit_hit = True  # an error, not those eager runs
             compile_token_steps(model)
         return d, model, torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01), _generator(seed, 0)
 
@@ -625,9 +631,9 @@ def comparisons(modules) -> list[tuple[str, str]]:
     plastic = [m for m in present if m.startswith(forms)]  # the rules and the write-off controls
     rules = [m for m in plastic if m not in WRITE_OFF_LAYERS]
     hebbian = {m: m.replace("_gradient", "_hebbian", 1) for m in rules if m.startswith(tuple(f + "gradient" for f in forms))}
-    write_off = [(m, m.split("_")[0] + "_off") for m in rules]
+    write_off = {rule: off for off, layers in WRITE_OFF_LAYERS.items() for rule in layers.rules}
     return ([(gradient, twin) for gradient, twin in hebbian.items() if twin in present]
-            + [(m, off) for m, off in write_off if off in present]
+            + [(m, write_off[m]) for m in rules if write_off.get(m) in present]
             + [(m, control) for control in STATIC_CONTROLS if control in present for m in plastic])
 
 

@@ -445,9 +445,12 @@ class MatchedFastWeights(nn.Module):
     def compile_steps(self) -> None:
         """``hebbformer study --compile``: the gradient rule's token (its read and write, run in a
         loop in training) through torch.compile, which fuses their elementwise passes and their
-        backward. The Hebbian rule trains in its whole-sequence form, with no loop to fuse."""
+        backward (every gradient form: ``+tied`` too). The Hebbian rule trains in its whole-sequence
+        form, with no loop to fuse. A token's signals made contiguous: as views of the sequence's
+        they have its length in their strides, and each length would compile again."""
         if self.rule != "hebbian":
-            self._token = torch.compile(self._token, dynamic=False)
+            compiled = torch.compile(self._token, dynamic=False)
+            self._token = lambda fast, *signals: compiled(fast, *(s.contiguous() for s in signals))
 
     def step(self, x, fast):
         q, k, v, eta = self._signals(x)  # [B, H, d], eta [B, H]

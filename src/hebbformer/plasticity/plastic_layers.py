@@ -116,8 +116,11 @@ class PlasticMLP(nn.Module):
 
     def compile_steps(self) -> None:
         """``hebbformer study --compile``: the token step through torch.compile, which fuses the
-        write's elementwise passes over [B, d, 2d] tensors and their backward."""
-        self.step = torch.compile(self.step, dynamic=False)
+        write's elementwise passes over [B, d, 2d] tensors and their backward. Its token made
+        contiguous: as a view of the sequence it has the length in its strides, and each length
+        would compile again."""
+        compiled = torch.compile(self.step, dynamic=False)
+        self.step = lambda x, fast: compiled(x.contiguous(), fast)
 
 
 def _per_row(scale: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -208,16 +211,16 @@ class ChaudharyGradient(UntrainedPlasticMLP):
     kind, rule = "chaudhary_gradient", "gradient"
 
 
-# The source's rules, untrained: asked for by name (the study's default modules leave them out)
 class WriteOff(PlasticMLP):
     """The control of a family of plastic layers: the same layer with its write switched off, read
     with ``W`` alone at every token (``F`` stays 0). It is the family's rules with their plasticity
     coefficients at 0 (``A``, or the source's ``c``: then every write is 0 and ``F`` never leaves
     its start; tested), so a rule against it differs in the write and nothing else: not in the
     width (the study sizes it as ``sized_as``, whose budget counts ``A``), the activation, or the
-    extra outputs (kept, read by nothing, as in the untrained rules). Having no state, it runs the
-    whole sequence at once."""
+    extra outputs (kept, read by nothing; the untrained rules' write reads them, but no task
+    gradient reaches them there either). Having no state, it runs the whole sequence at once."""
     write_rate = None  # no write for the study's grid to scale
+    rules = ("plastic_hebbian", "plastic_gradient")  # the family it is the control of
     sized_as = "plastic_hebbian"  # its width: that of the family's rules at the same budget
 
     def _add_plasticity(self, name, shape):
@@ -245,10 +248,11 @@ class PlasticOff(WriteOff):
 
 
 class ChaudharyOff(WriteOff):
-    kind, sized_as = "chaudhary_off", "chaudhary_hebbian"
+    kind, rules, sized_as = "chaudhary_off", ("chaudhary_hebbian", "chaudhary_gradient"), "chaudhary_hebbian"
     activation = staticmethod(UntrainedPlasticMLP.activation)
 
 
+# The source's rules, untrained: asked for by name (the study's default modules leave them out)
 UNTRAINED_PLASTIC_LAYERS = {m.kind: m for m in (ChaudharyHebbian, ChaudharyGradient)}
 WRITE_OFF_LAYERS = {m.kind: m for m in (PlasticOff, ChaudharyOff)}  # each family's control
 PLASTIC_LAYERS = {m.kind: m for m in (PlasticHebbian, PlasticGradient)} | UNTRAINED_PLASTIC_LAYERS | WRITE_OFF_LAYERS
