@@ -80,6 +80,16 @@ def token_by_token(mixer: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return torch.stack(ys, 1)
 
 
+def compiled_token(token):
+    """A module's token function (its step, or its read and write of one token) through
+    torch.compile, for ``hebbformer study --compile``: it fuses the write's elementwise passes over
+    the fast weights and their backward. The tensors it is given are made contiguous first: as
+    views of the sequence's they have its length in their strides, and each length would compile
+    again."""
+    compiled = torch.compile(token, dynamic=False)
+    return lambda *args: compiled(*(a.contiguous() if isinstance(a, torch.Tensor) else a for a in args))
+
+
 def _plastic_read(weight: torch.Tensor, k: torch.Tensor, q: torch.Tensor, plasticity: torch.Tensor,
                   v: torch.Tensor) -> torch.Tensor:
     """y_t = (A (.) F_t) q_t with F_t = sum_s weight_ts v_s k_s^T: weight [B, t, s, H], k and v
@@ -303,6 +313,10 @@ class GradientFastWeights(nn.Module):
     def forward(self, x):  # the update is nonlinear in W: the same step over time
         return token_by_token(self, x)
 
+    def compile_steps(self) -> None:
+        """``hebbformer study --compile``: the token step compiled (``compiled_token``)."""
+        self.step = compiled_token(self.step)
+
     def init_state(self, batch, like):
         return like.new_zeros(batch, self.heads, self.d_head, self.d_head)
 
@@ -445,12 +459,10 @@ class MatchedFastWeights(nn.Module):
     def compile_steps(self) -> None:
         """``hebbformer study --compile``: the gradient rule's token (its read and write, run in a
         loop in training) through torch.compile, which fuses their elementwise passes and their
-        backward (every gradient form: ``+tied`` too). The Hebbian rule trains in its whole-sequence
-        form, with no loop to fuse. A token's signals made contiguous: as views of the sequence's
-        they have its length in their strides, and each length would compile again."""
+        backward (every gradient form: ``+tied`` too; ``compiled_token``). The Hebbian rule trains in
+        its whole-sequence form, with no loop to fuse."""
         if self.rule != "hebbian":
-            compiled = torch.compile(self._token, dynamic=False)
-            self._token = lambda fast, *signals: compiled(fast, *(s.contiguous() for s in signals))
+            self._token = compiled_token(self._token)
 
     def step(self, x, fast):
         q, k, v, eta = self._signals(x)  # [B, H, d], eta [B, H]

@@ -36,7 +36,7 @@ import math
 import torch
 from torch import nn
 
-from .fast_weights import token_by_token
+from .fast_weights import compiled_token, token_by_token
 
 EXTRA_OUTPUTS = 4  # their extra_dim: outputs only the inner loss sees
 
@@ -115,12 +115,9 @@ class PlasticMLP(nn.Module):
         return token_by_token(self, x)
 
     def compile_steps(self) -> None:
-        """``hebbformer study --compile``: the token step through torch.compile, which fuses the
-        write's elementwise passes over [B, d, 2d] tensors and their backward. Its token made
-        contiguous: as a view of the sequence it has the length in its strides, and each length
-        would compile again."""
-        compiled = torch.compile(self.step, dynamic=False)
-        self.step = lambda x, fast: compiled(x.contiguous(), fast)
+        """``hebbformer study --compile``: the token step compiled (``compiled_token``), its write's
+        passes over [B, d, 2d] tensors fused."""
+        self.step = compiled_token(self.step)
 
 
 def _per_row(scale: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
