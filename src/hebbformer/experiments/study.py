@@ -188,7 +188,7 @@ def cpp_compiler() -> str:
 def compile_token_steps(model: SequenceModel) -> None:
     """``--compile``: each module's token loop through ``torch.compile`` (inductor, which builds C++
     with the machine's compiler and keeps it in a disk cache for later runs), where the module has
-    one (``compile_steps``: Duan et al.'s plastic layers and the matched gradient rule, whose writes
+    one (``compile_steps``: Duan et al.'s plastic layers and the gradient rules, whose writes
     run token by token in training, each a few elementwise passes over the fast weights and their
     backward, which it fuses). A training step 1.8-2.35x faster on the 2-core AVX2 EPYC, one thread
     (``bench/study_step.py``), after up to a minute of compiling per shape. The same function with
