@@ -5,6 +5,7 @@ torn run result is trained again, the broken file kept aside)."""
 import csv
 import json
 import os
+import shutil
 from dataclasses import asdict
 
 import pytest
@@ -375,6 +376,32 @@ def test_paired_differences_pair_each_rule_form_and_every_static_control():
     assert diffs == {("matched_gradient+tied+A_ones", "matched_hebbian+tied+A_ones"): pytest.approx(0.3),
                      ("matched_hebbian+tied+A_ones", "attention"): pytest.approx(-0.2),
                      ("matched_gradient+tied+A_ones", "attention"): pytest.approx(0.1)}  # the LSTM ran another seed
+
+
+@pytest.mark.slow  # inductor compiles the plastic layers' step
+@pytest.mark.skipif(shutil.which(study.cpp_compiler()) is None, reason="torch.compile needs a C++ compiler")
+def test_a_compiled_run_killed_mid_training_resumes_to_the_same_result(tmp_path, monkeypatch):
+    """--compile: each run compiles afresh, so a run resumed (here after other runs in the process)
+    runs the same code as the run never stopped, and ends with its result bit for bit."""
+    cfg = StudyConfig(modules=["plastic_hebbian"], tasks=["cue_reward"], seeds=1, steps=8, batch_size=4,
+                      budget=3000, eval_batches=1, compile=True)
+    monkeypatch.setattr(study, "PARTIAL_EVERY_S", 0.0)
+    [whole] = run_study(cfg, tmp_path / "whole", log=lambda s: None)
+    step = study.optimiser_step
+
+    def killed_at_step_5(model, opt, loss, i, **kw):
+        if i == 5:
+            raise KeyboardInterrupt
+        return step(model, opt, loss, i, **kw)
+
+    monkeypatch.setattr(study, "optimiser_step", killed_at_step_5)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(cfg, tmp_path / "killed", log=lambda s: None)
+    monkeypatch.setattr(study, "optimiser_step", step)
+    logged = []
+    [resumed] = run_study(cfg, tmp_path / "killed", log=logged.append)
+    assert any("resumed at step 5 of 8" in line for line in logged)
+    assert {k: v for k, v in resumed.items() if k != "train_s"} == {k: v for k, v in whole.items() if k != "train_s"}
 
 
 def test_a_saved_state_from_before_a_setting_resumes_only_at_its_old_value(tmp_path):
