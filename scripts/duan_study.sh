@@ -184,11 +184,14 @@ chaudhary_form() {  # the claims' source's own architecture (Chaudhary 2025, doc
   # through their writes (plastic_*, --beside-attention), on claims_full's tasks, grid and tuning seeds; then against
   # claims-full's attention alone (the source's static control: the same layout, static feed-forward) in one table.
   # plastic_off: the same plastic layers with the write off, at the rules' width (added 2026-12-07 #2, in a job of
-  # its own beside the rules' two: a folder's jobs may differ in modules)
-  $S --out $O/claims-chaudhary-form --beside-attention --tasks regression_duan_mlp,cue_reward,regression_duan_linear \
-     --modules plastic_hebbian,plastic_gradient,plastic_off --steps 1000 --seeds 5 --tune-lrs 1e-3,3e-3,1e-2 --tune-write-rates 2,4 \
-     --tune-seeds 2
-  .venv/bin/hebbformer study-combine $O/claims-full:attention $O/claims-chaudhary-form --out $O/claims-chaudhary-form-table
+  # its own beside the Hebbian rule's: a folder's jobs may differ in modules). The gradient rule in a folder of its
+  # own with --compile (2026-12-07 #2: its 8 eager tuning runs set aside, half the time a run), pooled in the table
+  local D="--beside-attention --tasks regression_duan_mlp,cue_reward,regression_duan_linear --steps 1000 --seeds 5
+           --tune-lrs 1e-3,3e-3,1e-2 --tune-write-rates 2,4 --tune-seeds 2"
+  $S --out $O/claims-chaudhary-form $D --modules plastic_hebbian,plastic_off
+  $S --out $O/claims-chaudhary-form-gradient $D --modules plastic_gradient --compile
+  .venv/bin/hebbformer study-combine $O/claims-full:attention $O/claims-chaudhary-form $O/claims-chaudhary-form-gradient \
+     --out $O/claims-chaudhary-form-table
 }
 chaudhary_untrained() {  # the claims' source as its code runs it: chaudhary_* (its plastic feed-forward layers beside
   # attention, written outside the task loss's graph: coefficients 0.02, modulator and inner loss never trained), on
