@@ -261,6 +261,21 @@ def test_tuning_from_prefers_the_levels_own_winner_and_takes_a_one_point_module_
     assert not (tmp_path / "refused").exists()
 
 
+def _killed_at_step(at: int, cfg: StudyConfig, out, monkeypatch) -> None:
+    """The study in ``out`` killed in training at step ``at`` (its run's state saved until then)."""
+    step = study.optimiser_step
+
+    def killed(model, opt, loss, i, **kw):
+        if i == at:
+            raise KeyboardInterrupt
+        return step(model, opt, loss, i, **kw)
+
+    monkeypatch.setattr(study, "optimiser_step", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(cfg, out, log=lambda s: None)
+    monkeypatch.setattr(study, "optimiser_step", step)
+
+
 def test_a_run_killed_mid_training_resumes_from_its_saved_state_to_the_same_result(tmp_path, monkeypatch):
     """A run saves its training state as it goes (here after every step); killed at step 7 of 12 and
     started again, it resumes there and ends with the result of a run never stopped (loss curve and
@@ -271,21 +286,11 @@ def test_a_run_killed_mid_training_resumes_from_its_saved_state_to_the_same_resu
                       budget=3000, eval_batches=1)
     monkeypatch.setattr(study, "PARTIAL_EVERY_S", 0.0)
     [whole] = run_study(cfg, tmp_path / "whole", log=lambda s: None)
-    step = study.optimiser_step
-
-    def killed_at_step_7(model, opt, loss, i, **kw):
-        if i == 7:
-            raise KeyboardInterrupt
-        return step(model, opt, loss, i, **kw)
-
     logged = []
     for broken in (None, "saved before --compile", b"torn", "other settings", "an older model",
                    "parameters in another order"):
         out = tmp_path / f"killed-{broken!s:.5}"
-        monkeypatch.setattr(study, "optimiser_step", killed_at_step_7)
-        with pytest.raises(KeyboardInterrupt):
-            run_study(cfg, out, log=lambda s: None)
-        monkeypatch.setattr(study, "optimiser_step", step)
+        _killed_at_step(7, cfg, out, monkeypatch)
         partial = out / "runs" / "reproduction_delay@0__matched_gradient__s0.partial.pt"
         assert partial.is_file()
         if broken == b"torn":
@@ -301,10 +306,7 @@ def test_a_run_killed_mid_training_resumes_from_its_saved_state_to_the_same_resu
             torch.save(state, partial)
         elif broken:  # the same file name, trained at another learning rate
             moved = tmp_path / "lr"
-            monkeypatch.setattr(study, "optimiser_step", killed_at_step_7)
-            with pytest.raises(KeyboardInterrupt):
-                run_study(StudyConfig(**{**asdict(cfg), "lr": 1e-2}), moved, log=lambda s: None)
-            monkeypatch.setattr(study, "optimiser_step", step)
+            _killed_at_step(7, StudyConfig(**{**asdict(cfg), "lr": 1e-2}), moved, monkeypatch)
             os.replace(moved / "runs" / partial.name, partial)
         [resumed] = run_study(cfg, out, log=logged.append)
         assert not partial.exists()
@@ -387,17 +389,7 @@ def test_a_compiled_run_killed_mid_training_resumes_to_the_same_result(tmp_path,
                       budget=3000, eval_batches=1, compile=True)
     monkeypatch.setattr(study, "PARTIAL_EVERY_S", 0.0)
     [whole] = run_study(cfg, tmp_path / "whole", log=lambda s: None)
-    step = study.optimiser_step
-
-    def killed_at_step_5(model, opt, loss, i, **kw):
-        if i == 5:
-            raise KeyboardInterrupt
-        return step(model, opt, loss, i, **kw)
-
-    monkeypatch.setattr(study, "optimiser_step", killed_at_step_5)
-    with pytest.raises(KeyboardInterrupt):
-        run_study(cfg, tmp_path / "killed", log=lambda s: None)
-    monkeypatch.setattr(study, "optimiser_step", step)
+    _killed_at_step(5, cfg, tmp_path / "killed", monkeypatch)
     logged = []
     [resumed] = run_study(cfg, tmp_path / "killed", log=logged.append)
     assert any("resumed at step 5 of 8" in line for line in logged)
