@@ -220,7 +220,8 @@ delays_250k() {  # claim 2 at the issue's second size, 250k parameters: the curv
   # gradient rule's 2.35x less with --compile (its token loop compiled: other rounding than the 25k runs')
   local D="--steps 2000 --seeds 5 --budget 250000 --compile"
   $S --out $O/horizon-delay60-250k --tasks reproduction_delay@60 --tuning-from $O/horizon-delay60 $D \
-     --modules matched_hebbian,matched_gradient  # first: the end where the claim expects the rules apart
+     --modules matched_hebbian,matched_gradient  # first: the end where the claim expects the rules apart (as run,
+     # 2026-12-07 #2: the gradient rule also in a job of its own, --modules matched_gradient, beside this one)
   $S --out $O/horizon-delay0-250k --tasks reproduction_delay@0 --tuning-from $O/horizon-delay0 $D \
      --modules lstm,matched_hebbian,matched_gradient
   $S --out $O/horizon-delay60-250k-lstm --tasks reproduction_delay@60 --tuning-from $O/horizon-delay-lstm-tuned $D \
