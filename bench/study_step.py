@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from hebbformer.errors import ConfigError
 from hebbformer.experiments.study import StudyConfig, build, compile_token_steps, width_for_budget
 from hebbformer.machine import describe_line, save_figures
 from hebbformer.tasks import TASKS, build_task
@@ -44,11 +45,14 @@ def main():
     level = task.levels[0] if args.level is None else args.level
     if level not in task.levels:
         ap.error(f"--level {level}: {args.task}'s levels are {task.levels}")
-    cfg = StudyConfig(budget=args.budget, beside_attention=not args.alone).validate()
+    try:  # an unknown module named, as the study names it
+        cfg = StudyConfig(modules=args.modules.split(","), budget=args.budget, beside_attention=not args.alone).validate()
+    except ConfigError as err:
+        ap.error(str(err))
     batch = task.sample(cfg.batch_size, level, torch.Generator().manual_seed(0))
     figures = {"task": args.task, "level": level, "beside_attention": cfg.beside_attention, "budget": args.budget,
                "threads": args.threads, "steps": args.steps, "modules": {}}
-    for kind in args.modules.split(","):
+    for kind in cfg.modules:
         torch.manual_seed(0)
         eager = build(kind, task, width_for_budget(kind, task, cfg), cfg)
         compiled = copy.deepcopy(eager)

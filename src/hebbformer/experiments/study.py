@@ -210,7 +210,7 @@ def width_for_budget(kind: str, task: Task, cfg: StudyConfig) -> int:
     Parameters grow with the width, so the search stops at the first width over the budget. A
     control sized as another module (``sized_as``: the plastic layers with the write off) gets that
     module's width, and so fewer parameters than the budget."""
-    kind = getattr(MODULES[kind], "sized_as", kind)
+    kind = getattr(MODULES.get(kind), "sized_as", kind)  # (an unknown kind: build names it)
     best, best_gap = cfg.heads, math.inf
     for d in range(cfg.heads, 4096, cfg.heads):
         n = plastic_parameters(build(kind, task, d, cfg))
