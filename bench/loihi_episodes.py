@@ -106,6 +106,9 @@ def main():
     print(f"{args.model}, {args.setting} with {queries} queries per class, on {where}; "
           f"--workers {args.workers} (a worker: one torch thread), --threads {torch.get_num_threads()}, "
           f"8-bit products on the {int8_products()} GEMM, --conv {args.conv}", flush=True)
+    for backend in (integer, lanes, one):  # numba compiles its kernels on first use (the first run in a fresh
+        # checkout: 26 s of 1,000 episodes' 6 s in lanes here), and torch picks its int8 GEMM: not timed
+        forward_batches(backend, first_episodes(every, 2), 1)
     host, host_s = timed(integer, every, args.workers)
     side, side_s = timed(lanes, every, args.workers)
     seq, seq_s = timed(one, first, 1)  # one process: its few batches would not spread over the workers

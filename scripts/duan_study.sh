@@ -217,7 +217,10 @@ delays_250k() {  # claim 2 at the issue's second size, 250k parameters: the curv
   # module at its 25k winner of that delay (horizon-delay0/, horizon-delay60/; the LSTM at 60 at its own tuning's,
   # horizon-delay-lstm-tuned/: a folder of its own, as a study takes its winners from one folder); 5 seeds; then as
   # one table. At 25k a run took 30 s (LSTM) to 7 min (gradient rule) here; at 250k about 2.7 times that, the
-  # gradient rule's 2.35x less with --compile (its token loop compiled: other rounding than the 25k runs')
+  # gradient rule's 2.35x less with --compile (its token loop compiled: other rounding than the 25k runs').
+  # 2026-12-07 #3: --compile now trains the Hebbian rule by its compiled loop too (3.6x faster here); delay 60's
+  # 5 Hebbian seeds trained before in its whole-sequence form are kept in horizon-delay60-250k/hebbian-whole-form/
+  # and trained again, so that the folder is what the current code gives
   local D="--steps 2000 --seeds 5 --budget 250000 --compile"
   $S --out $O/horizon-delay60-250k --tasks reproduction_delay@60 --tuning-from $O/horizon-delay60 $D \
      --modules matched_hebbian,matched_gradient  # first: the end where the claim expects the rules apart (as run,

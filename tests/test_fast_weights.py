@@ -63,7 +63,7 @@ def test_whole_model_token_by_token_equals_sequence(kind, beside_attention):
 
 @pytest.mark.slow  # inductor compiles C++ for each kind, 30-60 s
 @pytest.mark.skipif(shutil.which(cpp_compiler()) is None, reason="torch.compile needs a C++ compiler")
-@pytest.mark.parametrize("kind", ["plastic_hebbian", "plastic_gradient", "matched_gradient", "gradient",
+@pytest.mark.parametrize("kind", ["plastic_hebbian", "plastic_gradient", "matched_hebbian", "matched_gradient", "gradient",
                                   "chaudhary_gradient"])
 def test_compiled_token_steps_are_the_same_function(kind):
     """study --compile: the token loops through torch.compile give the eager outputs and gradients,

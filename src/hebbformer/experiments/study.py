@@ -188,9 +188,10 @@ def cpp_compiler() -> str:
 def compile_token_steps(model: SequenceModel) -> None:
     """``--compile``: each module's token loop through ``torch.compile`` (inductor, which builds C++
     with the machine's compiler and keeps it in a disk cache for later runs), where the module has
-    one (``compile_steps``: Duan et al.'s plastic layers and the gradient rules, whose writes
-    run token by token in training, each a few elementwise passes over the fast weights and their
-    backward, which it fuses). A training step 1.8-2.35x faster on the 2-core AVX2 EPYC, one thread
+    one (``compile_steps``: Duan et al.'s plastic layers, their matched rules and the gradient rule,
+    whose writes run token by token in training, each a few elementwise passes over the fast
+    weights and their backward, which it fuses; the matched Hebbian rule then trains by its loop
+    too). A training step 1.5-3.6x faster on the 2-core AVX2 EPYC, one thread
     (``bench/study_step.py``), after up to a minute of compiling per shape. The same function with
     other rounding (tested), so a run trained so differs from one trained eagerly in its last
     bits, and where it sits at a bifurcation, in its outcome."""

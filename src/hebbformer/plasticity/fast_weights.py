@@ -418,6 +418,7 @@ class MatchedFastWeights(nn.Module):
     write_rate = 1.0  # a multiplier on eta's scale 0.1 (their p_lr), the study's tuning grid sets it
     tied = False  # read with the key itself, q_t = k_t (the ``+tied`` variants)
     plasticity_init = "uniform"  # A ~ U(-1, 1) (their default inner_lr_mode='random'), or "ones" ('uniform')
+    token_loop = False  # the Hebbian rule trained token by token too (``compile_steps``)
 
     def __init__(self, d_model: int, heads: int):
         super().__init__()
@@ -457,12 +458,14 @@ class MatchedFastWeights(nn.Module):
         return (fast @ q[..., None])[..., 0], self._write(fast, k, v, eta)
 
     def compile_steps(self) -> None:
-        """``hebbformer study --compile``: the gradient rule's token (its read and write, run in a
-        loop in training) through torch.compile, which fuses their elementwise passes and their
-        backward (every gradient form: ``+tied`` too; ``compiled_token``). The Hebbian rule trains in
-        its whole-sequence form, with no loop to fuse."""
-        if self.rule != "hebbian":
-            self._token = compiled_token(self._token)
+        """``hebbformer study --compile``: the token (its read and write) through torch.compile,
+        which fuses their elementwise passes and their backward (``compiled_token``), and every
+        rule trained by a loop over it. The gradient rule has no other form; the Hebbian rule's
+        whole-sequence form holds every token's F_t ([B, T, H, d, d], from T^2 pairs), so its fused
+        loop, T fast matrices from one product each, trains 1.3x as fast at 25k parameters and
+        about 3x at 250k (``bench/study_step.py``, ``docs/results/speed.md``)."""
+        self._token = compiled_token(self._token)
+        self.token_loop = True
 
     def step(self, x, fast):
         q, k, v, eta = self._signals(x)  # [B, H, d], eta [B, H]
@@ -471,7 +474,8 @@ class MatchedFastWeights(nn.Module):
 
     def forward(self, x):
         q, k, v, eta = self._signals(x)  # [B, T, H, d], eta [B, T, H]: every token's at once
-        if self.rule != "hebbian":  # z depends on F: the write is sequential, the projections are not
+        if self.rule != "hebbian" or self.token_loop:  # the write token by token (the gradient rule's
+            # z depends on F; compiled, the Hebbian rule's loop is its faster form), the projections not
             # (step's loop with the maps hoisted out of it: a delay-60 run's training took 1.4-1.6x as
             # long with a Linear call per token; the same function, tested against step)
             # Each token's signals taken by unbind: indexed in the loop, every token's backward wrote a
