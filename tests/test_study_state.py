@@ -286,6 +286,9 @@ def test_a_run_killed_mid_training_resumes_from_its_saved_state_to_the_same_resu
                       budget=3000, eval_batches=1)
     monkeypatch.setattr(study, "PARTIAL_EVERY_S", 0.0)
     [whole] = run_study(cfg, tmp_path / "whole", log=lambda s: None)
+    # what trained it: a run's rounding, and so at a bifurcation its outcome, depends on the machine
+    assert whole["provenance"]["machine"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert set(whole["provenance"]) == {"command", "commit", "date", "machine"}
     logged = []
     for broken in (None, "saved before --compile", b"torn", "other settings", "an older model",
                    "parameters in another order"):

@@ -39,6 +39,7 @@ from .. import checkpoint
 from ..atomic import write_bytes
 from ..config import DataConfig, TrainConfig
 from ..errors import ConfigError, DataError
+from ..machine import provenance
 from ..models.encoder import ConvEncoder
 from ..models.sequence import MODULES, SequenceModel
 from ..plasticity.fast_weights import HEBBIAN_ABLATION, MATCHED_TIED
@@ -303,7 +304,8 @@ def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig, lr: float | No
     return {"task": task.name, "module": kind, "seed": seed, "lr": lr, "write_rate": write_rate, "split": split,
             "d_model": d, "parameters": plastic_parameters(model), "train_s": train_s, "loss_curve": curve,
             "left_plateau": left_plateau(curve), "metric": task.metric, "level_name": task.level_name,
-            "levels": score(model, task, seed, cfg, split)}
+            "levels": score(model, task, seed, cfg, split),
+            "provenance": provenance()}  # the command, commit and machine that finished it (rounding differs by machine)
 
 
 def _save_partial(path: Path, state: dict, log=print) -> None:
