@@ -15,6 +15,7 @@ from hebbformer.cli import main
 from hebbformer.errors import ConfigError, DataError
 from hebbformer.experiments import study
 from hebbformer.experiments.study import StudyConfig, run_study, summarise
+from hebbformer.runlock import RunLock
 
 CFG = dict(modules=["static", "delta"], tasks=["association"], seeds=1, steps=2, batch_size=2, budget=2000,
            eval_batches=1)
@@ -274,6 +275,29 @@ def _killed_at_step(at: int, cfg: StudyConfig, out, monkeypatch) -> None:
     with pytest.raises(KeyboardInterrupt):
         run_study(cfg, out, log=lambda s: None)
     monkeypatch.setattr(study, "optimiser_step", step)
+
+
+def test_a_run_another_study_is_training_is_taken_up_last_and_not_trained_twice(tmp_path):
+    """Two studies into one folder (to use two cores): a run whose lock the other holds is passed
+    over, the next trained meanwhile, and once the lock is let go its result is read, not trained
+    again; the results come back in order."""
+    cfg = StudyConfig(modules=["lstm"], tasks=["reproduction_delay@0"], seeds=2, steps=4, batch_size=4, budget=3000,
+                      eval_batches=1)
+    [elsewhere, _] = run_study(cfg, tmp_path / "elsewhere", log=lambda s: None)
+    out = tmp_path / "shared"
+    other = RunLock(out / study.LOCKS, "runs__reproduction_delay@0__lstm__s0.lock").__enter__()  # the other study
+    logged = []
+
+    def log(line):
+        logged.append(line)
+        if "seed 1 (lr" in line:  # seed 1 trained here meanwhile; the other study ends seed 0
+            study.write_json_atomic(out / "runs" / "reproduction_delay@0__lstm__s0.json", elsewhere)
+            other.__exit__()
+
+    first, second = run_study(cfg, out, log=log)
+    assert "runs/reproduction_delay@0__lstm__s0.json: another process is training it" in logged[0]
+    assert first == elsewhere and second["seed"] == 1
+    assert not any("seed 0 (lr" in line for line in logged)  # read, not trained
 
 
 def test_a_run_killed_mid_training_resumes_from_its_saved_state_to_the_same_result(tmp_path, monkeypatch):

@@ -1,5 +1,6 @@
-"""One writer per run folder: an advisory lock that the operating system releases when its holder
-exits, however it exits (a kill included), so a stale lock never blocks a resume."""
+"""One writer per run folder, or per run of a study: an advisory lock that the operating system
+releases when its holder exits, however it exits (a kill included), so a stale lock never blocks
+a resume."""
 
 from __future__ import annotations
 
@@ -21,8 +22,12 @@ LOCK_NAME = ".lock"
 
 
 class RunLock:
-    def __init__(self, folder: Path):
-        self.path = Path(folder) / LOCK_NAME
+    """``folder/name`` locked while in the ``with`` block: at once, or ``RunInUseError`` naming the
+    holder; with ``wait``, once the holder lets go."""
+
+    def __init__(self, folder: Path, name: str = LOCK_NAME, wait: bool = False):
+        self.path = Path(folder) / name
+        self.wait = wait
         self.file = None
 
     def __enter__(self) -> "RunLock":
@@ -32,7 +37,7 @@ class RunLock:
             warnings.warn("no file locks on this system: nothing stops a second training into this folder")
             return self
         try:
-            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(self.file, fcntl.LOCK_EX | (0 if self.wait else fcntl.LOCK_NB))
         except OSError as err:
             if not isinstance(err, BlockingIOError):  # e.g. a network file system without locks
                 warnings.warn(f"cannot lock {self.path} ({err.strerror}); nothing stops a second training into it")

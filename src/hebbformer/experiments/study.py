@@ -22,6 +22,7 @@ power cut leaves the old file or the new one, never half of one.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -38,12 +39,13 @@ import torch
 from .. import checkpoint
 from ..atomic import write_bytes
 from ..config import DataConfig, TrainConfig
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, RunInUseError
 from ..machine import provenance
 from ..models.encoder import ConvEncoder
 from ..models.sequence import MODULES, SequenceModel
 from ..plasticity.fast_weights import HEBBIAN_ABLATION, MATCHED_TIED
 from ..plasticity.plastic_layers import UNTRAINED_PLASTIC_LAYERS, WRITE_OFF_LAYERS
+from ..runlock import RunLock
 from ..stats import mean_ci_seeds, proportion_ci95
 from ..tasks import TASKS, Task, build_task
 from ..train import init_encoder, lr_at, optimiser_step
@@ -490,9 +492,8 @@ def run_study(cfg: StudyConfig, out: Path, log=print) -> list[dict]:
     for task in tasks:
         for kind in cfg.modules:
             lr, write_rate = _tuned(kind, task, cfg, out, log)
-            for seed in range(cfg.seeds):
-                path = runs / f"{task.name}__{kind}__s{seed}.json"
-                results.append(_run(path, kind, task, seed, cfg, lr, write_rate, "test", log))
+            results += _run_each([(runs / f"{task.name}__{kind}__s{seed}.json", kind, task, seed, cfg, lr, write_rate,
+                                   "test") for seed in range(cfg.seeds)], log)
     return results
 
 
@@ -506,9 +507,32 @@ def _task(name: str, data: DataConfig | None) -> Task:
 TUNE_SEED = 1000  # tuning runs' seeds: 1000, 1001, ...; never a final run's
 
 
+LOCKS = ".locks"  # a study folder's run locks: studies started into one folder never train one run at once
+
+
+def _run_each(runs: list[tuple], log=print) -> list[dict]:
+    """``_run`` over each of ``runs`` (its arguments), in order; a run that another process is
+    training (a second study into the same folder, to use another core) is taken up last, once
+    that process is done with it: its result, or, if it was killed, its training resumed."""
+    results = [_run(*run, log=log, wait=False) for run in runs]
+    return [_run(*run, log=log, wait=True) if r is None else r for r, run in zip(results, runs)]
+
+
 def _run(path: Path, kind: str, task: Task, seed: int, cfg: StudyConfig, lr: float, write_rate: float, split: str,
-         log=print) -> dict:
-    """A finished run's result, or the run trained now and its result written."""
+         log=print, wait: bool = True) -> dict | None:
+    """A finished run's result, or the run trained now and its result written; None, without
+    ``wait``, where another process holds the run's lock (``out/.locks``)."""
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(RunLock(path.parent.parent / LOCKS, f"{path.parent.name}__{path.stem}.lock", wait))
+        except RunInUseError:
+            log(f"{path.parent.name}/{path.name}: another process is training it; taken up at the end")
+            return None
+        return _run_locked(path, kind, task, seed, cfg, lr, write_rate, split, log)
+
+
+def _run_locked(path: Path, kind: str, task: Task, seed: int, cfg: StudyConfig, lr: float, write_rate: float,
+                split: str, log=print) -> dict:
     done = _finished(path, task.name, kind, seed, log, lr, write_rate)
     partial = path.with_name(path.stem + ".partial.pt")
     if done is not None:
@@ -543,10 +567,12 @@ def _tuned(kind: str, task: Task, cfg: StudyConfig, out: Path, log=print) -> tup
     grid = cfg.grid(kind)
     if len(grid) == 1:
         return grid[0]
+    seeds = range(TUNE_SEED, TUNE_SEED + cfg.tune_seeds)
+    results = iter(_run_each([(out / "tune" / f"{task.name}__{kind}__lr{lr:g}__w{w:g}__s{seed}.json", kind, task,
+                               seed, cfg, lr, w, "val") for lr, w in grid for seed in seeds], log))
     points = []
     for lr, w in grid:
-        runs = [_run(out / "tune" / f"{task.name}__{kind}__lr{lr:g}__w{w:g}__s{seed}.json", kind, task, seed, cfg,
-                     lr, w, "val", log) for seed in range(TUNE_SEED, TUNE_SEED + cfg.tune_seeds)]
+        runs = [next(results) for _ in seeds]
         points.append({"lr": lr, "write_rate": w, "val": sum(map(overall, runs)) / len(runs),
                        "left_plateau": sum(r["left_plateau"] for r in runs)})
     sign = 1 if task.metric == "accuracy" else -1
@@ -557,10 +583,11 @@ def _tuned(kind: str, task: Task, cfg: StudyConfig, out: Path, log=print) -> tup
 
 
 def _record_tuning(out: Path, task: str, kind: str, entry: dict) -> None:
-    tuning, _ = read_json(out / "tuning.json") if (out / "tuning.json").exists() else ({}, None)
-    tuning = tuning if isinstance(tuning, dict) else {}  # a torn file: rewritten from the runs, which are kept
-    tuning[f"{task}|{kind}"] = entry
-    write_json_atomic(out / "tuning.json", tuning, indent=1)
+    with RunLock(out / LOCKS, "tuning.lock", wait=True):  # another study into the folder updates it too
+        tuning, _ = read_json(out / "tuning.json") if (out / "tuning.json").exists() else ({}, None)
+        tuning = tuning if isinstance(tuning, dict) else {}  # a torn file: rewritten from the runs, which are kept
+        tuning[f"{task}|{kind}"] = entry
+        write_json_atomic(out / "tuning.json", tuning, indent=1)
 
 
 # A run solves a task whose answer it can give exactly when its test error falls below this (the
