@@ -1,11 +1,12 @@
 import json
+import shutil
 
 import pytest
 import torch
 
 from hebbformer.config import DataConfig
 from hebbformer.errors import ConfigError
-from hebbformer.experiments.study import StudyConfig, run_study, summarise, train_one
+from hebbformer.experiments.study import StudyConfig, check_compiler, cpp_compiler, run_study, summarise, train_one
 from hebbformer.tasks import Association, Copy, CueReward, DuanRegression, FewShot, Regression, Reproduction, build_task
 
 
@@ -141,6 +142,21 @@ def test_compile_without_a_cpp_compiler_is_refused_by_name(monkeypatch):
     with pytest.raises(ConfigError, match=r"--compile needs a C\+\+ compiler .*no-such-c\+\+-compiler"):
         StudyConfig(compile=True).validate()
     StudyConfig(compile=False).validate()  # eager runs need none
+
+
+@pytest.mark.slow  # builds a small kernel with the compiler, caches off
+@pytest.mark.skipif(shutil.which(cpp_compiler()) is None, reason="torch.compile needs a C++ compiler")
+def test_compile_with_a_compiler_that_cannot_build_is_refused_by_name(monkeypatch):
+    from torch._inductor import config as inductor
+
+    check_compiler.cache_clear()
+    check_compiler()  # the machine's compiler builds
+    check_compiler.cache_clear()
+    monkeypatch.setenv("CXX", "false")  # on PATH, builds nothing
+    monkeypatch.setattr(inductor.cpp, "cxx", (None, "false"))
+    with pytest.raises(ConfigError, match=r"--compile: torch.compile cannot build with the C\+\+ compiler false .*"
+                                          r"No working C\+\+ compiler"):
+        StudyConfig(compile=True).validate()
 
 
 @pytest.mark.slow

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import json
 import math
@@ -116,6 +117,8 @@ class StudyConfig:
             raise ConfigError(f"--encoder-from {self.encoder_from}: no checkpoint there")
         if self.compile and shutil.which(cxx := cpp_compiler()) is None:  # else torch fails at the first step
             raise ConfigError(f"--compile needs a C++ compiler for torch.compile: {cxx} ($CXX, else g++) is not on PATH")
+        if self.compile:
+            check_compiler()
         return self
 
     def borrowed_tuning(self) -> dict[str, dict]:
@@ -186,6 +189,22 @@ def build(kind: str, task: Task, d_model: int, cfg: StudyConfig, write_rate: flo
 def cpp_compiler() -> str:
     """The C++ compiler torch.compile's inductor calls: $CXX, else g++ (clang++ on macOS)."""
     return os.environ.get("CXX", "clang++" if sys.platform == "darwin" else "g++")
+
+
+@functools.cache  # once a process, where it builds
+def check_compiler() -> None:
+    """``--compile``: one small function through torch.compile with inductor's caches off, so that
+    it builds C++: a compiler that is there but cannot build is named before the study writes
+    anything, not in a traceback from inside torch at its first step (a few seconds)."""
+    from torch._inductor import config as inductor  # imported only where a study compiles
+
+    with inductor.patch(force_disable_caches=True):
+        torch.compiler.reset()
+        try:
+            torch.compile(lambda x: (x.sin() + 1).relu())(torch.randn(4))
+        except torch._dynamo.exc.BackendCompilerFailed as err:
+            raise ConfigError(f"--compile: torch.compile cannot build with the C++ compiler {cpp_compiler()} "
+                              f"($CXX, else g++): {str(err).strip().splitlines()[0]}") from None
 
 
 def compile_token_steps(model: SequenceModel) -> None:
