@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import shutil
+import signal
 from dataclasses import asdict
 
 import pytest
@@ -129,7 +130,7 @@ def test_a_torn_study_json_with_no_finished_runs_is_written_anew(tmp_path, train
     (tmp_path / "runs").mkdir()
     (tmp_path / "study.json").write_bytes(b'{"steps": 2, "ba')
     results, lines = run(tmp_path)
-    assert len(results) == 2 and "no finished run depends on it, so it is written anew" in lines[0]
+    assert len(results) == 2 and "no run finished or in training depends on it, so it is written anew" in lines[0]
     assert json.loads((tmp_path / "study.json").read_text())["modules"] == ["static", "delta"]
 
 
@@ -138,7 +139,7 @@ def test_a_study_json_with_other_settings_and_no_finished_runs_is_written_anew(t
     block the corrected command; with a finished run, other settings are still refused."""
     (tmp_path / "study.json").write_text(json.dumps({**asdict(StudyConfig(**CFG)), "steps": 99}))
     results, lines = run(tmp_path)
-    assert len(results) == 2 and "has other settings (steps 99 -> 2) but no finished run" in lines[0]
+    assert len(results) == 2 and "has other settings (steps 99 -> 2) but no run finished or in training" in lines[0]
     assert json.loads((tmp_path / "study.json").read_text())["steps"] == 2
     with pytest.raises(ConfigError, match="holds a study trained with other settings"):
         run_study(StudyConfig(**{**CFG, "steps": 3}), tmp_path, log=lambda s: None)
@@ -277,27 +278,67 @@ def _killed_at_step(at: int, cfg: StudyConfig, out, monkeypatch) -> None:
     monkeypatch.setattr(study, "optimiser_step", step)
 
 
-def test_a_run_another_study_is_training_is_taken_up_last_and_not_trained_twice(tmp_path):
+@pytest.fixture
+def within_a_minute():
+    """Fails a test that would otherwise wait forever (on a lock, say)."""
+    def stuck(*_):
+        raise TimeoutError("the test waited a minute")
+    old = signal.signal(signal.SIGALRM, stuck)
+    signal.alarm(60)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
+
+
+@pytest.mark.parametrize("other", ["finishes it", "is killed"])
+def test_a_run_another_study_is_training_is_taken_up_last_and_not_trained_twice(tmp_path, monkeypatch, other,
+                                                                                 within_a_minute):
     """Two studies into one folder (to use two cores): a run whose lock the other holds is passed
     over, the next trained meanwhile, and once the lock is let go its result is read, not trained
-    again; the results come back in order."""
-    cfg = StudyConfig(modules=["lstm"], tasks=["reproduction_delay@0"], seeds=2, steps=4, batch_size=4, budget=3000,
+    again, or, where the other was killed, its training resumed from the state it saved; the
+    results come back in order."""
+    cfg = StudyConfig(modules=["lstm"], tasks=["reproduction_delay@0"], seeds=2, steps=12, batch_size=4, budget=3000,
                       eval_batches=1)
+    monkeypatch.setattr(study, "PARTIAL_EVERY_S", 0.0)
     [elsewhere, _] = run_study(cfg, tmp_path / "elsewhere", log=lambda s: None)
     out = tmp_path / "shared"
-    other = RunLock(out / study.LOCKS, "runs__reproduction_delay@0__lstm__s0.lock").__enter__()  # the other study
+    if other == "is killed":  # seed 0's state saved at step 7
+        _killed_at_step(7, StudyConfig(**{**asdict(cfg), "seeds": 1}), out, monkeypatch)
+    lock = RunLock(out / study.LOCKS, "runs__reproduction_delay@0__lstm__s0.lock").__enter__()  # the other study's
     logged = []
 
     def log(line):
         logged.append(line)
-        if "seed 1 (lr" in line:  # seed 1 trained here meanwhile; the other study ends seed 0
-            study.write_json_atomic(out / "runs" / "reproduction_delay@0__lstm__s0.json", elsewhere)
-            other.__exit__()
+        if "seed 1 (lr" in line:  # seed 1 trained here meanwhile; the other study ends
+            if other == "finishes it":
+                study.write_json_atomic(out / "runs" / "reproduction_delay@0__lstm__s0.json", elsewhere)
+            lock.__exit__()
 
     first, second = run_study(cfg, out, log=log)
     assert "runs/reproduction_delay@0__lstm__s0.json: another process is training it" in logged[0]
-    assert first == elsewhere and second["seed"] == 1
-    assert not any("seed 0 (lr" in line for line in logged)  # read, not trained
+    assert _same_run(first, elsewhere) and second["seed"] == 1
+    trained_here = [line for line in logged if "seed 0 (lr" in line]
+    assert len(trained_here) == (0 if other == "finishes it" else 1)
+    assert ("resumed at step 7 of 12" in "\n".join(logged)) == (other == "is killed")
+
+
+def test_a_study_with_other_settings_is_refused_while_another_trains_into_the_folder(tmp_path):
+    """No run finished yet, but one in training under the folder's settings: a second study with
+    other settings would rewrite study.json under it, so it is refused."""
+    cfg = StudyConfig(modules=["lstm"], tasks=["reproduction_delay@0"], seeds=1, steps=2, batch_size=4, budget=3000,
+                      eval_batches=1)
+    (tmp_path / "runs").mkdir()
+    study.write_json_atomic(tmp_path / "study.json", asdict(cfg))
+    with RunLock(tmp_path / study.LOCKS, "runs__reproduction_delay@0__lstm__s0.lock"):  # the first study, training
+        with pytest.raises(ConfigError, match="holds a study trained with other settings"):
+            run_study(StudyConfig(**{**asdict(cfg), "steps": 3}), tmp_path, log=lambda s: None)
+    run_study(StudyConfig(**{**asdict(cfg), "steps": 3}), tmp_path, log=lambda s: None)  # once it is gone: anew
+
+
+def _same_run(a: dict, b: dict) -> bool:
+    """Two runs' results equal but for the wall-clock time and who trained them when."""
+    return {k: v for k, v in a.items() if k not in ("train_s", "provenance")} == \
+        {k: v for k, v in b.items() if k not in ("train_s", "provenance")}
 
 
 def test_a_run_killed_mid_training_resumes_from_its_saved_state_to_the_same_result(tmp_path, monkeypatch):
@@ -340,7 +381,7 @@ def test_a_run_killed_mid_training_resumes_from_its_saved_state_to_the_same_resu
         partial.write_bytes(b"left by a kill after the result was written")
         run_study(cfg, out, log=lambda s: None)
         assert not partial.exists()  # the finished run's state removed, nothing trained
-        assert {k: v for k, v in resumed.items() if k != "train_s"} == {k: v for k, v in whole.items() if k != "train_s"}
+        assert _same_run(resumed, whole)
     said = "\n".join(logged)
     assert said.count("resumed at step 7 of 12") == 2 and "seed 0: step 11 of 12, loss " in said  # its progress
     assert "cannot be read" in said and "another run's or other settings' training" in said
@@ -356,7 +397,7 @@ def test_a_run_killed_mid_training_resumes_from_its_saved_state_to_the_same_resu
     monkeypatch.setattr(study, "write_atomic", disk_full_for_states)
     logged.clear()
     [unsaved] = run_study(cfg, tmp_path / "disk-full", log=logged.append)  # the state unsaved, training goes on
-    assert {k: v for k, v in unsaved.items() if k != "train_s"} == {k: v for k, v in whole.items() if k != "train_s"}
+    assert _same_run(unsaved, whole)
     assert "the training state could not be saved (No space left on device); training goes on" in logged[0]
 
 
@@ -420,7 +461,7 @@ def test_a_compiled_run_killed_mid_training_resumes_to_the_same_result(tmp_path,
     logged = []
     [resumed] = run_study(cfg, tmp_path / "killed", log=logged.append)
     assert any("resumed at step 5 of 8" in line for line in logged)
-    assert {k: v for k, v in resumed.items() if k != "train_s"} == {k: v for k, v in whole.items() if k != "train_s"}
+    assert _same_run(resumed, whole)
 
 
 def test_a_saved_state_from_before_a_setting_resumes_only_at_its_old_value(tmp_path):

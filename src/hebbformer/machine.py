@@ -8,6 +8,7 @@ stored with :func:`describe` of the machine that made it.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import subprocess
@@ -87,15 +88,17 @@ def describe_line(info: dict | None = None) -> str:
             f"{i['threads']} threads of {i['cores']} cores{gpu}; torch {i['torch']}")
 
 
+@functools.cache
 def git_commit() -> str | None:
     """The commit of the checkout this package runs from (None outside a git checkout); "+dirty"
-    when the tracked files differ from it."""
+    when the tracked files differ from it. Read once, at the first call: a process runs the code
+    it started with, whatever is committed while it runs (a long job calls it as it starts)."""
     here = Path(__file__).resolve().parent
+    git = {"cwd": here, "capture_output": True, "text": True, "check": True, "timeout": 10,
+           "env": {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}}  # status must not take the index's lock from a commit
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                              cwd=here, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, check=True, cwd=here, timeout=10).stdout.strip()
+        head = subprocess.run(["git", "rev-parse", "HEAD"], **git).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], **git).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return head + ("+dirty" if dirty else "")

@@ -41,7 +41,7 @@ from .. import checkpoint
 from ..atomic import write_bytes
 from ..config import DataConfig, TrainConfig
 from ..errors import ConfigError, DataError, RunInUseError
-from ..machine import provenance
+from ..machine import git_commit, provenance
 from ..models.encoder import ConvEncoder
 from ..models.sequence import MODULES, SequenceModel
 from ..plasticity.fast_weights import HEBBIAN_ABLATION, MATCHED_TIED
@@ -203,8 +203,10 @@ def check_compiler() -> None:
         try:
             torch.compile(lambda x: (x.sin() + 1).relu())(torch.randn(4))
         except torch._dynamo.exc.BackendCompilerFailed as err:
+            said = str(getattr(err, "inner_exception", None) or err).strip().splitlines()
+            said = said[:1] + said[-3:] if len(said) > 4 else said  # the error and the compiler's last words
             raise ConfigError(f"--compile: torch.compile cannot build with the C++ compiler {cpp_compiler()} "
-                              f"($CXX, else g++): {str(err).strip().splitlines()[0]}") from None
+                              f"($CXX, else g++): {' / '.join(said)}") from None
 
 
 def compile_token_steps(model: SequenceModel) -> None:
@@ -213,8 +215,9 @@ def compile_token_steps(model: SequenceModel) -> None:
     one (``compile_steps``: Duan et al.'s plastic layers, their matched rules and the gradient rule,
     whose writes run token by token in training, each a few elementwise passes over the fast
     weights and their backward, which it fuses; the matched Hebbian rule then trains by its loop
-    too). A training step 1.5-3.6x faster on the 2-core AVX2 EPYC, one thread
-    (``bench/study_step.py``), after up to a minute of compiling per shape. The same function with
+    too). A training step 1.8-2.35x faster on the 2-core AVX2 EPYC, the matched Hebbian rule's
+    1.53-3.58x on an AVX512 one, one thread (``bench/study_step.py``), after up to a minute of
+    compiling per shape. The same function with
     other rounding (tested), so a run trained so differs from one trained eagerly in its last
     bits, and where it sits at a bifurcation, in its outcome."""
     for m in model.modules():
@@ -326,7 +329,7 @@ def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig, lr: float | No
             "d_model": d, "parameters": plastic_parameters(model), "train_s": train_s, "loss_curve": curve,
             "left_plateau": left_plateau(curve), "metric": task.metric, "level_name": task.level_name,
             "levels": score(model, task, seed, cfg, split),
-            "provenance": provenance()}  # the command, commit and machine that finished it (rounding differs by machine)
+            "provenance": provenance()}  # command, commit (as the process started), machine: rounding differs by machine
 
 
 def _save_partial(path: Path, state: dict, log=print) -> None:
@@ -435,9 +438,9 @@ def _check_same_training(cfg: StudyConfig, path: Path, log=print) -> None:
     ``study.json`` records them. If it is torn or corrupt (written atomically it should never be
     torn, but a disk or a hand can still break it), the finished runs in ``runs/`` can no longer
     be checked against the settings given now, and mixing runs trained differently into one table
-    would be a silent error; so then the study stops with a message naming the file. When no
-    finished run exists, nothing depends on it, torn or with other settings: it is logged and
-    written anew."""
+    would be a silent error; so then the study stops with a message naming the file. When no run
+    is finished or in training (a saved state; a run lock another study holds), nothing depends
+    on it, torn or with other settings: it is logged and written anew."""
     if not path.exists():
         return
     saved, why = read_json(path)
@@ -445,21 +448,38 @@ def _check_same_training(cfg: StudyConfig, path: Path, log=print) -> None:
         why = f"holds a JSON {type(saved).__name__}, not the study's settings"
     if why is not None:
         finished = sorted((path.parent / "runs").glob("*.json"))
-        if finished:
-            raise DataError(f"{path} {why}, so the {len(finished)} finished runs in {path.parent / 'runs'} cannot "
-                            "be checked against this study's settings; use another --out, or (only if they were "
-                            f"trained with the settings given now) delete {path.name} to resume the study")
-        log(f"{path} {why}; no finished run depends on it, so it is written anew")
+        if finished or _in_training(path.parent):
+            what = (f"the {len(finished)} finished runs in {path.parent / 'runs'}" if finished else
+                    f"the runs another study is training in {path.parent}")
+            raise DataError(f"{path} {why}, so {what} cannot be checked against this study's settings; use another "
+                            "--out, or (only if they were trained with the settings given now) delete "
+                            f"{path.name} to resume the study")
+        log(f"{path} {why}; no run finished or in training depends on it, so it is written anew")
         return
     before = trained_settings(saved)
     now = json.loads(json.dumps(asdict(cfg)))
     changed = [f"{k} {before[k]} -> {now[k]}" for k in SHARED_SETTINGS if before[k] != now[k]]
-    if changed and not any(next((path.parent / d).glob("*.json"), None) for d in ("runs", "tune")):
+    if changed and not any(next((path.parent / d).glob(pattern), None)  # a finished run, or one in training
+                           for d in ("runs", "tune") for pattern in ("*.json", "*.partial.pt")) \
+            and not _in_training(path.parent):
         # a start that failed before its first run (a bad --encoder-from file, say) guards nothing
-        log(f"{path} has other settings ({'; '.join(changed)}) but no finished run, so it is written anew")
+        log(f"{path} has other settings ({'; '.join(changed)}) but no run finished or in training, so it is "
+            "written anew")
     elif changed:
         raise ConfigError(f"{path.parent} holds a study trained with other settings ({'; '.join(changed)}); "
                           "use another --out, or the same settings to resume it")
+
+
+def _in_training(out: Path) -> bool:
+    """Whether another process holds one of the folder's run locks (a run in its first minutes
+    has no saved state yet)."""
+    for lock in (out / LOCKS).glob("*__*.lock"):
+        try:
+            with RunLock(lock.parent, lock.name):
+                pass
+        except RunInUseError:
+            return True
+    return False
 
 
 def _finished(path: Path, task: str, kind: str, seed: int, log=print, lr: float | None = None,
@@ -503,16 +523,23 @@ def well_formed(r: dict) -> bool:
 def run_study(cfg: StudyConfig, out: Path, log=print) -> list[dict]:
     cfg.validate()
     tasks = [_task(name, cfg.data) for name in cfg.tasks]  # a level it does not have: refused before any write
+    git_commit()  # the code this process runs, for each run's provenance, whatever is committed meanwhile
     runs = out / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    _check_same_training(cfg, out / "study.json", log)
-    write_json_atomic(out / "study.json", asdict(cfg), indent=2)
-    results = []
+    with RunLock(out / LOCKS, "study.lock", wait=True):  # a second study starting into the folder checks after
+        _check_same_training(cfg, out / "study.json", log)
+        write_json_atomic(out / "study.json", asdict(cfg), indent=2)
+    results, later = [], []
     for task in tasks:
         for kind in cfg.modules:
             lr, write_rate = _tuned(kind, task, cfg, out, log)
-            results += _run_each([(runs / f"{task.name}__{kind}__s{seed}.json", kind, task, seed, cfg, lr, write_rate,
-                                   "test") for seed in range(cfg.seeds)], log)
+            for seed in range(cfg.seeds):
+                run = (runs / f"{task.name}__{kind}__s{seed}.json", kind, task, seed, cfg, lr, write_rate, "test")
+                results.append(_run(*run, log=log, wait=False))
+                if results[-1] is None:  # another study is training it: taken up once the rest is done
+                    later.append((len(results) - 1, run))
+    for i, run in later:
+        results[i] = _run(*run, log=log, wait=True)
     return results
 
 
@@ -530,9 +557,10 @@ LOCKS = ".locks"  # a study folder's run locks: studies started into one folder 
 
 
 def _run_each(runs: list[tuple], log=print) -> list[dict]:
-    """``_run`` over each of ``runs`` (its arguments), in order; a run that another process is
-    training (a second study into the same folder, to use another core) is taken up last, once
-    that process is done with it: its result, or, if it was killed, its training resumed."""
+    """``_run`` over each of ``runs`` (its arguments: a tuning grid's), in order; a run that
+    another process is training (a second study into the same folder, to use another core) is
+    taken up after the others, once that process is done with it: its result, or, if it was
+    killed, its training resumed."""
     results = [_run(*run, log=log, wait=False) for run in runs]
     return [_run(*run, log=log, wait=True) if r is None else r for r, run in zip(results, runs)]
 
@@ -545,7 +573,7 @@ def _run(path: Path, kind: str, task: Task, seed: int, cfg: StudyConfig, lr: flo
         try:
             held.enter_context(RunLock(path.parent.parent / LOCKS, f"{path.parent.name}__{path.stem}.lock", wait))
         except RunInUseError:
-            log(f"{path.parent.name}/{path.name}: another process is training it; taken up at the end")
+            log(f"{path.parent.name}/{path.name}: another process is training it; taken up later")
             return None
         return _run_locked(path, kind, task, seed, cfg, lr, write_rate, split, log)
 

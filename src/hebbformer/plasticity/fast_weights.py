@@ -462,8 +462,8 @@ class MatchedFastWeights(nn.Module):
         which fuses their elementwise passes and their backward (``compiled_token``), and every
         rule trained by a loop over it. The gradient rule has no other form; the Hebbian rule's
         whole-sequence form holds every token's F_t ([B, T, H, d, d], from T^2 pairs), so its fused
-        loop, T fast matrices from one product each, trains 1.3x as fast at 25k parameters and
-        about 3x at 250k (``bench/study_step.py``, ``docs/results/speed.md``)."""
+        loop, T fast matrices from one product each, trains 1.53x as fast at 25k parameters and
+        3.58x at 250k (delay 60, an AVX512 EPYC; ``bench/study_step.py``, ``docs/results/speed.md``)."""
         self._token = compiled_token(self._token)
         self.token_loop = True
 
