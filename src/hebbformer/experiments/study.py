@@ -32,6 +32,7 @@ import os
 import shutil
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -198,7 +199,8 @@ def check_compiler() -> None:
     anything, not in a traceback from inside torch at its first step (a few seconds)."""
     from torch._inductor import config as inductor  # imported only where a study compiles
 
-    with inductor.patch(force_disable_caches=True):
+    with inductor.patch(force_disable_caches=True), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch says which of its caches that turns off
         torch.compiler.reset()
         try:
             torch.compile(lambda x: (x.sin() + 1).relu())(torch.randn(4))
