@@ -45,7 +45,7 @@ def add(sub) -> None:
     p.add_argument("--compile", action="store_true",
                    help="compile the token loops of Duan et al.'s plastic layers, matched_hebbian, matched_gradient (and their "
                    "+tied forms) and gradient, and train matched_hebbian by its loop (torch.compile; needs a C++ compiler): "
-                   "1.8-2.35x faster training on a 2-core AVX2 CPU, matched_hebbian 1.5-3.6x on an AVX512 one; other rounding, "
+                   "1.8-2.35x faster training on a 2-core AVX2 CPU, matched_hebbian 0.9-3.6x on an AVX512 one (long sequences, wide models); other rounding, "
                    "so a setting a study's runs must share")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0: torch's default")
     p.add_argument("overrides", nargs="*", metavar="data.key=value",

@@ -218,7 +218,7 @@ def compile_token_steps(model: SequenceModel) -> None:
     whose writes run token by token in training, each a few elementwise passes over the fast
     weights and their backward, which it fuses; the matched Hebbian rule then trains by its loop
     too). A training step 1.8-2.35x faster on the 2-core AVX2 EPYC, the matched Hebbian rule's
-    1.53-3.58x on an AVX512 one, one thread (``bench/study_step.py``), after up to a minute of
+    0.89-3.58x on an AVX512 one (faster on long sequences and wide models), one thread (``bench/study_step.py``), after up to a minute of
     compiling per shape. The same function with
     other rounding (tested), so a run trained so differs from one trained eagerly in its last
     bits, and where it sits at a bifurcation, in its outcome."""

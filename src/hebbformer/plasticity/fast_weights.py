@@ -463,7 +463,9 @@ class MatchedFastWeights(nn.Module):
         rule trained by a loop over it. The gradient rule has no other form; the Hebbian rule's
         whole-sequence form holds every token's F_t ([B, T, H, d, d], from T^2 pairs), so its fused
         loop, T fast matrices from one product each, trains 1.53x as fast at 25k parameters and
-        3.58x at 250k (delay 60, an AVX512 EPYC; ``bench/study_step.py``, ``docs/results/speed.md``)."""
+        3.58x at 250k on 70 tokens (delay 60), as fast on short sequences of a small model (0.89-1.05x
+        at 25k beside attention on the associations; an AVX512 EPYC, ``bench/study_step.py``,
+        ``docs/results/speed.md``)."""
         self._token = compiled_token(self._token)
         self.token_loop = True
 
