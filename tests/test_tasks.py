@@ -153,10 +153,12 @@ def test_compile_with_a_compiler_that_cannot_build_is_refused_by_name(monkeypatc
     check_compiler()  # the machine's compiler builds
     check_compiler.cache_clear()
     monkeypatch.setenv("CXX", "false")  # on PATH, builds nothing
-    monkeypatch.setattr(inductor.cpp, "cxx", (None, "false"))
-    with pytest.raises(ConfigError, match=r"--compile: torch.compile cannot build with the C\+\+ compiler false .*"
-                                          r"No working C\+\+ compiler"):
+    # inductor's own patch: monkeypatch would delete the setting on undo, which hides it from torch
+    with inductor.patch({"cpp.cxx": (None, "false")}), \
+            pytest.raises(ConfigError, match=r"--compile: torch.compile cannot build with the C\+\+ compiler false .*"
+                                             r"No working C\+\+ compiler"):
         StudyConfig(compile=True).validate()
+    assert inductor.cpp.cxx != (None, "false")  # restored for the tests after
 
 
 @pytest.mark.slow
