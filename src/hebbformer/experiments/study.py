@@ -531,18 +531,14 @@ def run_study(cfg: StudyConfig, out: Path, log=print) -> list[dict]:
     with RunLock(out / LOCKS, "study.lock", wait=True):  # a second study starting into the folder checks after
         _check_same_training(cfg, out / "study.json", log)
         write_json_atomic(out / "study.json", asdict(cfg), indent=2)
-    results, later = [], []
+    final, tried = [], []
     for task in tasks:
         for kind in cfg.modules:
-            lr, write_rate = _tuned(kind, task, cfg, out, log)
+            lr, write_rate = _tuned(kind, task, cfg, out, log)  # (its grid's runs first: the seeds need the winner)
             for seed in range(cfg.seeds):
-                run = (runs / f"{task.name}__{kind}__s{seed}.json", kind, task, seed, cfg, lr, write_rate, "test")
-                results.append(_run(*run, log=log, wait=False))
-                if results[-1] is None:  # another study is training it: taken up once the rest is done
-                    later.append((len(results) - 1, run))
-    for i, run in later:
-        results[i] = _run(*run, log=log, wait=True)
-    return results
+                final.append((runs / f"{task.name}__{kind}__s{seed}.json", kind, task, seed, cfg, lr, write_rate, "test"))
+                tried.append(_run(*final[-1], log=log, wait=False))
+    return _taken_up(final, tried, log)  # those another study was training, once the rest is done
 
 
 def _task(name: str, data: DataConfig | None) -> Task:
@@ -559,12 +555,16 @@ LOCKS = ".locks"  # a study folder's run locks: studies started into one folder 
 
 
 def _run_each(runs: list[tuple], log=print) -> list[dict]:
-    """``_run`` over each of ``runs`` (its arguments: a tuning grid's), in order; a run that
-    another process is training (a second study into the same folder, to use another core) is
-    taken up after the others, once that process is done with it: its result, or, if it was
-    killed, its training resumed."""
-    results = [_run(*run, log=log, wait=False) for run in runs]
-    return [_run(*run, log=log, wait=True) if r is None else r for r, run in zip(results, runs)]
+    """``_run`` over each of ``runs`` (its arguments: a tuning grid's), in order, those another
+    study is training taken up after the others (``_taken_up``)."""
+    return _taken_up(runs, [_run(*run, log=log, wait=False) for run in runs], log)
+
+
+def _taken_up(runs: list[tuple], tried: list[dict | None], log=print) -> list[dict]:
+    """The results of ``runs`` tried without waiting: each that another process was training (a
+    second study into the same folder, to use another core; None in ``tried``) waited for now:
+    its result, or, if that process was killed, its training resumed."""
+    return [_run(*run, log=log, wait=True) if r is None else r for r, run in zip(tried, runs)]
 
 
 def _run(path: Path, kind: str, task: Task, seed: int, cfg: StudyConfig, lr: float, write_rate: float, split: str,
