@@ -16,6 +16,7 @@ from hebbformer.cli import main
 from hebbformer.errors import ConfigError, DataError
 from hebbformer.experiments import study
 from hebbformer.experiments.study import StudyConfig, run_study, summarise
+from hebbformer.plasticity import fast_weights
 from hebbformer.runlock import RunLock
 
 CFG = dict(modules=["static", "delta"], tasks=["association"], seeds=1, steps=2, batch_size=2, budget=2000,
@@ -71,8 +72,21 @@ def test_a_write_that_fails_leaves_the_old_file_and_no_temporary(tmp_path, monke
 def test_finished_runs_are_kept(tmp_path, trained):
     run(tmp_path)
     assert len(trained) == 2
+    shutil.rmtree(tmp_path / study.LOCKS)
     results, _ = run(tmp_path)
     assert len(trained) == 2 and [r["module"] for r in results] == ["static", "delta"]
+    # a finished run is read without taking its lock: a resume makes no lock file per finished run
+    assert [p.name for p in (tmp_path / study.LOCKS).iterdir()] == ["study.lock"]
+
+
+def test_a_locks_path_that_is_not_a_folder_is_named_not_a_traceback(tmp_path, trained, capsys):
+    (tmp_path / study.LOCKS).write_text("a file where the study keeps its locks")
+    with pytest.raises(ConfigError, match=r"cannot make the lock file .*\.locks/study\.lock .*must be a folder"):
+        run(tmp_path)
+    assert main(["study", "--out", str(tmp_path), "--modules", "static", "--tasks", "association", "--steps", "1",
+                 "--seeds", "1"]) != 0
+    assert "must be a folder this user can write to" in capsys.readouterr().err
+    assert (tmp_path / study.LOCKS).read_text() == "a file where the study keeps its locks"  # left as it was
 
 
 @pytest.mark.parametrize("content", [b"", b'{"task": "association", "mod', b"\xff\xfe", b"[1, 2]",
@@ -474,6 +488,29 @@ def test_a_saved_state_from_before_a_setting_resumes_only_at_its_old_value(tmp_p
     assert study._partial_state(path, {"task": "t", "lr": 1e-3, "compile": True}, said.append) is None
     assert study._partial_state(path, {"task": "t", "lr": 2e-3, "compile": False}, said.append) is None
     assert said == [f"{path} holds another run's or other settings' training: the run starts from its first step"] * 2
+
+
+def test_a_compiled_hebbian_run_resumes_only_a_state_of_its_own_form(tmp_path, monkeypatch):
+    """--compile trains the matched Hebbian rule by its loop, eagerly by its whole-sequence form (the
+    same function, other rounding); before the run's identity said which, --compile trained the
+    whole form. A state saved so is not resumed by the loop; one of the loop is."""
+    monkeypatch.setattr(study, "check_compiler", lambda: None)
+    monkeypatch.setattr(fast_weights, "compiled_token", lambda token: token)  # the loop, uncompiled: quick
+    cfg = StudyConfig(modules=["matched_hebbian"], tasks=["reproduction_delay@0"], seeds=1, steps=6, batch_size=4,
+                      budget=3000, eval_batches=1, compile=True)
+    monkeypatch.setattr(study, "PARTIAL_EVERY_S", 0.0)
+    for saved_before in (False, True):
+        out = tmp_path / str(saved_before)
+        _killed_at_step(3, cfg, out, monkeypatch)
+        partial = out / "runs" / "reproduction_delay@0__matched_hebbian__s0.partial.pt"
+        state = torch.load(partial, weights_only=True)
+        assert state["identity"]["hebbian_loop"] is True
+        if saved_before:
+            del state["identity"]["hebbian_loop"]
+            torch.save(state, partial)
+        logged = []
+        run_study(cfg, out, log=logged.append)
+        assert any("resumed at step 3 of 6" in line for line in logged) != saved_before
 
 
 def _level_run(task, module, seed, score):

@@ -11,7 +11,7 @@ import time
 import warnings
 from pathlib import Path
 
-from .errors import RunInUseError
+from .errors import ConfigError, RunInUseError
 
 try:
     import fcntl
@@ -31,8 +31,12 @@ class RunLock:
         self.file = None
 
     def __enter__(self) -> "RunLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = open(self.path, "a+")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.file = open(self.path, "a+")
+        except OSError as err:  # a file where the folder should be, a folder one may not write to
+            raise ConfigError(f"cannot make the lock file {self.path} ({err.strerror or err}): "
+                              f"{self.path.parent} must be a folder this user can write to") from None
         if fcntl is None:
             warnings.warn("no file locks on this system: nothing stops a second training into this folder")
             return self

@@ -287,7 +287,10 @@ def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig, lr: float | No
     d, model, opt, g = start_anew()
     schedule = TrainConfig(steps=cfg.steps, lr=lr, warmup_steps=cfg.steps // 20)  # meta-training's schedule
     identity = {"task": task.name, "module": kind, "seed": seed, "lr": lr, "write_rate": write_rate, "split": split,
-                **{k: v for k, v in json.loads(json.dumps(asdict(cfg))).items() if k in SHARED_SETTINGS}}
+                **{k: v for k, v in json.loads(json.dumps(asdict(cfg))).items() if k in SHARED_SETTINGS},
+                # the matched Hebbian rule's form (its loop, compiled, or its whole-sequence form): the
+                # same function with other rounding, so a run is resumed only in the form it started in
+                "hebbian_loop": any(getattr(m, "token_loop", False) and m.rule == "hebbian" for m in model.modules())}
     # the model's parameters in order: the optimiser's state is matched to them by position
     parameters = [[name, list(p.shape)] for name, p in model.named_parameters()]
     start, curve, train_s = 0, [], 0.0
@@ -353,7 +356,8 @@ def _partial_state(path: Path, identity: dict, log=print) -> dict | None:
     try:
         state = torch.load(io.BytesIO(path.read_bytes()), weights_only=True)
         saved = state.get("identity") if isinstance(state, dict) else None
-        before = {k: v for k, v in _BEFORE_SETTING.items() if k in identity}  # saved before a setting existed
+        before = {k: v for k, v in {**_BEFORE_SETTING, **_BEFORE_IDENTITY}.items() if k in identity}  # saved before
+        # a setting existed
         same = isinstance(saved, dict) and {**before, **saved} == identity
     except Exception as err:  # noqa: BLE001 - whatever a torn or foreign file raises, it resumes nothing
         log(f"{path} cannot be read ({err.__class__.__name__}): the run starts from its first step")
@@ -401,6 +405,9 @@ SHARED_SETTINGS = ("steps", "batch_size", "lr", "budget", "depth", "heads", "eva
 # default may differ).
 _BEFORE_SETTING = {"encoder_channels": 16, "encoder_blocks": 3, "encoder_from": "", "tuning_from": "",
                    "compile": False}
+# What a run's saved state written before an entry of its identity existed was trained with: before
+# the hebbian_loop entry, --compile trained the matched Hebbian rule in its whole-sequence form.
+_BEFORE_IDENTITY = {"hebbian_loop": False}
 # What train_one writes for a run: a file without all of it is not a finished run.
 RESULT_KEYS = ("task", "module", "seed", "d_model", "parameters", "train_s", "loss_curve", "metric",
                "level_name", "levels")
@@ -493,6 +500,19 @@ def _finished(path: Path, task: str, kind: str, seed: int, log=print, lr: float 
     study.json has just vouched for), so training it again gives the same result (the wall-clock
     time aside). The file is kept beside it as ``NAME.json.corrupt`` (not a ``*.json`` result any
     more), and the new result is written in its place."""
+    found = _read_finished(path, task, kind, seed, lr, write_rate)
+    if not isinstance(found, str):
+        return found
+    aside = path.with_name(path.name + ".corrupt")
+    os.replace(path, aside)
+    log(f"{path} {found}: kept as {aside.name}; training the run again")
+    return None
+
+
+def _read_finished(path: Path, task: str, kind: str, seed: int, lr: float | None,
+                   write_rate: float) -> dict | str | None:
+    """The finished run's result; None where there is no file; else why the file is not the
+    finished run. Reads only, so it needs no lock."""
     if not path.exists():
         return None
     r, why = read_json(path)
@@ -505,12 +525,7 @@ def _finished(path: Path, task: str, kind: str, seed: int, log=print, lr: float 
             why = f"was trained at lr {r['lr']}, write rate {r['write_rate']}, not {lr}, {write_rate}"
         elif not well_formed(r):
             why = "is not a finished run's result (levels or loss curve malformed)"
-    if why is None:
-        return r
-    aside = path.with_name(path.name + ".corrupt")
-    os.replace(path, aside)
-    log(f"{path} {why}: kept as {aside.name}; training the run again")
-    return None
+    return r if why is None else why
 
 
 def well_formed(r: dict) -> bool:
@@ -571,6 +586,8 @@ def _run(path: Path, kind: str, task: Task, seed: int, cfg: StudyConfig, lr: flo
          log=print, wait: bool = True) -> dict | None:
     """A finished run's result, or the run trained now and its result written; None, without
     ``wait``, where another process holds the run's lock (``out/.locks``)."""
+    if not _partial(path).exists() and isinstance(done := _read_finished(path, task.name, kind, seed, lr, write_rate), dict):
+        return done  # finished: read without its lock (a result is written whole, by rename), and none made for it
     with contextlib.ExitStack() as held:
         try:
             held.enter_context(RunLock(path.parent.parent / LOCKS, f"{path.parent.name}__{path.stem}.lock", wait))
@@ -580,10 +597,15 @@ def _run(path: Path, kind: str, task: Task, seed: int, cfg: StudyConfig, lr: flo
         return _run_locked(path, kind, task, seed, cfg, lr, write_rate, split, log)
 
 
+def _partial(path: Path) -> Path:
+    """Where the run whose result goes to ``path`` saves its training state (``train_one``)."""
+    return path.with_name(path.stem + ".partial.pt")
+
+
 def _run_locked(path: Path, kind: str, task: Task, seed: int, cfg: StudyConfig, lr: float, write_rate: float,
                 split: str, log=print) -> dict:
     done = _finished(path, task.name, kind, seed, log, lr, write_rate)
-    partial = path.with_name(path.stem + ".partial.pt")
+    partial = _partial(path)
     if done is not None:
         partial.unlink(missing_ok=True)  # left by a kill between the result's write and its removal below
         return done
