@@ -120,6 +120,11 @@ def test_a_task_at_one_level_is_trained_and_scored_there_only():
     assert task.levels == (40,) and task.name == "reproduction_delay@40"
     with pytest.raises(ValueError, match="reproduction_delay's delay is one of 0, 10, 20, 40, 60, not '30'"):
         build_task("reproduction_delay@30")
+    task = build_task("cue_reward@40")  # Duan et al.'s trials have 20 steps; other lengths by name
+    assert task.levels == (40,) and task.sample(3, 40, g()).x.shape == (3, 40, 16)
+    assert build_task("cue_reward").levels == (20,)
+    with pytest.raises(ValueError, match="cue_reward's steps is one of 10, 20, 40, 80, not '30'"):
+        build_task("cue_reward@30")
     with pytest.raises(ConfigError, match="unknown task 'cue_rewards@20'"):
         StudyConfig(tasks=["cue_rewards@20"]).validate()
 

@@ -25,9 +25,10 @@ def build_task(name: str, data=None) -> Task:
     base, at, level = name.partition("@")
     if at:
         task = build_task(base, data)
-        if not level.isdigit() or int(level) not in task.levels:
+        named = task.named_levels or task.levels
+        if not level.isdigit() or int(level) not in named:
             raise ValueError(f"task {name!r}: {task.name}'s {task.level_name} is one of "
-                             f"{', '.join(map(str, task.levels))}, not {level!r}")
+                             f"{', '.join(map(str, named))}, not {level!r}")
         task.levels = (int(level),)
         task.name = f"{task.name}@{level}"
         return task

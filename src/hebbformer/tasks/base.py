@@ -25,6 +25,7 @@ class Task:
     d_out: int
     level_name: str  # what the levels vary
     levels: tuple[int, ...]  # trained on a random one per batch, evaluated at each
+    named_levels: tuple[int, ...] | None = None  # the levels ``TASK@LEVEL`` may name, where more than ``levels``
 
     def sample(self, batch: int, level: int, g: torch.Generator, split: str = "train") -> Batch:
         raise NotImplementedError

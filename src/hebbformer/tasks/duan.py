@@ -7,6 +7,9 @@
   at every step and the loss covers all 20, as theirs does. The score covers the second half
   only (theirs averages all 20 steps, half of which show the answer in the input): what it
   tests is binding a stimulus to a reward from a few pairings and recalling it by the stimulus.
+  Their trials have 20 steps; ``cue_reward@10`` .. ``@80`` are trials of another length (half
+  pairings, half recall, as theirs), one network per length, to see how each rule's memory
+  fares as the associations get shorter or longer.
 - ``reproduction_delay`` / ``reproduction_length``: a sequence of 1-d values in (-1, 1) (tokens
   ``[v, 1, 0]``), ``delay`` blank tokens, then ``length`` recall tokens ``[0, 0, 1]`` at which
   the model answers the sequence in order. No token says which position it is: the order must
@@ -35,6 +38,7 @@ class CueReward(Task):
     name = "cue_reward"
     objective = "regress"
     level_name = "steps"
+    named_levels = (10, 20, 40, 80)  # trial lengths besides Duan et al.'s 20 (cue_reward@40)
 
     def __init__(self, cues: int = 5, stimulus_dim: int = 14, steps: tuple[int, ...] = (20,), noise: float = 0.1):
         if any(s < 2 or s % 2 for s in steps):
