@@ -406,8 +406,10 @@ delays_twenty() {  # claim 2's curve at 20 seeds at every delay past 0 (2026-12-
   local G="--steps 2000 --seeds 20 --tune-lrs 1e-2 --tune-write-rates 0.25,1 --tune-seeds 1 --modules lstm,matched_hebbian,matched_gradient"
   $S --out $O/horizon-delay40 --tasks reproduction_delay@40 $G
   $S --out $O/horizon-delay20 --tasks reproduction_delay@20 $G
-  $S --out $O/horizon-delay-lstm-tuned --modules lstm --steps 2000 --tune-lrs 1e-3,3.162e-3,1e-2,3.162e-2 \
-     --tune-write-rates 1 --tune-seeds 2 --tasks reproduction_delay@20,reproduction_delay@40 --seeds 20
+  local L="--out $O/horizon-delay-lstm-tuned --modules lstm --steps 2000 --tune-lrs 1e-3,3.162e-3,1e-2,3.162e-2
+           --tune-write-rates 1 --tune-seeds 2 --seeds 20"
+  $S $L --tasks reproduction_delay@20,reproduction_delay@40
+  $S $L --tasks reproduction_delay@20,reproduction_delay@40,reproduction_delay@60  # trains nothing: the folder's table
   delays_table
   delays_table_lstm_tuned
 }
