@@ -414,12 +414,12 @@ delays_twenty() {  # claim 2's curve at 20 seeds at every delay past 0 (2026-12-
   delays_table_lstm_tuned
 }
 
-cue_lengths() {  # claims 1 and 3 against the trial's length (2026-12-07 #4): Duan et al.'s cue-reward at 10, 40 and
-  # 20 steps (theirs; claims-full ran it on another grid), one network per length, each tuned on its own on a grid
+cue_lengths() {  # claims 1 and 3 against the trial's length (2026-12-07 #4): Duan et al.'s cue-reward at 10, 40,
+  # 20 (theirs; claims-full ran it on another grid) and 80 steps, one network per length, each tuned on its own on a grid
   # around claims-full's and claims-cue-reward-high-lr's optimum at 20 (lr 1e-2 for every module), so that no winner
   # sits at its edge there; two tuning seeds, 5 seeds, softmax attention beside. Does the LSTM suffice on short trials?
-  # As run: two jobs of this case side by side, the runs shared by their locks
-  $S --out $O/claims-cue-reward-lengths --tasks cue_reward@10,cue_reward@40,cue_reward@20 \
+  # As run: two jobs of this case side by side, the runs shared by their locks; 80 steps added once the others were done
+  $S --out $O/claims-cue-reward-lengths --tasks cue_reward@10,cue_reward@40,cue_reward@20,cue_reward@80 \
      --modules matched_hebbian,matched_gradient,lstm,attention --steps 1000 --seeds 5 --tune-lrs 3e-3,1e-2,3.162e-2 \
      --tune-write-rates 2,4 --tune-seeds 2
 }
