@@ -356,8 +356,7 @@ def _partial_state(path: Path, identity: dict, log=print) -> dict | None:
     try:
         state = torch.load(io.BytesIO(path.read_bytes()), weights_only=True)
         saved = state.get("identity") if isinstance(state, dict) else None
-        before = {k: v for k, v in {**_BEFORE_SETTING, **_BEFORE_IDENTITY}.items() if k in identity}  # saved before
-        # a setting existed
+        before = {k: v for k, v in _BEFORE_IN_STATE.items() if k in identity}  # saved before an entry existed
         same = isinstance(saved, dict) and {**before, **saved} == identity
     except Exception as err:  # noqa: BLE001 - whatever a torn or foreign file raises, it resumes nothing
         log(f"{path} cannot be read ({err.__class__.__name__}): the run starts from its first step")
@@ -405,9 +404,10 @@ SHARED_SETTINGS = ("steps", "batch_size", "lr", "budget", "depth", "heads", "eva
 # default may differ).
 _BEFORE_SETTING = {"encoder_channels": 16, "encoder_blocks": 3, "encoder_from": "", "tuning_from": "",
                    "compile": False}
-# What a run's saved state written before an entry of its identity existed was trained with: before
-# the hebbian_loop entry, --compile trained the matched Hebbian rule in its whole-sequence form.
-_BEFORE_IDENTITY = {"hebbian_loop": False}
+# What a run's saved state written before an entry of its identity existed was trained with: the
+# settings' as above, and before the hebbian_loop entry --compile trained the matched Hebbian rule in
+# its whole-sequence form.
+_BEFORE_IN_STATE = {**_BEFORE_SETTING, "hebbian_loop": False}
 # What train_one writes for a run: a file without all of it is not a finished run.
 RESULT_KEYS = ("task", "module", "seed", "d_model", "parameters", "train_s", "loss_curve", "metric",
                "level_name", "levels")
