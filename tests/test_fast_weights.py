@@ -216,6 +216,63 @@ def test_matched_tied_reads_with_its_key(rule):
     assert ones.tied and torch.equal(ones.plasticity, torch.ones(2, 4, 4))
 
 
+@pytest.mark.parametrize("undo", ["keep", "tanh", "read_after", "no_clip"])
+def test_matched_undo_takes_one_difference_out(undo):
+    """matched_hebbian+tied+A_ones+NAME is Duan et al.'s update read with its key with exactly one
+    difference taken out, against the update written out token by token; each changes the output."""
+    torch.manual_seed(7)
+    mixer = build_mixer(f"matched_hebbian+tied+A_ones+{undo}", 8, 2).double()
+    base = build_mixer("matched_hebbian+tied+A_ones", 8, 2).double()
+    base.load_state_dict(mixer.state_dict())
+    with torch.no_grad():
+        mixer.plasticity.uniform_(0.5, 1.5)  # a learned A, not the ones it starts at
+        base.plasticity.copy_(mixer.plasticity)
+        mixer.qkv.weight.mul_(3)  # values large enough for the clip to bite
+        base.qkv.weight.copy_(mixer.qkv.weight)
+    x = torch.randn(2, 6, 8, dtype=torch.float64)
+    with torch.no_grad():
+        q, k, v, eta = mixer._signals(x)
+        raw_v = base._signals(x)[2]
+        torch.testing.assert_close(v, torch.tanh(raw_v) if undo == "tanh" else raw_v)
+        fast, ys = torch.zeros(2, 2, 4, 4, dtype=torch.float64), []
+        for t in range(6):
+            clip = torch.ones(2) if undo == "no_clip" else (1 / v[:, t].flatten(1).norm(dim=1)).clamp(max=1.0)
+            e = eta[:, t, :, None, None]
+            written = (1 if undo == "keep" else 1 - e) * fast \
+                + e * clip[:, None, None, None] * mixer.plasticity * (v[:, t, :, :, None] * k[:, t, :, None, :])
+            ys.append(((written if undo == "read_after" else fast) @ q[:, t, ..., None])[..., 0])
+            fast = written
+        torch.testing.assert_close(mixer(x), mixer.proj(torch.stack(ys, 1).flatten(2)))
+        assert not torch.allclose(mixer(x), base(x))
+    assert (raw_v.flatten(2).norm(dim=2) > 1).any()  # the clip had something to do
+
+
+def test_matched_fixed_plasticity_is_held_at_ones():
+    """+A_fixed is +A_ones with A a buffer: the same function at the start, and A never trained."""
+    torch.manual_seed(8)
+    fixed, ones = build_mixer("matched_hebbian+tied+A_fixed", 8, 2), build_mixer("matched_hebbian+tied+A_ones", 8, 2)
+    fixed.load_state_dict(ones.state_dict())
+    assert "plasticity" not in dict(fixed.named_parameters()) and "plasticity" in dict(ones.named_parameters())
+    x = torch.randn(2, 5, 8)
+    torch.testing.assert_close(fixed(x), ones(x))
+    fixed(x).square().sum().backward()
+    torch.optim.SGD(fixed.parameters(), lr=1.0).step()
+    assert torch.equal(fixed.plasticity, torch.ones(2, 4, 4))
+
+
+def test_matched_with_every_difference_undone_is_the_tied_sum_with_their_write_scale():
+    """+A_fixed+all reads what hebbian+linear+tied+eta_scale reads (0.1 * 2 sigmoid(m) v_s k_s^T summed,
+    read with the key after the write) once that sum's learned rate and read gain are at their start."""
+    torch.manual_seed(9)
+    undone, tied_sum = build_mixer("matched_hebbian+tied+A_fixed+all", 8, 2), build_mixer("hebbian+linear+tied+eta_scale", 8, 2)
+    with torch.no_grad():
+        tied_sum.qkv.load_state_dict(undone.qkv.state_dict())
+        tied_sum.neuromodulator.load_state_dict(undone.modulator.state_dict())
+        tied_sum.proj.load_state_dict(undone.proj.state_dict())
+    x = torch.randn(3, 7, 8)
+    torch.testing.assert_close(undone(x), tied_sum(x))
+
+
 def test_delta_rule_recalls_what_it_stored_exactly():
     """beta = 1 and orthonormal keys: after writing (k1, v1), (k2, v2) and (k1, v1) again,
     W k1 = v1 and W k2 = v2. A Hebbian sum would hold 2 v1 for k1; the delta rule writes only

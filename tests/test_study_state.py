@@ -462,6 +462,15 @@ def test_paired_differences_pair_each_rule_form_and_every_static_control():
                      ("matched_gradient+tied+A_ones", "attention"): pytest.approx(0.1)}  # the LSTM ran another seed
 
 
+def test_paired_differences_pair_each_undone_difference_with_the_update_it_varies():
+    """matched_hebbian+tied+A_ones+keep, +A_fixed, ... each against matched_hebbian+tied+A_ones, where
+    that ran; none is a default module (they are asked for by name)."""
+    undone = ["matched_hebbian+tied+A_ones+keep", "matched_hebbian+tied+A_fixed", "matched_hebbian+tied+A_fixed+all"]
+    assert study.comparisons(undone) == []
+    assert study.comparisons(undone + ["matched_hebbian+tied+A_ones"]) == [(m, "matched_hebbian+tied+A_ones") for m in undone]
+    assert not set(undone) & set(study.DEFAULT_MODULES)
+
+
 @pytest.mark.slow  # inductor compiles the plastic layers' step
 @pytest.mark.skipif(shutil.which(study.cpp_compiler()) is None, reason="torch.compile needs a C++ compiler")
 def test_a_compiled_run_killed_mid_training_resumes_to_the_same_result(tmp_path, monkeypatch):

@@ -13,13 +13,14 @@ def add(sub) -> None:
     p = sub.add_parser("study", help="fast-weight modules x tasks x seeds: table, CSV and plots (resumes)")
     p.add_argument("--out", default="runs/study", help="study folder; finished runs in it are kept (default runs/study)")
     from ..experiments.study import DEFAULT_MODULES
-    from ..plasticity.fast_weights import HEBBIAN_ABLATION, MATCHED_TIED
+    from ..plasticity.fast_weights import HEBBIAN_ABLATION, MATCHED_TIED, MATCHED_UNDO
     from ..plasticity.plastic_layers import UNTRAINED_PLASTIC_LAYERS, WRITE_OFF_LAYERS
     from ..tasks import TASKS
 
     p.add_argument("--modules", help=f"comma-separated, default {','.join(DEFAULT_MODULES)}; the Hebbian "
                    f"ablation by name: {','.join(HEBBIAN_ABLATION)}; Duan et al.'s update read with its keys: "
-                   f"{','.join(MATCHED_TIED)}; the claims' source's plastic layers, untrained (Chaudhary 2025): "
+                   f"{','.join(MATCHED_TIED)}, and with its differences from the tied Hebbian sum taken out: "
+                   f"{','.join(MATCHED_UNDO)}; the claims' source's plastic layers, untrained (Chaudhary 2025): "
                    f"{','.join(UNTRAINED_PLASTIC_LAYERS)}; Duan et al.'s and the source's plastic layers with the write "
                    f"off (the control at the rules' width): {','.join(WRITE_OFF_LAYERS)}")
     p.add_argument("--tasks", help=f"comma-separated, default all: {','.join(TASKS)}; NAME@LEVEL trains and "

@@ -45,7 +45,7 @@ from ..errors import ConfigError, DataError, RunInUseError
 from ..machine import git_commit, provenance
 from ..models.encoder import ConvEncoder
 from ..models.sequence import MODULES, SequenceModel
-from ..plasticity.fast_weights import HEBBIAN_ABLATION, MATCHED_TIED
+from ..plasticity.fast_weights import HEBBIAN_ABLATION, MATCHED_TIED, MATCHED_UNDO
 from ..plasticity.plastic_layers import UNTRAINED_PLASTIC_LAYERS, WRITE_OFF_LAYERS
 from ..runlock import RunLock
 from ..stats import mean_ci_seeds, proportion_ci95
@@ -54,8 +54,9 @@ from ..train import init_encoder, lr_at, optimiser_step
 
 # The default modules: all but the Hebbian ablation, the tied matched mixers, the claims' source's
 # untrained rules and the plastic layers with the write off, asked for by name (hebbian+keys, ...,
-# matched_hebbian+tied, chaudhary_hebbian, plastic_off).
-_BY_NAME_ONLY = HEBBIAN_ABLATION.keys() | MATCHED_TIED.keys() | UNTRAINED_PLASTIC_LAYERS.keys() | WRITE_OFF_LAYERS.keys()
+# matched_hebbian+tied, matched_hebbian+tied+A_ones+keep, chaudhary_hebbian, plastic_off).
+_BY_NAME_ONLY = (HEBBIAN_ABLATION.keys() | MATCHED_TIED.keys() | MATCHED_UNDO.keys() | UNTRAINED_PLASTIC_LAYERS.keys()
+                 | WRITE_OFF_LAYERS.keys())
 DEFAULT_MODULES = tuple(m for m in MODULES if m not in _BY_NAME_ONLY)
 
 
@@ -726,7 +727,8 @@ def comparisons(modules) -> list[tuple[str, str]]:
     write's post-synaptic factor; ``+tied...`` variants pair alike; Duan et al.'s plastic layers,
     and Chaudhary's untrained ones), then each plastic-layers rule against its family's layers with
     the write off (``plastic_off``, ``chaudhary_off``: the write and nothing else apart), then each
-    rule and write-off control against each static control present."""
+    rule and write-off control against each static control present, then each of Duan et al.'s
+    updates with differences taken out (``MATCHED_UNDO``) against the update it varies."""
     present = list(dict.fromkeys(modules))
     forms = ("matched_", "plastic_", "chaudhary_")
     plastic = [m for m in present if m.startswith(forms)]  # the rules and the write-off controls
@@ -735,7 +737,8 @@ def comparisons(modules) -> list[tuple[str, str]]:
     write_off = {rule: off for off, layers in WRITE_OFF_LAYERS.items() for rule in layers.rules}
     return ([(gradient, twin) for gradient, twin in hebbian.items() if twin in present]
             + [(m, write_off[m]) for m in rules if write_off.get(m) in present]
-            + [(m, control) for control in STATIC_CONTROLS if control in present for m in plastic])
+            + [(m, control) for control in STATIC_CONTROLS if control in present for m in plastic]
+            + [(m, MATCHED_UNDO[m].varies) for m in present if m in MATCHED_UNDO and MATCHED_UNDO[m].varies in present])
 
 
 def seed_paired(a: dict[int, dict], b: dict[int, dict]) -> list[dict]:

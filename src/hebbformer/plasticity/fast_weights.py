@@ -412,20 +412,32 @@ class MatchedFastWeights(nn.Module):
     ``matched_hebbian+tied`` and ``matched_gradient+tied`` read with the key itself (``q_t = k_t``):
     their layers read ``F`` with the presynaptic activity that the update writes as ``pre`` (in
     their RNN, ``h_{t-1}`` is both), where the untied mixer has a query map of its own;
-    ``+tied+A_ones`` also start ``A`` at ones (their ``inner_lr_mode='uniform'``)."""
+    ``+tied+A_ones`` also start ``A`` at ones (their ``inner_lr_mode='uniform'``).
+
+    ``matched_hebbian+tied+A_ones+NAME`` takes one of their differences from the Hebbian sum read
+    with its key (``hebbian+linear+tied``) back out (``undo``), the reverse of that sum's ablation:
+    ``keep``, no forgetting (``F_t = F_{t-1} + eta_t c_t A (.) z_t k_t^T``, where their update
+    forgets and writes at one rate); ``tanh``, the value through ``tanh`` as the sum's is;
+    ``read_after``, read after the write, ``y_t = F_t q_t``; ``no_clip``, ``c_t = 1``;
+    ``matched_hebbian+tied+A_fixed``, ``A`` held at ones (a buffer, not learned); and
+    ``matched_hebbian+tied+A_fixed+all``, all of these at once."""
 
     rule = "hebbian"
     write_rate = 1.0  # a multiplier on eta's scale 0.1 (their p_lr), the study's tuning grid sets it
     tied = False  # read with the key itself, q_t = k_t (the ``+tied`` variants)
     plasticity_init = "uniform"  # A ~ U(-1, 1) (their default inner_lr_mode='random'), or "ones" ('uniform')
     token_loop = False  # the Hebbian rule trained token by token too (``compile_steps``)
+    undo: frozenset[str] = frozenset()  # their differences from the tied Hebbian sum taken out (MATCHED_UNDO)
 
     def __init__(self, d_model: int, heads: int):
         super().__init__()
         self.heads, self.d_head = heads, d_model // heads
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.modulator = nn.Linear(d_model, heads)
-        self.plasticity = _plasticity_matrix(heads, self.d_head, self.plasticity_init)
+        if self.plasticity_init == "fixed":  # A = 1 held: no per-synapse plasticity to learn
+            self.register_buffer("plasticity", torch.ones(heads, self.d_head, self.d_head))
+        else:
+            self.plasticity = _plasticity_matrix(heads, self.d_head, self.plasticity_init)
         self.loss_weight = nn.Parameter(torch.ones(heads, self.d_head))  # w of the inner loss (gradient)
         self.proj = nn.Linear(d_model, d_model)
 
@@ -433,6 +445,8 @@ class MatchedFastWeights(nn.Module):
         q, k, v = (_heads(p, self.heads) for p in self.qkv(x).chunk(3, -1))
         eta = self.write_rate * 0.1 * 2 * torch.sigmoid(self.modulator(x))  # [..., H]
         k = F.normalize(k, dim=-1)
+        if "tanh" in self.undo:
+            v = torch.tanh(v)
         return (k if self.tied else q) / math.sqrt(self.d_head), k, v, eta
 
     def _z(self, v, k, fast):
@@ -449,13 +463,16 @@ class MatchedFastWeights(nn.Module):
         """F_t from F_{t-1} and token t's key, value [B, H, d] and write rate [B, H]."""
         z = self._z(v, k, fast)
         # ||z k^T|| = |z| |k| = |z| for unit keys, over all heads of each sequence
-        clip = torch.clamp(1 / z.flatten(1).norm(dim=1).clamp_min(1e-12), max=1.0)[:, None, None, None]
+        clip = 1.0 if "no_clip" in self.undo else \
+            torch.clamp(1 / z.flatten(1).norm(dim=1).clamp_min(1e-12), max=1.0)[:, None, None, None]
         e = eta[..., None, None]
-        return (1 - e) * fast + e * clip * self.plasticity * (z[..., :, None] * k[..., None, :])
+        kept = fast if "keep" in self.undo else (1 - e) * fast
+        return kept + e * clip * self.plasticity * (z[..., :, None] * k[..., None, :])
 
     def _token(self, fast, q, k, v, eta):
-        """One token's read, before its write: (y [B, H, d], F_t)."""
-        return (fast @ q[..., None])[..., 0], self._write(fast, k, v, eta)
+        """One token's read, before its write (after it under ``read_after``): (y [B, H, d], F_t)."""
+        written = self._write(fast, k, v, eta)
+        return ((written if "read_after" in self.undo else fast) @ q[..., None])[..., 0], written
 
     def compile_steps(self) -> None:
         """``hebbformer study --compile``: the token (its read and write) through torch.compile,
@@ -487,15 +504,19 @@ class MatchedFastWeights(nn.Module):
                 y, fast = self._token(fast, q_t, k_t, v_t, eta_t)
                 ys.append(y)
             return self.proj(torch.stack(ys, 1).flatten(2))
-        clip = torch.clamp(1 / v.flatten(2).norm(dim=2).clamp_min(1e-12), max=1.0)  # [B, T]
-        # y_t = sum_{s<t} eta_s c_s prod_{s<r<t} (1 - eta_r) (A (.) v_s k_s^T) q_t
-        log_keep = torch.cumsum(torch.log1p(-eta), 1)  # [B, T, H]: sum_{r<=t} log(1 - eta_r)
+        clip = torch.ones_like(eta[..., 0]) if "no_clip" in self.undo else \
+            torch.clamp(1 / v.flatten(2).norm(dim=2).clamp_min(1e-12), max=1.0)  # [B, T]
+        # y_t = sum_{s<t} eta_s c_s prod_{s<r<t} (1 - eta_r) (A (.) v_s k_s^T) q_t: token t reads F_{t-lag},
+        # lag 1 (read before write) or 0 (read_after, s <= t and prod over s < r <= t)
+        lag = 0 if "read_after" in self.undo else 1
+        # [B, T, H]: sum_{r<=t} log(1 - eta_r), or nothing forgotten under keep
+        log_keep = torch.zeros_like(eta) if "keep" in self.undo else torch.cumsum(torch.log1p(-eta), 1)
         t = x.shape[1]
-        gap = log_keep[:, :-1, None, :] - log_keep[:, None, :, :]  # [B, t-1 (t' = t - 1), s, H]
-        before = torch.tril(torch.ones(t - 1, t, dtype=torch.bool, device=x.device))  # s <= t - 1
+        gap = log_keep[:, :t - lag, None, :] - log_keep[:, None, :, :]  # [B, t' = t - lag, s, H]
+        before = torch.tril(torch.ones(t - lag, t, dtype=torch.bool, device=x.device))  # s <= t'
         weight = torch.exp(gap.clamp(max=0)) * before[None, :, :, None] * (eta * clip[..., None])[:, None]
-        mixed = _plastic_read(weight, k, q[:, 1:], self.plasticity, v)  # (A (.) v_s k_s^T) q_t, weighted, over s
-        y = torch.cat([torch.zeros_like(q[:, :1]), mixed], 1)  # the first token reads F_0 = 0
+        mixed = _plastic_read(weight, k, q[:, lag:], self.plasticity, v)  # (A (.) v_s k_s^T) q_t, weighted, over s
+        y = torch.cat([torch.zeros_like(q[:, :lag]), mixed], 1)  # before write, the first token reads F_0 = 0
         return self.proj(y.flatten(2))
 
 
@@ -516,6 +537,25 @@ def _matched_tied(base: type, suffix: str = "", plasticity_init: str = "uniform"
 MATCHED_TIED = {c.kind: c for c in (_matched_tied(MatchedHebbian), _matched_tied(MatchedGradient),
                                     _matched_tied(MatchedHebbian, "+A_ones", "ones"),
                                     _matched_tied(MatchedGradient, "+A_ones", "ones"))}
+
+
+MATCHED_UNDONE = ("keep", "tanh", "read_after", "no_clip")
+MATCHED_VARIED = "matched_hebbian+tied+A_ones"  # what each of them is compared with, seed by seed (``varies``)
+
+
+def _matched_undo(suffix: str, undo: tuple[str, ...], plasticity_init: str = "ones") -> type:
+    """Duan et al.'s Hebbian update read with its key, with some of its differences from the tied
+    Hebbian sum taken out."""
+    kind = f"matched_hebbian+tied{suffix}"
+    return type(kind.replace("+", "_"), (MatchedHebbian,), {"kind": kind, "tied": True, "undo": frozenset(undo),
+                                                             "plasticity_init": plasticity_init, "varies": MATCHED_VARIED})
+
+
+# What holds their update, A from ones, on the few-shot plateau in 6 of 10 seeds where the tied sum
+# leaves it in every seed (issue 15): each difference taken out alone, A held at ones, and all at once
+# (``+A_fixed+all``: the tied sum with their write's scale and without its read gain and rate)
+MATCHED_UNDO = {c.kind: c for c in [_matched_undo(f"+A_ones+{n}", (n,)) for n in MATCHED_UNDONE]
+                + [_matched_undo("+A_fixed", (), "fixed"), _matched_undo("+A_fixed+all", MATCHED_UNDONE, "fixed")]}
 
 
 class LSTMMixer(nn.Module):
@@ -543,7 +583,7 @@ class LSTMMixer(nn.Module):
 
 
 FAST_WEIGHTS = {m.kind: m for m in (StaticMixer, LSTMMixer, HebbianFastWeights, GradientFastWeights, MatchedHebbian,
-                                    MatchedGradient, DeltaRule, CausalAttention)} | HEBBIAN_ABLATION | MATCHED_TIED
+                                    MatchedGradient, DeltaRule, CausalAttention)} | HEBBIAN_ABLATION | MATCHED_TIED | MATCHED_UNDO
 
 
 def build_mixer(kind: str, d_model: int, heads: int) -> nn.Module:
