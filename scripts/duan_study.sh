@@ -425,27 +425,38 @@ cue_lengths() {  # claims 1 and 3 against the trial's length (2026-12-07 #4): Du
 }
 
 tied_long() {  # the rule's limit or its budget? Duan et al.'s update read with its key, their default A from
-  # U(-1, 1) (0/5 at 1,000 steps in tied_five), given five times the steps (Duan et al. train tens of thousands)
-  $S --out $O/fewshot-omniglot-encoder-tied-long --modules matched_hebbian+tied --steps 5000 --seeds ${SEEDS:-5} \
-     --tasks fewshot@1 $ENC
+  # U(-1, 1) (0/5 at 1,000 steps in tied_five), given five times the steps (Duan et al. train tens of thousands);
+  # then the same with A from ones (3/5 at 1,000 steps), the table over both. As run: the second command in two jobs
+  # side by side, once tied_undo was done
+  local L="--out $O/fewshot-omniglot-encoder-tied-long --steps 5000 --seeds ${SEEDS:-5} --tasks fewshot@1 $ENC"
+  $S $L --modules matched_hebbian+tied
+  $S $L --modules matched_hebbian+tied,matched_hebbian+tied+A_ones
 }
 
+UNDO="matched_hebbian+tied+A_ones+keep,matched_hebbian+tied+A_ones+tanh,matched_hebbian+tied+A_ones+read_after,\
+matched_hebbian+tied+A_ones+no_clip,matched_hebbian+tied+A_fixed,matched_hebbian+tied+A_fixed+all"
+ONLY="matched_hebbian+tied+only_forgetting,matched_hebbian+tied+only_raw_value,matched_hebbian+tied+only_learned_A,\
+matched_hebbian+tied+only_read_first,matched_hebbian+tied+only_clip"
 tied_undo() {  # what holds Duan et al.'s update read with its key (A from ones: 4/10 off the plateau in tied_ten) where
   # the tied Hebbian sum leaves it in every seed: each of its differences from that sum taken out alone (no forgetting,
   # the value through tanh, read after write, no clip, A held at ones) and all at once (+A_fixed+all: the tied sum with
-  # their write's scale, less its learned rate and read gain), 5 seeds of every row first, then 10; then the table
-  # beside the update itself (10 seeds) and the tied sum (5). As run: +A_fixed+all added once the first job had begun
-  local M="matched_hebbian+tied+A_ones+keep,matched_hebbian+tied+A_ones+tanh,matched_hebbian+tied+A_ones+read_after,\
-matched_hebbian+tied+A_ones+no_clip,matched_hebbian+tied+A_fixed,matched_hebbian+tied+A_fixed+all"
-  $S --out $O/fewshot-omniglot-encoder-tied-undo --modules $M --steps 1000 --seeds 5 --tasks fewshot@1 $ENC
-  $S --out $O/fewshot-omniglot-encoder-tied-undo --modules $M --steps 1000 --seeds 10 --tasks fewshot@1 $ENC
-  .venv/bin/hebbformer study-combine $O/fewshot-omniglot-encoder-tied-undo:$M \
+  # their write's scale, less its learned rate and read gain), 5 seeds of every row first, then 10 (tied_only writes the
+  # table). As run: +A_fixed+all added once the first of two jobs of this case had begun
+  $S --out $O/fewshot-omniglot-encoder-tied-undo --modules $UNDO --steps 1000 --seeds 5 --tasks fewshot@1 $ENC
+  $S --out $O/fewshot-omniglot-encoder-tied-undo --modules $UNDO --steps 1000 --seeds 10 --tasks fewshot@1 $ENC
+}
+tied_only() {  # tied_undo the other way round: Duan et al.'s update read with its key with all of its differences
+  # from the tied Hebbian sum taken out but one (forgetting at the write's rate, the raw value, A from ones learned,
+  # then read before write and the clip, each alone on +A_fixed+all, 5/5 off the plateau in tied_undo), 5 seeds; then
+  # the table of both: each row paired with what it varies (the update itself, 10 seeds; +A_fixed+all), the tied sum
+  $S --out $O/fewshot-omniglot-encoder-tied-only --modules $ONLY --steps 1000 --seeds 5 --tasks fewshot@1 $ENC
+  .venv/bin/hebbformer study-combine $O/fewshot-omniglot-encoder-tied-undo:$UNDO $O/fewshot-omniglot-encoder-tied-only \
      $O/fewshot-omniglot-encoder-tied:matched_hebbian+tied+A_ones $O/fewshot-omniglot-encoder:hebbian+linear+tied \
      --out $O/fewshot-omniglot-encoder-tied-undo-table
 }
 
 case "${1:-}" in
-  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; controls) controls ;; encoder) encoder ;; normalised) normalised ;; tied) tied ;; tied-ablation) tied_ablation ;; tied-matched) tied_matched ;; tied-duan) tied_duan ;; tied-random) tied_random ;; horizon-grid) horizon_grid ;; per-delay) per_delay ;; per-delay-40) per_delay_40 ;; delay-60) delay_60 ;; delay-60-ten) delay_60_ten ;; delay-40) delay_40 ;; claims) claims ;; claims-full) claims_full ;; claims-attention) claims_attention ;; beside) beside ;; delay-20) delay_20 ;; delay-60-twenty) delay_60_twenty ;; delay-0) delay_0 ;; delays-table) delays_table ;; plastic-regression) plastic_regression ;; length) length ;; length-lstm-lr) length_lstm_lr ;; five-shot) five_shot ;; claims-cue-high) claims_cue_high ;; encoder-gradient) encoder_gradient ;; length-lstm-tuned) length_lstm_tuned ;; length-table) length_table ;; twenty-way) twenty_way ;; five-shot-duan) five_shot_duan ;; delay-60-duan-budget) delay_60_duan_budget ;; delay-lstm-tuned) delay_lstm_tuned ;; tied-five) tied_five ;; tied-ten) tied_ten ;; plastic-encoder) plastic_encoder ;; beside-tuned) beside_tuned ;; beside-high-lr) beside_high_lr ;; chaudhary-form) chaudhary_form ;; chaudhary-untrained) chaudhary_untrained ;; claims-250k) claims_250k ;; delays-250k) delays_250k ;; delay-60-250k-ten) delay_60_250k_ten ;; delays-table-lstm-tuned) delays_table_lstm_tuned ;; delays-twenty) delays_twenty ;; cue-lengths) cue_lengths ;; tied-long) tied_long ;; tied-undo) tied_undo ;;
-  all) horizon; ablation; write_rate; long; omniglot; plastic; controls; encoder; normalised; tied; tied_ablation; tied_matched; tied_duan; tied_random; horizon_grid; per_delay; per_delay_40; delay_60; delay_60_ten; delay_40; claims; claims_full; claims_attention; beside; delay_20; delay_60_twenty; delay_0; delays_table; plastic_regression; length; length_lstm_lr; length_lstm_tuned; length_table; encoder_gradient; claims_cue_high; five_shot; twenty_way; five_shot_duan; delay_60_duan_budget; delay_lstm_tuned; tied_five; tied_ten; plastic_encoder; beside_tuned; beside_high_lr; chaudhary_form; chaudhary_untrained; claims_250k; delays_250k; delay_60_250k_ten; delays_table_lstm_tuned; delays_twenty; cue_lengths; tied_long; tied_undo ;;
-  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-ablation|tied-matched|tied-duan|tied-random|horizon-grid|per-delay|per-delay-40|delay-60|delay-60-ten|delay-40|claims|claims-full|claims-attention|beside|delay-20|delay-60-twenty|delay-0|delays-table|plastic-regression|length|length-lstm-lr|length-lstm-tuned|length-table|encoder-gradient|claims-cue-high|five-shot|twenty-way|five-shot-duan|delay-60-duan-budget|delay-lstm-tuned|tied-five|tied-ten|plastic-encoder|beside-tuned|beside-high-lr|chaudhary-form|chaudhary-untrained|claims-250k|delays-250k|delay-60-250k-ten|delays-table-lstm-tuned|delays-twenty|cue-lengths|tied-long|tied-undo|all" >&2; exit 2 ;;
+  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; controls) controls ;; encoder) encoder ;; normalised) normalised ;; tied) tied ;; tied-ablation) tied_ablation ;; tied-matched) tied_matched ;; tied-duan) tied_duan ;; tied-random) tied_random ;; horizon-grid) horizon_grid ;; per-delay) per_delay ;; per-delay-40) per_delay_40 ;; delay-60) delay_60 ;; delay-60-ten) delay_60_ten ;; delay-40) delay_40 ;; claims) claims ;; claims-full) claims_full ;; claims-attention) claims_attention ;; beside) beside ;; delay-20) delay_20 ;; delay-60-twenty) delay_60_twenty ;; delay-0) delay_0 ;; delays-table) delays_table ;; plastic-regression) plastic_regression ;; length) length ;; length-lstm-lr) length_lstm_lr ;; five-shot) five_shot ;; claims-cue-high) claims_cue_high ;; encoder-gradient) encoder_gradient ;; length-lstm-tuned) length_lstm_tuned ;; length-table) length_table ;; twenty-way) twenty_way ;; five-shot-duan) five_shot_duan ;; delay-60-duan-budget) delay_60_duan_budget ;; delay-lstm-tuned) delay_lstm_tuned ;; tied-five) tied_five ;; tied-ten) tied_ten ;; plastic-encoder) plastic_encoder ;; beside-tuned) beside_tuned ;; beside-high-lr) beside_high_lr ;; chaudhary-form) chaudhary_form ;; chaudhary-untrained) chaudhary_untrained ;; claims-250k) claims_250k ;; delays-250k) delays_250k ;; delay-60-250k-ten) delay_60_250k_ten ;; delays-table-lstm-tuned) delays_table_lstm_tuned ;; delays-twenty) delays_twenty ;; cue-lengths) cue_lengths ;; tied-long) tied_long ;; tied-undo) tied_undo ;; tied-only) tied_only ;;
+  all) horizon; ablation; write_rate; long; omniglot; plastic; controls; encoder; normalised; tied; tied_ablation; tied_matched; tied_duan; tied_random; horizon_grid; per_delay; per_delay_40; delay_60; delay_60_ten; delay_40; claims; claims_full; claims_attention; beside; delay_20; delay_60_twenty; delay_0; delays_table; plastic_regression; length; length_lstm_lr; length_lstm_tuned; length_table; encoder_gradient; claims_cue_high; five_shot; twenty_way; five_shot_duan; delay_60_duan_budget; delay_lstm_tuned; tied_five; tied_ten; plastic_encoder; beside_tuned; beside_high_lr; chaudhary_form; chaudhary_untrained; claims_250k; delays_250k; delay_60_250k_ten; delays_table_lstm_tuned; delays_twenty; cue_lengths; tied_long; tied_undo; tied_only ;;
+  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-ablation|tied-matched|tied-duan|tied-random|horizon-grid|per-delay|per-delay-40|delay-60|delay-60-ten|delay-40|claims|claims-full|claims-attention|beside|delay-20|delay-60-twenty|delay-0|delays-table|plastic-regression|length|length-lstm-lr|length-lstm-tuned|length-table|encoder-gradient|claims-cue-high|five-shot|twenty-way|five-shot-duan|delay-60-duan-budget|delay-lstm-tuned|tied-five|tied-ten|plastic-encoder|beside-tuned|beside-high-lr|chaudhary-form|chaudhary-untrained|claims-250k|delays-250k|delay-60-250k-ten|delays-table-lstm-tuned|delays-twenty|cue-lengths|tied-long|tied-undo|tied-only|all" >&2; exit 2 ;;
 esac

@@ -216,12 +216,21 @@ def test_matched_tied_reads_with_its_key(rule):
     assert ones.tied and torch.equal(ones.plasticity, torch.ones(2, 4, 4))
 
 
-@pytest.mark.parametrize("undo", ["keep", "tanh", "read_after", "no_clip"])
-def test_matched_undo_takes_one_difference_out(undo):
-    """matched_hebbian+tied+A_ones+NAME is Duan et al.'s update read with its key with exactly one
-    difference taken out, against the update written out token by token; each changes the output."""
+ALL_UNDONE = {"keep", "tanh", "read_after", "no_clip"}
+
+
+@pytest.mark.parametrize("kind, undone", [(f"matched_hebbian+tied+A_ones+{u}", {u}) for u in sorted(ALL_UNDONE)]
+                         + [("matched_hebbian+tied+only_forgetting", ALL_UNDONE - {"keep"}),
+                            ("matched_hebbian+tied+only_raw_value", ALL_UNDONE - {"tanh"}),
+                            ("matched_hebbian+tied+only_read_first", ALL_UNDONE - {"read_after"}),
+                            ("matched_hebbian+tied+only_clip", ALL_UNDONE - {"no_clip"}),
+                            ("matched_hebbian+tied+only_learned_A", ALL_UNDONE)])
+def test_matched_undo_takes_differences_out(kind, undone):
+    """Duan et al.'s update read with its key with some of its differences from the tied Hebbian sum
+    taken out (+A_ones+NAME: one; +only_NAME: all but one), against the update written out token by
+    token with those differences out; each changes the output."""
     torch.manual_seed(7)
-    mixer = build_mixer(f"matched_hebbian+tied+A_ones+{undo}", 8, 2).double()
+    mixer = build_mixer(kind, 8, 2).double()
     base = build_mixer("matched_hebbian+tied+A_ones", 8, 2).double()
     base.load_state_dict(mixer.state_dict())
     with torch.no_grad():
@@ -233,14 +242,14 @@ def test_matched_undo_takes_one_difference_out(undo):
     with torch.no_grad():
         q, k, v, eta = mixer._signals(x)
         raw_v = base._signals(x)[2]
-        torch.testing.assert_close(v, torch.tanh(raw_v) if undo == "tanh" else raw_v)
+        torch.testing.assert_close(v, torch.tanh(raw_v) if "tanh" in undone else raw_v)
         fast, ys = torch.zeros(2, 2, 4, 4, dtype=torch.float64), []
         for t in range(6):
-            clip = torch.ones(2) if undo == "no_clip" else (1 / v[:, t].flatten(1).norm(dim=1)).clamp(max=1.0)
+            clip = torch.ones(2) if "no_clip" in undone else (1 / v[:, t].flatten(1).norm(dim=1)).clamp(max=1.0)
             e = eta[:, t, :, None, None]
-            written = (1 if undo == "keep" else 1 - e) * fast \
+            written = (1 if "keep" in undone else 1 - e) * fast \
                 + e * clip[:, None, None, None] * mixer.plasticity * (v[:, t, :, :, None] * k[:, t, :, None, :])
-            ys.append(((written if undo == "read_after" else fast) @ q[:, t, ..., None])[..., 0])
+            ys.append(((written if "read_after" in undone else fast) @ q[:, t, ..., None])[..., 0])
             fast = written
         torch.testing.assert_close(mixer(x), mixer.proj(torch.stack(ys, 1).flatten(2)))
         assert not torch.allclose(mixer(x), base(x))

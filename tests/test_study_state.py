@@ -463,12 +463,14 @@ def test_paired_differences_pair_each_rule_form_and_every_static_control():
 
 
 def test_paired_differences_pair_each_undone_difference_with_the_update_it_varies():
-    """matched_hebbian+tied+A_ones+keep, +A_fixed, ... each against matched_hebbian+tied+A_ones, where
-    that ran; none is a default module (they are asked for by name)."""
+    """matched_hebbian+tied+A_ones+keep, +A_fixed, ... each against matched_hebbian+tied+A_ones, and
+    +only_NAME against +A_fixed+all, where that ran; none is a default module (asked for by name)."""
     undone = ["matched_hebbian+tied+A_ones+keep", "matched_hebbian+tied+A_fixed", "matched_hebbian+tied+A_fixed+all"]
     assert study.comparisons(undone) == []
     assert study.comparisons(undone + ["matched_hebbian+tied+A_ones"]) == [(m, "matched_hebbian+tied+A_ones") for m in undone]
-    assert not set(undone) & set(study.DEFAULT_MODULES)
+    only = ["matched_hebbian+tied+only_forgetting", "matched_hebbian+tied+only_learned_A"]  # all out but one
+    assert study.comparisons(only + undone) == [(m, "matched_hebbian+tied+A_fixed+all") for m in only]
+    assert not set(undone + only) & set(study.DEFAULT_MODULES)
 
 
 @pytest.mark.slow  # inductor compiles the plastic layers' step

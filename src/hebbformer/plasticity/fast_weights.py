@@ -420,7 +420,10 @@ class MatchedFastWeights(nn.Module):
     forgets and writes at one rate); ``tanh``, the value through ``tanh`` as the sum's is;
     ``read_after``, read after the write, ``y_t = F_t q_t``; ``no_clip``, ``c_t = 1``;
     ``matched_hebbian+tied+A_fixed``, ``A`` held at ones (a buffer, not learned); and
-    ``matched_hebbian+tied+A_fixed+all``, all of these at once."""
+    ``matched_hebbian+tied+A_fixed+all``, all of these at once. ``matched_hebbian+tied+only_NAME`` is
+    the other way round, all of them taken out but one: ``only_forgetting``, ``only_raw_value``,
+    ``only_read_first``, ``only_clip`` (``A`` held at ones), and ``only_learned_A`` (``A`` from ones,
+    learned)."""
 
     rule = "hebbian"
     write_rate = 1.0  # a multiplier on eta's scale 0.1 (their p_lr), the study's tuning grid sets it
@@ -543,19 +546,28 @@ MATCHED_UNDONE = ("keep", "tanh", "read_after", "no_clip")
 MATCHED_VARIED = "matched_hebbian+tied+A_ones"  # what each of them is compared with, seed by seed (``varies``)
 
 
-def _matched_undo(suffix: str, undo: tuple[str, ...], plasticity_init: str = "ones") -> type:
+MATCHED_ALL_UNDONE = "matched_hebbian+tied+A_fixed+all"  # what the ``+only_`` ones are compared with
+# The one difference each ``+only_`` variant keeps, by the ``undo`` entry that would take it out
+MATCHED_KEPT = {"forgetting": "keep", "raw_value": "tanh", "read_first": "read_after", "clip": "no_clip"}
+
+
+def _matched_undo(suffix: str, undo, plasticity_init: str = "ones", varies: str = MATCHED_VARIED) -> type:
     """Duan et al.'s Hebbian update read with its key, with some of its differences from the tied
     Hebbian sum taken out."""
     kind = f"matched_hebbian+tied{suffix}"
     return type(kind.replace("+", "_"), (MatchedHebbian,), {"kind": kind, "tied": True, "undo": frozenset(undo),
-                                                             "plasticity_init": plasticity_init, "varies": MATCHED_VARIED})
+                                                             "plasticity_init": plasticity_init, "varies": varies})
 
 
 # What holds their update, A from ones, on the few-shot plateau in 6 of 10 seeds where the tied sum
 # leaves it in every seed (issue 15): each difference taken out alone, A held at ones, and all at once
-# (``+A_fixed+all``: the tied sum with their write's scale and without its read gain and rate)
+# (``+A_fixed+all``: the tied sum with their write's scale and without its read gain and rate); then
+# the other way round, all taken out but one (``+only_NAME``; ``only_learned_A``: A from ones, learned)
 MATCHED_UNDO = {c.kind: c for c in [_matched_undo(f"+A_ones+{n}", (n,)) for n in MATCHED_UNDONE]
-                + [_matched_undo("+A_fixed", (), "fixed"), _matched_undo("+A_fixed+all", MATCHED_UNDONE, "fixed")]}
+                + [_matched_undo("+A_fixed", (), "fixed"), _matched_undo("+A_fixed+all", MATCHED_UNDONE, "fixed")]
+                + [_matched_undo(f"+only_{kept}", set(MATCHED_UNDONE) - {undo}, "fixed", MATCHED_ALL_UNDONE)
+                   for kept, undo in MATCHED_KEPT.items()]
+                + [_matched_undo("+only_learned_A", MATCHED_UNDONE, "ones", MATCHED_ALL_UNDONE)]}
 
 
 class LSTMMixer(nn.Module):
