@@ -428,7 +428,8 @@ class MatchedFastWeights(nn.Module):
     rule = "hebbian"
     write_rate = 1.0  # a multiplier on eta's scale 0.1 (their p_lr), the study's tuning grid sets it
     tied = False  # read with the key itself, q_t = k_t (the ``+tied`` variants)
-    plasticity_init = "uniform"  # A ~ U(-1, 1) (their default inner_lr_mode='random'), or "ones" ('uniform')
+    plasticity_init = "uniform"  # A ~ U(-1, 1) (their default inner_lr_mode='random'), "ones" ('uniform'), or
+    # "fixed" (ones, not learned)
     token_loop = False  # the Hebbian rule trained token by token too (``compile_steps``)
     undo: frozenset[str] = frozenset()  # their differences from the tied Hebbian sum taken out (MATCHED_UNDO)
 
@@ -542,11 +543,9 @@ MATCHED_TIED = {c.kind: c for c in (_matched_tied(MatchedHebbian), _matched_tied
                                     _matched_tied(MatchedGradient, "+A_ones", "ones"))}
 
 
-MATCHED_UNDONE = ("keep", "tanh", "read_after", "no_clip")
-MATCHED_VARIED = "matched_hebbian+tied+A_ones"  # what each of them is compared with, seed by seed (``varies``)
-
-
-MATCHED_ALL_UNDONE = "matched_hebbian+tied+A_fixed+all"  # what the ``+only_`` ones are compared with
+MATCHED_UNDONE = ("keep", "tanh", "read_after", "no_clip")  # what ``undo`` may hold
+MATCHED_VARIED = "matched_hebbian+tied+A_ones"  # what each is compared with, seed by seed (``varies``)
+MATCHED_ALL_UNDONE = "matched_hebbian+tied+A_fixed+all"  # and each ``+only_`` one
 # The one difference each ``+only_`` variant keeps, by the ``undo`` entry that would take it out
 MATCHED_KEPT = {"forgetting": "keep", "raw_value": "tanh", "read_first": "read_after", "clip": "no_clip"}
 
