@@ -533,9 +533,9 @@ class MatchedGradient(MatchedFastWeights):
 
 
 # Duan et al.'s update read as their layers read it, with the presynaptic activity it writes
-def _matched_tied(base: type, suffix: str = "", plasticity_init: str = "uniform") -> type:
+def _matched_tied(base: type, suffix: str = "", plasticity_init: str = "uniform", **attrs) -> type:
     kind = f"{base.kind}+tied{suffix}"
-    return type(kind.replace("+", "_"), (base,), {"kind": kind, "tied": True, "plasticity_init": plasticity_init})
+    return type(kind.replace("+", "_"), (base,), {"kind": kind, "tied": True, "plasticity_init": plasticity_init, **attrs})
 
 
 MATCHED_TIED = {c.kind: c for c in (_matched_tied(MatchedHebbian), _matched_tied(MatchedGradient),
@@ -553,9 +553,7 @@ MATCHED_KEPT = {"forgetting": "keep", "raw_value": "tanh", "read_first": "read_a
 def _matched_undo(suffix: str, undo, plasticity_init: str = "ones", varies: str = MATCHED_VARIED) -> type:
     """Duan et al.'s Hebbian update read with its key, with some of its differences from the tied
     Hebbian sum taken out."""
-    kind = f"matched_hebbian+tied{suffix}"
-    return type(kind.replace("+", "_"), (MatchedHebbian,), {"kind": kind, "tied": True, "undo": frozenset(undo),
-                                                             "plasticity_init": plasticity_init, "varies": varies})
+    return _matched_tied(MatchedHebbian, suffix, plasticity_init, undo=frozenset(undo), varies=varies)
 
 
 # What holds their update, A from ones, on the few-shot plateau in 6 of 10 seeds where the tied sum
