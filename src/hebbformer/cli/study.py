@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 
 from ..config import Config
 from ..errors import ConfigError
@@ -13,14 +14,15 @@ def add(sub) -> None:
     p = sub.add_parser("study", help="fast-weight modules x tasks x seeds: table, CSV and plots (resumes)")
     p.add_argument("--out", default="runs/study", help="study folder; finished runs in it are kept (default runs/study)")
     from ..experiments.study import DEFAULT_MODULES
-    from ..plasticity.fast_weights import HEBBIAN_ABLATION, MATCHED_TIED, MATCHED_UNDO
+    from ..plasticity.fast_weights import HEBBIAN_ABLATION, MATCHED_SIZED, MATCHED_TIED, MATCHED_UNDO
     from ..plasticity.plastic_layers import UNTRAINED_PLASTIC_LAYERS, WRITE_OFF_LAYERS
     from ..tasks import TASKS
 
     p.add_argument("--modules", help=f"comma-separated, default {','.join(DEFAULT_MODULES)}; the Hebbian "
                    f"ablation by name: {','.join(HEBBIAN_ABLATION)}; Duan et al.'s update read with its keys: "
                    f"{','.join(MATCHED_TIED)}, and with its differences from the tied Hebbian sum taken out: "
-                   f"{','.join(MATCHED_UNDO)}; the claims' source's plastic layers, untrained (Chaudhary 2025): "
+                   f"{','.join(MATCHED_UNDO)}, and with its read scaled to another's size: {','.join(MATCHED_SIZED)}; "
+                   f"the claims' source's plastic layers, untrained (Chaudhary 2025): "
                    f"{','.join(UNTRAINED_PLASTIC_LAYERS)}; Duan et al.'s and the source's plastic layers with the write "
                    f"off (the control at the rules' width): {','.join(WRITE_OFF_LAYERS)}")
     p.add_argument("--tasks", help=f"comma-separated, default all: {','.join(TASKS)}; NAME@LEVEL trains and "
@@ -49,6 +51,9 @@ def add(sub) -> None:
                    "1.8-2.35x faster training on a 2-core AVX2 CPU, matched_hebbian 0.9-3.6x on an AVX512 one (long sequences, wide models); other rounding, "
                    "so a setting a study's runs must share")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0: torch's default")
+    p.add_argument("--read-size", action="store_true",
+                   help="train nothing: measure each module's read where its runs start (the RMS of every block's "
+                   "token-mixer output, seeds 0 to --seeds - 1, write rate 1) into --out's read_size.md and .json")
     p.add_argument("overrides", nargs="*", metavar="data.key=value",
                    help="the few-shot task's data set, e.g. data.name=omniglot data.root=PATH (default glyphs)")
     p.set_defaults(func=run)
@@ -77,6 +82,8 @@ def run(args) -> int:
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
+    if args.read_size:
+        return _read_size(cfg.validate(), args.out)
     # made by run_study once the tasks are built: a bad module, task level or --tuning-from leaves no folder
     out = writable_folder(args.out, create=False)
     tic = time.perf_counter()
@@ -84,6 +91,23 @@ def run(args) -> int:
     print(summarise(results, out))
     print(f"study of {len(results)} runs in {time.perf_counter() - tic:.0f} s: {out}/summary.md, results.csv, "
           "levels.png, loss_curves.png (and paired.png, solved.png where the tasks have them)")
+    return 0
+
+
+def _read_size(cfg, folder: str) -> int:
+    from ..experiments.read_size import read_size_markdown, read_sizes
+    from ..experiments.study import write_atomic, write_json_atomic
+    from ..machine import provenance
+
+    if cfg.tune_lrs or cfg.tune_write_rates:
+        raise ConfigError("--read-size measures the modules as built, at write rate 1: it takes no tuning grid")
+    out = writable_folder(folder, create=False)
+    rows = read_sizes(cfg)  # (tasks and data checked here, before the folder is made)
+    out.mkdir(parents=True, exist_ok=True)
+    text = read_size_markdown(rows)
+    write_json_atomic(out / "read_size.json", {"study": asdict(cfg), "rows": rows, "provenance": provenance()}, indent=2)
+    write_atomic(out / "read_size.md", text.encode())
+    print(text + f"\n{out}/read_size.md, read_size.json")
     return 0
 
 

@@ -45,18 +45,18 @@ from ..errors import ConfigError, DataError, RunInUseError
 from ..machine import git_commit, provenance
 from ..models.encoder import ConvEncoder
 from ..models.sequence import MODULES, SequenceModel
-from ..plasticity.fast_weights import HEBBIAN_ABLATION, MATCHED_TIED, MATCHED_UNDO
+from ..plasticity.fast_weights import HEBBIAN_ABLATION, MATCHED_SIZED, MATCHED_TIED, MATCHED_UNDO
 from ..plasticity.plastic_layers import UNTRAINED_PLASTIC_LAYERS, WRITE_OFF_LAYERS
 from ..runlock import RunLock
 from ..stats import mean_ci_seeds, proportion_ci95
-from ..tasks import TASKS, Task, build_task
+from ..tasks import TASKS, Batch, Task, build_task
 from ..train import init_encoder, lr_at, optimiser_step
 
 # The default modules: all but the Hebbian ablation, the tied matched mixers, the claims' source's
 # untrained rules and the plastic layers with the write off, asked for by name (hebbian+keys, ...,
 # matched_hebbian+tied, matched_hebbian+tied+A_ones+keep, chaudhary_hebbian, plastic_off).
-_BY_NAME_ONLY = (HEBBIAN_ABLATION.keys() | MATCHED_TIED.keys() | MATCHED_UNDO.keys() | UNTRAINED_PLASTIC_LAYERS.keys()
-                 | WRITE_OFF_LAYERS.keys())
+_BY_NAME_ONLY = (HEBBIAN_ABLATION.keys() | MATCHED_TIED.keys() | MATCHED_UNDO.keys() | MATCHED_SIZED.keys()
+                 | UNTRAINED_PLASTIC_LAYERS.keys() | WRITE_OFF_LAYERS.keys())
 DEFAULT_MODULES = tuple(m for m in MODULES if m not in _BY_NAME_ONLY)
 
 
@@ -254,6 +254,24 @@ def _generator(seed: int, stream: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + stream)
 
 
+def initial_model(kind: str, task: Task, seed: int, cfg: StudyConfig, write_rate: float = 1.0) -> tuple[int, SequenceModel]:
+    """A run's width and model as its training starts."""
+    torch.manual_seed(seed)
+    d = width_for_budget(kind, task, cfg)
+    return d, build(kind, task, d, cfg, write_rate)
+
+
+def training_stream(seed: int) -> torch.Generator:
+    """The generator a run's training batches are drawn from, in order (``training_batch``)."""
+    return _generator(seed, 0)
+
+
+def training_batch(task: Task, cfg: StudyConfig, g: torch.Generator) -> Batch:
+    """A training step's batch: a level at random, then its sequences."""
+    level = task.levels[int(torch.randint(len(task.levels), (1,), generator=g))]
+    return task.sample(cfg.batch_size, level, g)
+
+
 def _forward(model, b):
     return model(b.x, b.images)
 
@@ -272,9 +290,7 @@ def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig, lr: float | No
     lr = cfg.lr if lr is None else lr
 
     def start_anew():
-        torch.manual_seed(seed)
-        d = width_for_budget(kind, task, cfg)
-        model = build(kind, task, d, cfg, write_rate)
+        d, model = initial_model(kind, task, seed, cfg, write_rate)
         if cfg.compile:
             # afresh in each run: dynamo keeps one cache per function for every model, rule and
             # shape in the process, which a study's runs overfill (it then runs the rest eagerly,
@@ -283,7 +299,7 @@ def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig, lr: float | No
             torch.compiler.reset()
             torch._dynamo.config.fail_on_recompile_limit_hit = True  # an error, not those eager runs
             compile_token_steps(model)
-        return d, model, torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01), _generator(seed, 0)
+        return d, model, torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01), training_stream(seed)
 
     d, model, opt, g = start_anew()
     schedule = TrainConfig(steps=cfg.steps, lr=lr, warmup_steps=cfg.steps // 20)  # meta-training's schedule
@@ -313,8 +329,7 @@ def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig, lr: float | No
     tic = saved = time.perf_counter()
     model.train()
     for step in range(start, cfg.steps):
-        level = task.levels[int(torch.randint(len(task.levels), (1,), generator=g))]
-        b = task.sample(cfg.batch_size, level, g)
+        b = training_batch(task, cfg, g)
         loss = task.loss(_forward(model, b), b)
         for group in opt.param_groups:
             group["lr"] = lr_at(step, schedule)
@@ -540,7 +555,7 @@ def well_formed(r: dict) -> bool:
 
 def run_study(cfg: StudyConfig, out: Path, log=print) -> list[dict]:
     cfg.validate()
-    tasks = [_task(name, cfg.data) for name in cfg.tasks]  # a level it does not have: refused before any write
+    tasks = [task_named(name, cfg.data) for name in cfg.tasks]  # a level it does not have: refused before any write
     git_commit()  # the code this process runs, for each run's provenance, whatever is committed meanwhile
     runs = out / "runs"
     runs.mkdir(parents=True, exist_ok=True)
@@ -557,7 +572,7 @@ def run_study(cfg: StudyConfig, out: Path, log=print) -> list[dict]:
     return _taken_up(final, tried, log)  # those another study was training, once the rest is done
 
 
-def _task(name: str, data: DataConfig | None) -> Task:
+def task_named(name: str, data: DataConfig | None) -> Task:
     try:
         return build_task(name, data)
     except ValueError as err:  # NAME@LEVEL at a level the task has not
@@ -728,8 +743,10 @@ def comparisons(modules) -> list[tuple[str, str]]:
     and Chaudhary's untrained ones), then each plastic-layers rule against its family's layers with
     the write off (``plastic_off``, ``chaudhary_off``: the write and nothing else apart), then each
     rule and write-off control against each static control present, then each of Duan et al.'s
-    updates with differences taken out (``MATCHED_UNDO``) against the update it varies."""
+    updates with differences taken out or its read resized (``MATCHED_UNDO``, ``MATCHED_SIZED``)
+    against the update it varies."""
     present = list(dict.fromkeys(modules))
+    varied = MATCHED_UNDO | MATCHED_SIZED
     forms = ("matched_", "plastic_", "chaudhary_")
     plastic = [m for m in present if m.startswith(forms)]  # the rules and the write-off controls
     rules = [m for m in plastic if m not in WRITE_OFF_LAYERS]
@@ -738,7 +755,7 @@ def comparisons(modules) -> list[tuple[str, str]]:
     return ([(gradient, twin) for gradient, twin in hebbian.items() if twin in present]
             + [(m, write_off[m]) for m in rules if write_off.get(m) in present]
             + [(m, control) for control in STATIC_CONTROLS if control in present for m in plastic]
-            + [(m, MATCHED_UNDO[m].varies) for m in present if m in MATCHED_UNDO and MATCHED_UNDO[m].varies in present])
+            + [(m, varied[m].varies) for m in present if m in varied and varied[m].varies in present])
 
 
 def seed_paired(a: dict[int, dict], b: dict[int, dict]) -> list[dict]:

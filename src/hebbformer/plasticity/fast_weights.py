@@ -423,7 +423,11 @@ class MatchedFastWeights(nn.Module):
     ``matched_hebbian+tied+A_fixed+all``, all of these at once. ``matched_hebbian+tied+only_NAME`` is
     the other way round, all of them taken out but one: ``only_forgetting``, ``only_raw_value``,
     ``only_read_first``, ``only_clip`` (``A`` held at ones), and ``only_learned_A`` (``A`` from ones,
-    learned)."""
+    learned).
+
+    ``read_gain`` scales the read, ``y_t = g F_{t-1} q_t``: the same rule with its read larger or
+    smaller, so that what a difference of the rule does through the size of the read is told apart
+    from what it does otherwise (``MATCHED_SIZED``)."""
 
     rule = "hebbian"
     write_rate = 1.0  # a multiplier on eta's scale 0.1 (their p_lr), the study's tuning grid sets it
@@ -432,6 +436,7 @@ class MatchedFastWeights(nn.Module):
     # "fixed" (ones, not learned)
     token_loop = False  # the Hebbian rule trained token by token too (``compile_steps``)
     undo: frozenset[str] = frozenset()  # their differences from the tied Hebbian sum taken out (MATCHED_UNDO)
+    read_gain = 1.0  # g in y_t = g F_{t-1} q_t (MATCHED_SIZED); 1: their read
 
     def __init__(self, d_model: int, heads: int):
         super().__init__()
@@ -490,10 +495,14 @@ class MatchedFastWeights(nn.Module):
         self._token = compiled_token(self._token)
         self.token_loop = True
 
+    def _out(self, y):
+        """The heads' reads [..., H, d] to the block's width, through the read gain."""
+        return self.proj(self.read_gain * y.flatten(-2))
+
     def step(self, x, fast):
         q, k, v, eta = self._signals(x)  # [B, H, d], eta [B, H]
         y, fast = self._token(fast, q, k, v, eta)
-        return self.proj(y.flatten(1)), fast
+        return self._out(y), fast
 
     def forward(self, x):
         q, k, v, eta = self._signals(x)  # [B, T, H, d], eta [B, T, H]: every token's at once
@@ -507,7 +516,7 @@ class MatchedFastWeights(nn.Module):
             for q_t, k_t, v_t, eta_t in zip(q.unbind(1), k.unbind(1), v.unbind(1), eta.unbind(1)):
                 y, fast = self._token(fast, q_t, k_t, v_t, eta_t)
                 ys.append(y)
-            return self.proj(torch.stack(ys, 1).flatten(2))
+            return self._out(torch.stack(ys, 1))
         clip = torch.ones_like(eta[..., 0]) if "no_clip" in self.undo else \
             torch.clamp(1 / v.flatten(2).norm(dim=2).clamp_min(1e-12), max=1.0)  # [B, T]
         # y_t = sum_{s<t} eta_s c_s prod_{s<r<t} (1 - eta_r) (A (.) v_s k_s^T) q_t: token t reads F_{t-lag},
@@ -521,7 +530,7 @@ class MatchedFastWeights(nn.Module):
         weight = torch.exp(gap.clamp(max=0)) * before[None, :, :, None] * (eta * clip[..., None])[:, None]
         mixed = _plastic_read(weight, k, q[:, lag:], self.plasticity, v)  # (A (.) v_s k_s^T) q_t, weighted, over s
         y = torch.cat([torch.zeros_like(q[:, :lag]), mixed], 1)  # before write, the first token reads F_0 = 0
-        return self.proj(y.flatten(2))
+        return self._out(y)
 
 
 class MatchedHebbian(MatchedFastWeights):
@@ -550,10 +559,10 @@ MATCHED_ALL_UNDONE = "matched_hebbian+tied+A_fixed+all"  # and each ``+only_`` o
 MATCHED_KEPT = {"forgetting": "keep", "raw_value": "tanh", "read_first": "read_after", "clip": "no_clip"}
 
 
-def _matched_undo(suffix: str, undo, plasticity_init: str = "ones", varies: str = MATCHED_VARIED) -> type:
+def _matched_undo(suffix: str, undo, plasticity_init: str = "ones", varies: str = MATCHED_VARIED, **attrs) -> type:
     """Duan et al.'s Hebbian update read with its key, with some of its differences from the tied
     Hebbian sum taken out."""
-    return _matched_tied(MatchedHebbian, suffix, plasticity_init, undo=frozenset(undo), varies=varies)
+    return _matched_tied(MatchedHebbian, suffix, plasticity_init, undo=frozenset(undo), varies=varies, **attrs)
 
 
 # What holds their update, A from ones, on the few-shot plateau in 6 of 10 seeds where the tied sum
@@ -565,6 +574,23 @@ MATCHED_UNDO = {c.kind: c for c in [_matched_undo(f"+A_ones+{n}", (n,)) for n in
                 + [_matched_undo(f"+only_{kept}", set(MATCHED_UNDONE) - {undo}, "fixed", MATCHED_ALL_UNDONE)
                    for kept, undo in MATCHED_KEPT.items()]
                 + [_matched_undo("+only_learned_A", MATCHED_UNDONE, "ones", MATCHED_ALL_UNDONE)]}
+
+
+# Is it the size of the read? Forgetting at the write's rate and the clip each make their update's
+# read smaller, and the rows that left the plateau most often have the larger reads (at
+# initialisation, RMS over the queries' reads, first block, on Omniglot 5-way 1-shot from the
+# trained encoder at 25k parameters, seeds 0-9: the update with A from ones 0.0248, with no
+# forgetting 0.0396, with all five differences out 0.1236; ``hebbformer study --read-size``, issue
+# 15). Each row here is one rule at another's size, by a fixed gain on its read (the ratio of the
+# two sizes): the update as large as the read with all five out (``sized_as_all``), and the read
+# with no forgetting and the read with all five out as small as the update's (``sized_as_update``).
+# Each is paired with the update.
+MATCHED_SIZE = {"update": 0.0248, "keep": 0.0396, "all": 0.1236}  # the measured sizes, as above
+MATCHED_SIZED = {c.kind: c for c in [
+    _matched_undo("+A_ones+sized_as_all", (), read_gain=MATCHED_SIZE["all"] / MATCHED_SIZE["update"]),
+    _matched_undo("+A_ones+keep+sized_as_update", ("keep",), read_gain=MATCHED_SIZE["update"] / MATCHED_SIZE["keep"]),
+    _matched_undo("+A_fixed+all+sized_as_update", MATCHED_UNDONE, "fixed",
+                  read_gain=MATCHED_SIZE["update"] / MATCHED_SIZE["all"])]}
 
 
 class LSTMMixer(nn.Module):
@@ -592,7 +618,8 @@ class LSTMMixer(nn.Module):
 
 
 FAST_WEIGHTS = {m.kind: m for m in (StaticMixer, LSTMMixer, HebbianFastWeights, GradientFastWeights, MatchedHebbian,
-                                    MatchedGradient, DeltaRule, CausalAttention)} | HEBBIAN_ABLATION | MATCHED_TIED | MATCHED_UNDO
+                                    MatchedGradient, DeltaRule, CausalAttention)} | HEBBIAN_ABLATION | MATCHED_TIED | MATCHED_UNDO \
+    | MATCHED_SIZED
 
 
 def build_mixer(kind: str, d_model: int, heads: int) -> nn.Module:
