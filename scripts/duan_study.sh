@@ -470,14 +470,20 @@ matched_hebbian+tied+A_fixed+all+sized_as_update"
 tied_size() {  # is it the size of the read? The read of every tied row where training starts (nothing trained; the sizes
   # MATCHED_SIZED's gains were set from), then Duan et al.'s update read with its key (A from ones) scaled up to the size
   # of the read with all five differences out, and that read and the one with no forgetting scaled down to the update's,
-  # 10 seeds each, then the table, each paired with the update
+  # 10 seeds each, each paired with the update; then their update with their A from U(-1, 1) scaled up likewise, 5 seeds
+  # (as its unscaled runs), paired with those; then the table. As run (2026-12-07, thirteenth session): the second
+  # command by one job, then by two; the first with the last module added once the first job had begun
   $S --read-size --out $O/fewshot-omniglot-encoder-tied-size --seeds 10 --tasks fewshot@1 $ENC \
-     --modules hebbian+linear+tied,matched_hebbian+tied,matched_hebbian+tied+A_ones,$UNDO,$ONLY,$SIZED
+     --modules hebbian+linear+tied,matched_hebbian+tied,matched_hebbian+tied+A_ones,$UNDO,$ONLY,$SIZED,matched_hebbian+tied+sized_as_all
   $S --out $O/fewshot-omniglot-encoder-tied-size --modules $SIZED --steps 1000 --seeds 10 --tasks fewshot@1 $ENC
+  $S --out $O/fewshot-omniglot-encoder-tied-size --modules matched_hebbian+tied+sized_as_all --steps 1000 --seeds 5 \
+     --tasks fewshot@1 $ENC
   size_table
 }
-size_table() {  # tied_size's rows beside the update and the two rows they are sized from (study-combine trains nothing)
-  .venv/bin/hebbformer study-combine $O/fewshot-omniglot-encoder-tied-size $O/fewshot-omniglot-encoder-tied:matched_hebbian+tied+A_ones \
+size_table() {  # tied_size's rows beside the updates they resize and the two rows they are sized from (study-combine
+  # trains nothing)
+  .venv/bin/hebbformer study-combine $O/fewshot-omniglot-encoder-tied-size \
+     $O/fewshot-omniglot-encoder-tied:matched_hebbian+tied+A_ones,matched_hebbian+tied \
      $O/fewshot-omniglot-encoder-tied-undo:matched_hebbian+tied+A_ones+keep,matched_hebbian+tied+A_fixed+all \
      --out $O/fewshot-omniglot-encoder-tied-size-table
 }

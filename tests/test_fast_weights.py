@@ -10,7 +10,7 @@ from torch._dynamo.utils import counters
 
 from hebbformer.experiments.study import compile_token_steps, cpp_compiler
 from hebbformer.models.sequence import MODULES, SequenceModel
-from hebbformer.plasticity.fast_weights import FAST_WEIGHTS, HebbianFastWeights, build_mixer
+from hebbformer.plasticity.fast_weights import FAST_WEIGHTS, MATCHED_SIZED, HebbianFastWeights, build_mixer
 
 KINDS = list(FAST_WEIGHTS)
 
@@ -371,3 +371,16 @@ def test_matched_write_is_clipped_and_its_rate_modulated():
     assert (fast.flatten(1).norm(dim=1) <= 0.2 + 1e-6).all()
     eta = 0.2 * torch.sigmoid(m.modulator(x))
     assert ((0 < eta) & (eta < 0.2)).all()
+
+
+@pytest.mark.parametrize("kind", list(MATCHED_SIZED))
+def test_matched_sized_is_the_rule_it_names_with_its_read_scaled(kind):
+    """``RULE+sized_as_X`` gives RULE's output with the read times its gain, from the same weights."""
+    torch.manual_seed(10)
+    sized = build_mixer(kind, 8, 2).double()
+    rule = build_mixer(kind.rsplit("+sized_as_", 1)[0], 8, 2).double()
+    rule.load_state_dict(sized.state_dict())
+    assert sized.read_gain != 1
+    x = torch.randn(3, 7, 8, dtype=torch.float64)
+    bias = sized.proj.bias
+    torch.testing.assert_close(sized(x) - bias, sized.read_gain * (rule(x) - bias), rtol=1e-9, atol=1e-12)

@@ -685,3 +685,14 @@ def test_the_summary_lists_each_modules_parameters_in_the_order_of_its_tasks(tmp
                for task, n in (("regression_duan_linear", 20), ("cue_reward", 30))]
     md = summarise(results, tmp_path)
     assert "Parameters per model (by task: cue_reward, regression_duan_linear): lstm 30/20" in md
+
+
+def test_paired_differences_pair_each_sized_read_with_the_update_it_resizes():
+    """The update (A from ones) at another's size, and the reads resized to the update's, each against the
+    update; their update with A from U(-1, 1) at another's size against that update; none a default module."""
+    sized = ["matched_hebbian+tied+A_ones+sized_as_all", "matched_hebbian+tied+A_ones+keep+sized_as_update",
+             "matched_hebbian+tied+A_fixed+all+sized_as_update"]
+    assert study.comparisons(sized + ["matched_hebbian+tied+A_ones"]) == [(m, "matched_hebbian+tied+A_ones") for m in sized]
+    assert study.comparisons(["matched_hebbian+tied+sized_as_all", "matched_hebbian+tied"]) == \
+        [("matched_hebbian+tied+sized_as_all", "matched_hebbian+tied")]
+    assert not {*sized, "matched_hebbian+tied+sized_as_all"} & set(study.DEFAULT_MODULES)
