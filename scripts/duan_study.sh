@@ -426,8 +426,8 @@ cue_lengths() {  # claims 1 and 3 against the trial's length (2026-12-07 #4): Du
 
 tied_long() {  # the rule's limit or its budget? Duan et al.'s update read with its key, their default A from
   # U(-1, 1) (0/5 at 1,000 steps in tied_five), given five times the steps (Duan et al. train tens of thousands);
-  # then the same with A from ones (3/5 at 1,000 steps), the table over both. As run (2026-12-07, twelfth session): the
-  # first command; the second is not run yet
+  # then the same with A from ones (3/5 at 1,000 steps), the table over both. As run (2026-12-07): the first command in
+  # the twelfth session, the second in the thirteenth
   local L="--out $O/fewshot-omniglot-encoder-tied-long --steps 5000 --seeds ${SEEDS:-5} --tasks fewshot@1 $ENC"
   $S $L --modules matched_hebbian+tied
   $S $L --modules matched_hebbian+tied,matched_hebbian+tied+A_ones
@@ -471,25 +471,36 @@ tied_size() {  # is it the size of the read? The read of every tied row where tr
   # MATCHED_SIZED's gains were set from), then Duan et al.'s update read with its key (A from ones) scaled up to the size
   # of the read with all five differences out, and that read and the one with no forgetting scaled down to the update's,
   # 10 seeds each, each paired with the update; then their update with their A from U(-1, 1) scaled up likewise, 5 seeds
-  # (as its unscaled runs), paired with those; then the table. As run (2026-12-07, thirteenth session): the second
-  # command by one job, then by two; the first with the last module added once the first job had begun
+  # (as its unscaled runs), paired with those; then the read with no clip scaled down to the update's, 10 seeds; then the
+  # table. As run (2026-12-07, thirteenth session): the second command by one job, then by two; the first with the last
+  # two modules added once the first job had begun, the last command added once the second had
   $S --read-size --out $O/fewshot-omniglot-encoder-tied-size --seeds 10 --tasks fewshot@1 $ENC \
-     --modules hebbian+linear+tied,matched_hebbian+tied,matched_hebbian+tied+A_ones,$UNDO,$ONLY,$SIZED,matched_hebbian+tied+sized_as_all
+     --modules hebbian+linear+tied,matched_hebbian+tied,matched_hebbian+tied+A_ones,$UNDO,$ONLY,$SIZED,matched_hebbian+tied+sized_as_all,\
+matched_hebbian+tied+A_ones+no_clip+sized_as_update
   $S --out $O/fewshot-omniglot-encoder-tied-size --modules $SIZED --steps 1000 --seeds 10 --tasks fewshot@1 $ENC
   $S --out $O/fewshot-omniglot-encoder-tied-size --modules matched_hebbian+tied+sized_as_all --steps 1000 --seeds 5 \
      --tasks fewshot@1 $ENC
+  $S --out $O/fewshot-omniglot-encoder-tied-size --modules matched_hebbian+tied+A_ones+no_clip+sized_as_update --steps 1000 \
+     --seeds 10 --tasks fewshot@1 $ENC
   size_table
 }
 size_table() {  # tied_size's rows beside the updates they resize and the two rows they are sized from (study-combine
   # trains nothing)
   .venv/bin/hebbformer study-combine $O/fewshot-omniglot-encoder-tied-size \
      $O/fewshot-omniglot-encoder-tied:matched_hebbian+tied+A_ones,matched_hebbian+tied \
-     $O/fewshot-omniglot-encoder-tied-undo:matched_hebbian+tied+A_ones+keep,matched_hebbian+tied+A_fixed+all \
+     $O/fewshot-omniglot-encoder-tied-undo:matched_hebbian+tied+A_ones+keep,matched_hebbian+tied+A_ones+no_clip,matched_hebbian+tied+A_fixed+all \
      --out $O/fewshot-omniglot-encoder-tied-size-table
 }
 
+plastic_long() {  # Duan et al.'s plastic layers (0/5 each at 1,000 steps in plastic_encoder) given five times the steps, as
+  # tied_long gave their update read with its key: Omniglot 5-way 1-shot from the trained encoder, 2 seeds each (a run
+  # takes about 20 minutes here), two jobs of this case side by side
+  $S --out $O/fewshot-omniglot-encoder-plastic-long --modules plastic_hebbian,plastic_gradient --steps 5000 \
+     --seeds ${SEEDS:-2} --tasks fewshot@1 $ENC
+}
+
 case "${1:-}" in
-  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; controls) controls ;; encoder) encoder ;; normalised) normalised ;; tied) tied ;; tied-ablation) tied_ablation ;; tied-matched) tied_matched ;; tied-duan) tied_duan ;; tied-random) tied_random ;; horizon-grid) horizon_grid ;; per-delay) per_delay ;; per-delay-40) per_delay_40 ;; delay-60) delay_60 ;; delay-60-ten) delay_60_ten ;; delay-40) delay_40 ;; claims) claims ;; claims-full) claims_full ;; claims-attention) claims_attention ;; beside) beside ;; delay-20) delay_20 ;; delay-60-twenty) delay_60_twenty ;; delay-0) delay_0 ;; delays-table) delays_table ;; plastic-regression) plastic_regression ;; length) length ;; length-lstm-lr) length_lstm_lr ;; five-shot) five_shot ;; claims-cue-high) claims_cue_high ;; encoder-gradient) encoder_gradient ;; length-lstm-tuned) length_lstm_tuned ;; length-table) length_table ;; twenty-way) twenty_way ;; five-shot-duan) five_shot_duan ;; delay-60-duan-budget) delay_60_duan_budget ;; delay-lstm-tuned) delay_lstm_tuned ;; tied-five) tied_five ;; tied-ten) tied_ten ;; plastic-encoder) plastic_encoder ;; beside-tuned) beside_tuned ;; beside-high-lr) beside_high_lr ;; chaudhary-form) chaudhary_form ;; chaudhary-untrained) chaudhary_untrained ;; claims-250k) claims_250k ;; delays-250k) delays_250k ;; delay-60-250k-ten) delay_60_250k_ten ;; delays-table-lstm-tuned) delays_table_lstm_tuned ;; delays-twenty) delays_twenty ;; cue-lengths) cue_lengths ;; tied-long) tied_long ;; tied-undo) tied_undo ;; tied-only) tied_only ;; tied-sum-ten) tied_sum_ten ;; tied-size) tied_size ;; size-table) size_table ;;
-  all) horizon; ablation; write_rate; long; omniglot; plastic; controls; encoder; normalised; tied; tied_ablation; tied_matched; tied_duan; tied_random; horizon_grid; per_delay; per_delay_40; delay_60; delay_60_ten; delay_40; claims; claims_full; claims_attention; beside; delay_20; delay_60_twenty; delay_0; delays_table; plastic_regression; length; length_lstm_lr; length_lstm_tuned; length_table; encoder_gradient; claims_cue_high; five_shot; twenty_way; five_shot_duan; delay_60_duan_budget; delay_lstm_tuned; tied_five; tied_ten; plastic_encoder; beside_tuned; beside_high_lr; chaudhary_form; chaudhary_untrained; claims_250k; delays_250k; delay_60_250k_ten; delays_table_lstm_tuned; delays_twenty; cue_lengths; tied_long; tied_undo; tied_only; tied_sum_ten; tied_size ;;
-  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-ablation|tied-matched|tied-duan|tied-random|horizon-grid|per-delay|per-delay-40|delay-60|delay-60-ten|delay-40|claims|claims-full|claims-attention|beside|delay-20|delay-60-twenty|delay-0|delays-table|plastic-regression|length|length-lstm-lr|length-lstm-tuned|length-table|encoder-gradient|claims-cue-high|five-shot|twenty-way|five-shot-duan|delay-60-duan-budget|delay-lstm-tuned|tied-five|tied-ten|plastic-encoder|beside-tuned|beside-high-lr|chaudhary-form|chaudhary-untrained|claims-250k|delays-250k|delay-60-250k-ten|delays-table-lstm-tuned|delays-twenty|cue-lengths|tied-long|tied-undo|tied-only|tied-sum-ten|tied-size|size-table|all" >&2; exit 2 ;;
+  horizon) horizon ;; ablation) ablation ;; write-rate) write_rate ;; long) long ;; omniglot) omniglot ;; plastic) plastic ;; controls) controls ;; encoder) encoder ;; normalised) normalised ;; tied) tied ;; tied-ablation) tied_ablation ;; tied-matched) tied_matched ;; tied-duan) tied_duan ;; tied-random) tied_random ;; horizon-grid) horizon_grid ;; per-delay) per_delay ;; per-delay-40) per_delay_40 ;; delay-60) delay_60 ;; delay-60-ten) delay_60_ten ;; delay-40) delay_40 ;; claims) claims ;; claims-full) claims_full ;; claims-attention) claims_attention ;; beside) beside ;; delay-20) delay_20 ;; delay-60-twenty) delay_60_twenty ;; delay-0) delay_0 ;; delays-table) delays_table ;; plastic-regression) plastic_regression ;; length) length ;; length-lstm-lr) length_lstm_lr ;; five-shot) five_shot ;; claims-cue-high) claims_cue_high ;; encoder-gradient) encoder_gradient ;; length-lstm-tuned) length_lstm_tuned ;; length-table) length_table ;; twenty-way) twenty_way ;; five-shot-duan) five_shot_duan ;; delay-60-duan-budget) delay_60_duan_budget ;; delay-lstm-tuned) delay_lstm_tuned ;; tied-five) tied_five ;; tied-ten) tied_ten ;; plastic-encoder) plastic_encoder ;; beside-tuned) beside_tuned ;; beside-high-lr) beside_high_lr ;; chaudhary-form) chaudhary_form ;; chaudhary-untrained) chaudhary_untrained ;; claims-250k) claims_250k ;; delays-250k) delays_250k ;; delay-60-250k-ten) delay_60_250k_ten ;; delays-table-lstm-tuned) delays_table_lstm_tuned ;; delays-twenty) delays_twenty ;; cue-lengths) cue_lengths ;; tied-long) tied_long ;; tied-undo) tied_undo ;; tied-only) tied_only ;; tied-sum-ten) tied_sum_ten ;; tied-size) tied_size ;; size-table) size_table ;; plastic-long) plastic_long ;;
+  all) horizon; ablation; write_rate; long; omniglot; plastic; controls; encoder; normalised; tied; tied_ablation; tied_matched; tied_duan; tied_random; horizon_grid; per_delay; per_delay_40; delay_60; delay_60_ten; delay_40; claims; claims_full; claims_attention; beside; delay_20; delay_60_twenty; delay_0; delays_table; plastic_regression; length; length_lstm_lr; length_lstm_tuned; length_table; encoder_gradient; claims_cue_high; five_shot; twenty_way; five_shot_duan; delay_60_duan_budget; delay_lstm_tuned; tied_five; tied_ten; plastic_encoder; beside_tuned; beside_high_lr; chaudhary_form; chaudhary_untrained; claims_250k; delays_250k; delay_60_250k_ten; delays_table_lstm_tuned; delays_twenty; cue_lengths; tied_long; tied_undo; tied_only; tied_sum_ten; tied_size; plastic_long ;;
+  *) echo "usage: $0 horizon|ablation|write-rate|long|omniglot|plastic|controls|encoder|normalised|tied|tied-ablation|tied-matched|tied-duan|tied-random|horizon-grid|per-delay|per-delay-40|delay-60|delay-60-ten|delay-40|claims|claims-full|claims-attention|beside|delay-20|delay-60-twenty|delay-0|delays-table|plastic-regression|length|length-lstm-lr|length-lstm-tuned|length-table|encoder-gradient|claims-cue-high|five-shot|twenty-way|five-shot-duan|delay-60-duan-budget|delay-lstm-tuned|tied-five|tied-ten|plastic-encoder|beside-tuned|beside-high-lr|chaudhary-form|chaudhary-untrained|claims-250k|delays-250k|delay-60-250k-ten|delays-table-lstm-tuned|delays-twenty|cue-lengths|tied-long|tied-undo|tied-only|tied-sum-ten|tied-size|size-table|plastic-long|all" >&2; exit 2 ;;
 esac

@@ -580,18 +580,20 @@ MATCHED_UNDO = {c.kind: c for c in [_matched_undo(f"+A_ones+{n}", (n,)) for n in
 # read smaller, and the rows that left the plateau most often have the larger reads (at
 # initialisation, RMS over the queries' reads, first block, on Omniglot 5-way 1-shot from the
 # trained encoder at 25k parameters, seeds 0-9: the update with A from ones 0.0248, with no
-# forgetting 0.0396, with all five differences out 0.1236, with their default A from U(-1, 1)
-# 0.0084; ``hebbformer study --read-size``, issue 15). Each row here is one rule at another's size,
-# by a fixed gain on its read (the ratio of the two sizes): the update as large as the read with all
-# five out (``sized_as_all``; with their A from U(-1, 1) too), and the read with no forgetting and
-# the read with all five out as small as the update's (``sized_as_update``). Each is paired with
-# the update it resizes or, from its side, varies.
-MATCHED_SIZE = {"update": 0.0248, "keep": 0.0396, "all": 0.1236, "random_A": 0.0084}  # the measured sizes, as above
+# forgetting 0.0396, with no clip 0.0861, with all five differences out 0.1236, with their default A
+# from U(-1, 1) 0.0084; ``hebbformer study --read-size``, issue 15). Each row here is one rule at
+# another's size, by a fixed gain on its read (the ratio of the two sizes): the update as large as
+# the read with all five out (``sized_as_all``; with their A from U(-1, 1) too), and the reads with
+# no forgetting, with no clip and with all five out as small as the update's (``sized_as_update``).
+# Each is paired with the update it resizes or, from its side, varies.
+MATCHED_SIZE = {"update": 0.0248, "keep": 0.0396, "no_clip": 0.0861, "all": 0.1236, "random_A": 0.0084}  # as above
 MATCHED_SIZED = {c.kind: c for c in [
     _matched_tied(MatchedHebbian, "+sized_as_all", read_gain=MATCHED_SIZE["all"] / MATCHED_SIZE["random_A"],
                   varies="matched_hebbian+tied"),
     _matched_undo("+A_ones+sized_as_all", (), read_gain=MATCHED_SIZE["all"] / MATCHED_SIZE["update"]),
     _matched_undo("+A_ones+keep+sized_as_update", ("keep",), read_gain=MATCHED_SIZE["update"] / MATCHED_SIZE["keep"]),
+    _matched_undo("+A_ones+no_clip+sized_as_update", ("no_clip",),
+                  read_gain=MATCHED_SIZE["update"] / MATCHED_SIZE["no_clip"]),
     _matched_undo("+A_fixed+all+sized_as_update", MATCHED_UNDONE, "fixed",
                   read_gain=MATCHED_SIZE["update"] / MATCHED_SIZE["all"])]}
 
