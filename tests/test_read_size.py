@@ -42,9 +42,9 @@ def test_the_cli_writes_the_table_and_trains_nothing(tmp_path, capsys):
     assert "read_size.md" in capsys.readouterr().out
 
 
-def test_a_tuning_grid_is_refused_before_the_folder_is_made(tmp_path, capsys):
+@pytest.mark.parametrize("setting", [["--tune-lrs", "1e-3", "--tune-write-rates", "1,2"], ["--compile"]])
+def test_a_tuning_grid_or_compile_is_refused_before_the_folder_is_made(tmp_path, capsys, setting):
     out = tmp_path / "sizes"
-    assert main(["study", "--read-size", "--out", str(out), "--modules", "static", "--tasks", "association",
-                 "--tune-lrs", "1e-3", "--tune-write-rates", "1,2"]) == 2
+    assert main(["study", "--read-size", "--out", str(out), "--modules", "static", "--tasks", "association", *setting]) == 2
     err = capsys.readouterr().err
-    assert "takes no tuning grid" in err and err.count("\n") == 1 and not out.exists()
+    assert "takes no tuning grid and no --compile" in err and err.count("\n") == 1 and not out.exists()

@@ -691,7 +691,7 @@ def test_paired_differences_pair_each_sized_read_with_the_update_it_resizes():
     """The update (A from ones) at another's size, and the reads resized to the update's, each against the
     update; their update with A from U(-1, 1) at another's size against that update; none a default module."""
     sized = ["matched_hebbian+tied+A_ones+sized_as_all", "matched_hebbian+tied+A_ones+keep+sized_as_update",
-             "matched_hebbian+tied+A_fixed+all+sized_as_update"]
+             "matched_hebbian+tied+A_ones+no_clip+sized_as_update", "matched_hebbian+tied+A_fixed+all+sized_as_update"]
     assert study.comparisons(sized + ["matched_hebbian+tied+A_ones"]) == [(m, "matched_hebbian+tied+A_ones") for m in sized]
     assert study.comparisons(["matched_hebbian+tied+sized_as_all", "matched_hebbian+tied"]) == \
         [("matched_hebbian+tied+sized_as_all", "matched_hebbian+tied")]

@@ -99,8 +99,9 @@ def _read_size(cfg, folder: str) -> int:
     from ..experiments.study import write_atomic, write_json_atomic
     from ..machine import provenance
 
-    if cfg.tune_lrs or cfg.tune_write_rates:
-        raise ConfigError("--read-size measures the modules as built, at write rate 1: it takes no tuning grid")
+    if cfg.tune_lrs or cfg.tune_write_rates or cfg.compile:
+        raise ConfigError("--read-size measures the modules as built, eagerly and at write rate 1: it takes no "
+                          "tuning grid and no --compile")
     out = writable_folder(folder, create=False)
     rows = read_sizes(cfg)  # (tasks and data checked here, before the folder is made)
     out.mkdir(parents=True, exist_ok=True)
