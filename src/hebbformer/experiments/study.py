@@ -257,7 +257,8 @@ def _generator(seed: int, stream: int) -> torch.Generator:
 def initial_model(kind: str, task: Task, seed: int, cfg: StudyConfig, write_rate: float = 1.0) -> tuple[int, SequenceModel]:
     """A run's width and model as its training starts."""
     torch.manual_seed(seed)
-    d = width_for_budget(kind, task, cfg)
+    d = width_for_budget(kind, task, cfg)  # after the seed, not cached: its trial models draw from the RNG, and
+    # the model's initial weights (a run's, and --read-size's) are the draws that follow
     return d, build(kind, task, d, cfg, write_rate)
 
 
