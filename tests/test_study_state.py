@@ -415,6 +415,32 @@ def test_a_run_killed_mid_training_resumes_from_its_saved_state_to_the_same_resu
     assert "the training state could not be saved (No space left on device); training goes on" in logged[0]
 
 
+def test_a_run_on_a_longer_schedule_is_that_runs_first_steps(tmp_path):
+    """--schedule-steps N: a run of k steps is the first k steps of an N-step run, step for step (its
+    loss curve the longer run's up to step k), and not the k-step run on a schedule of its own."""
+    cfg = dict(modules=["matched_gradient"], tasks=["reproduction_delay@0"], seeds=1, batch_size=4, budget=3000,
+               eval_batches=1)
+    [long] = run_study(StudyConfig(**cfg, steps=40), tmp_path / "long", log=lambda s: None)
+    [first] = run_study(StudyConfig(**cfg, steps=22, schedule_steps=40), tmp_path / "first", log=lambda s: None)
+    [own] = run_study(StudyConfig(**cfg, steps=22), tmp_path / "own", log=lambda s: None)
+    prefix = [point for point in long["loss_curve"] if point[0] <= 22]  # steps 1, 11 and 21
+    assert len(prefix) == 3 and first["loss_curve"][:3] == prefix
+    assert own["loss_curve"][0] == prefix[0] and own["loss_curve"][1:3] != prefix[1:]  # another schedule's updates
+    assert json.loads((tmp_path / "first" / "study.json").read_text())["schedule_steps"] == 40
+    with pytest.raises(ConfigError, match="resume it"):  # a folder's runs share their schedule
+        run_study(StudyConfig(**cfg, steps=22), tmp_path / "first", log=lambda s: None)
+
+
+@pytest.mark.parametrize("schedule", ["5", "-1"])
+def test_a_schedule_shorter_than_the_run_is_refused_in_one_line(tmp_path, capsys, schedule):
+    out = tmp_path / "study"
+    assert main(["study", "--out", str(out), "--modules", "static", "--tasks", "association", "--steps", "10",
+                 "--schedule-steps", schedule]) == 2
+    err = capsys.readouterr().err
+    assert f"schedule_steps must be 0 (the run's steps) or at least steps (10), got {schedule}" in err
+    assert err.count("\n") == 1 and not out.exists()
+
+
 def _result(module, seed, levels):
     return {"task": "t", "module": module, "seed": seed, "metric": "mse", "level_name": "delay",
             "parameters": 10, "left_plateau": True, "loss_curve": [[1, 1.0], [2, 0.5]],
