@@ -429,16 +429,26 @@ def test_a_run_on_a_longer_schedule_is_that_runs_first_steps(tmp_path):
     assert json.loads((tmp_path / "first" / "study.json").read_text())["schedule_steps"] == 40
     with pytest.raises(ConfigError, match="resume it"):  # a folder's runs share their schedule
         run_study(StudyConfig(**cfg, steps=22), tmp_path / "first", log=lambda s: None)
+    # the warm-up: a twentieth of the schedule unless given
+    [named] = run_study(StudyConfig(**cfg, steps=22, schedule_steps=40, warmup_steps=2), tmp_path / "named",
+                        log=lambda s: None)
+    [slow] = run_study(StudyConfig(**cfg, steps=22, schedule_steps=40, warmup_steps=10), tmp_path / "slow",
+                       log=lambda s: None)
+    assert named["loss_curve"] == first["loss_curve"] and slow["loss_curve"][1:] != first["loss_curve"][1:]
 
 
-@pytest.mark.parametrize("schedule", ["5", "-1"])
-def test_a_schedule_shorter_than_the_run_is_refused_in_one_line(tmp_path, capsys, schedule):
+@pytest.mark.parametrize("setting, said", [
+    (["--schedule-steps", "5"], "schedule_steps must be 0 (the run's steps) or at least steps (10), got 5"),
+    (["--schedule-steps", "-1"], "schedule_steps must be 0 (the run's steps) or at least steps (10), got -1"),
+    (["--warmup-steps", "10"], "warmup_steps must lie in 0..9 (within the schedule of 10 steps), got 10"),
+    (["--warmup-steps", "-1", "--schedule-steps", "20"], "warmup_steps must lie in 0..19 (within the schedule of 20"),
+])
+def test_a_schedule_shorter_than_the_run_or_its_warm_up_is_refused_in_one_line(tmp_path, capsys, setting, said):
     out = tmp_path / "study"
     assert main(["study", "--out", str(out), "--modules", "static", "--tasks", "association", "--steps", "10",
-                 "--schedule-steps", schedule]) == 2
+                 *setting]) == 2
     err = capsys.readouterr().err
-    assert f"schedule_steps must be 0 (the run's steps) or at least steps (10), got {schedule}" in err
-    assert err.count("\n") == 1 and not out.exists()
+    assert said in err and err.count("\n") == 1 and not out.exists()
 
 
 def _result(module, seed, levels):

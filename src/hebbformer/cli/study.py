@@ -30,8 +30,10 @@ def add(sub) -> None:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--steps", type=int, default=1000, help="training steps per run")
     p.add_argument("--schedule-steps", type=int, default=0, metavar="N",
-                   help="the learning-rate schedule's length (warm-up over its first twentieth, cosine decay to its "
-                   "end); 0: --steps; more: each run is the first --steps of an N-step run, step for step")
+                   help="the learning-rate schedule's length (a linear warm-up, then cosine decay to its end); 0: "
+                   "--steps; more: each run is the first --steps of an N-step run, step for step")
+    p.add_argument("--warmup-steps", type=int, default=None, metavar="N",
+                   help="the schedule's linear warm-up (default: its first twentieth)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--budget", type=int, default=25_000, help="parameters per model, image encoder aside")
     p.add_argument("--lr", type=float, default=2e-3, help="learning rate when there is no tuning grid")
@@ -66,7 +68,8 @@ def run(args) -> int:
     from ..experiments.study import StudyConfig, run_study, summarise
     from ..tasks.fewshot import default_data
 
-    cfg = StudyConfig(seeds=args.seeds, steps=args.steps, schedule_steps=args.schedule_steps, batch_size=args.batch_size, budget=args.budget, lr=args.lr,
+    cfg = StudyConfig(seeds=args.seeds, steps=args.steps, schedule_steps=args.schedule_steps,
+                      warmup_steps=args.warmup_steps, batch_size=args.batch_size, budget=args.budget, lr=args.lr,
                       beside_attention=args.beside_attention, tune_lrs=_numbers(args.tune_lrs, "--tune-lrs"),
                       tune_write_rates=_numbers(args.tune_write_rates, "--tune-write-rates"),
                       tune_seeds=args.tune_seeds, encoder_channels=args.encoder_channels,

@@ -66,10 +66,11 @@ class StudyConfig:
     tasks: list[str] = field(default_factory=lambda: list(TASKS))
     seeds: int = 3
     steps: int = 1000
-    # The learning-rate schedule's length (warm-up over its first twentieth, cosine decay to its end);
-    # 0: the run's steps. Longer than the run, the run is the first ``steps`` of one that long, step for
-    # step: it tells what a longer run's schedule does from what its later steps do.
+    # The learning-rate schedule's length (a linear warm-up, then cosine decay to its end); 0: the
+    # run's steps. Longer than the run, the run is the first ``steps`` of one that long, step for step:
+    # it tells what a longer run's schedule does from what its later steps do.
     schedule_steps: int = 0
+    warmup_steps: int | None = None  # the warm-up's length; None: a twentieth of the schedule
     batch_size: int = 32
     lr: float = 2e-3
     budget: int = 25_000  # parameters per model, the few-shot image encoder excepted
@@ -110,6 +111,9 @@ class StudyConfig:
         if self.schedule_steps and self.schedule_steps < self.steps:
             raise ConfigError(f"study schedule_steps must be 0 (the run's steps) or at least steps ({self.steps}), "
                               f"got {self.schedule_steps}")
+        if self.warmup_steps is not None and not 0 <= self.warmup_steps < (self.schedule_steps or self.steps):
+            raise ConfigError(f"study warmup_steps must lie in 0..{(self.schedule_steps or self.steps) - 1} (within the "
+                              f"schedule of {self.schedule_steps or self.steps} steps), got {self.warmup_steps}")
         for lr in [self.lr, *self.tune_lrs]:
             if not (math.isfinite(lr) and lr > 0):
                 raise ConfigError(f"study learning rates must be positive and finite, got {lr}")
@@ -311,7 +315,8 @@ def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig, lr: float | No
 
     d, model, opt, g = start_anew()
     span = cfg.schedule_steps or cfg.steps
-    schedule = TrainConfig(steps=span, lr=lr, warmup_steps=span // 20)  # meta-training's schedule
+    warmup = span // 20 if cfg.warmup_steps is None else cfg.warmup_steps
+    schedule = TrainConfig(steps=span, lr=lr, warmup_steps=warmup)  # meta-training's schedule
     identity = {"task": task.name, "module": kind, "seed": seed, "lr": lr, "write_rate": write_rate, "split": split,
                 **{k: v for k, v in json.loads(json.dumps(asdict(cfg))).items() if k in SHARED_SETTINGS},
                 # the matched Hebbian rule's form (its loop, compiled, or its whole-sequence form): the
@@ -422,13 +427,13 @@ def write_json_atomic(path: Path, data: dict, indent: int | None = None) -> None
 
 
 # Settings every run of one study must share; modules, tasks and seeds may grow between calls.
-SHARED_SETTINGS = ("steps", "schedule_steps", "batch_size", "lr", "budget", "depth", "heads", "eval_batches", "data",
+SHARED_SETTINGS = ("steps", "schedule_steps", "warmup_steps", "batch_size", "lr", "budget", "depth", "heads", "eval_batches", "data",
                    "beside_attention", "tune_lrs", "tune_write_rates", "tune_seeds", "encoder_channels",
                    "encoder_blocks", "encoder_from", "tuning_from", "compile")
 # What a study.json (or a run's saved state) written before a setting existed was trained with (the
 # default may differ).
 _BEFORE_SETTING = {"encoder_channels": 16, "encoder_blocks": 3, "encoder_from": "", "tuning_from": "",
-                   "compile": False, "schedule_steps": 0}
+                   "compile": False, "schedule_steps": 0, "warmup_steps": None}
 # What a run's saved state written before an entry of its identity existed was trained with: the
 # settings' as above, and before the hebbian_loop entry --compile trained the matched Hebbian rule in
 # its whole-sequence form.
