@@ -508,7 +508,8 @@ tied_long_gradient() {  # tied_long's other rule: Duan et al.'s gradient update 
 
 tied_ten_thousand() {  # Duan et al.'s update read with its key, their default A from U(-1, 1) (0/5 at 1,000 and at
   # 5,000 steps in tied_long), at 10,000 steps, the least of Duan et al.'s budgets (10,000-40,000): the rule's limit or its
-  # budget? About 25 minutes a run here; two jobs of this case side by side share the seeds
+  # budget? About 25 minutes a run here; two jobs of this case side by side share the seeds. As run (fourteenth
+  # session): seeds 0-3, then SEEDS=4 for the table
   $S --out $O/fewshot-omniglot-encoder-tied-10k --steps 10000 --seeds ${SEEDS:-5} --tasks fewshot@1 $ENC \
      --modules matched_hebbian+tied
 }
