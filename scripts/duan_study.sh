@@ -526,12 +526,13 @@ tied_warmup() {  # tied_schedule's other half: the warm-up alone. The same two r
   # but with the 5,000-step schedule's warm-up (250 steps, not 50): is a gentler start what frees the seeds? It is; so
   # then the modules the encoder table (omniglot-encoder, 1,000 steps, 50 of warm-up) left on the plateau in some or
   # all seeds, on the same schedule: Duan et al.'s two rules untied, softmax attention, the Hebbian sums; then the first
-  # two rules to 10 seeds
+  # two rules to 10 seeds, and to 15 (their difference's CI at 10 was near 0). Two jobs of this case share the runs
   local W="--out $O/fewshot-omniglot-encoder-tied-warmup --steps 1000 --warmup-steps 250 --tasks fewshot@1 $ENC"
   $S $W --seeds ${SEEDS:-5} --modules matched_hebbian+tied+A_ones,matched_gradient+tied+A_ones
   $S $W --seeds 5 --modules matched_hebbian,matched_gradient
   $S $W --seeds 5 --modules attention,hebbian+linear+norm,hebbian+linear
   $S $W --seeds 10 --modules matched_hebbian+tied+A_ones,matched_gradient+tied+A_ones
+  $S $W --seeds 15 --modules matched_hebbian+tied+A_ones,matched_gradient+tied+A_ones
 }
 
 case "${1:-}" in
