@@ -97,6 +97,17 @@ class StudyConfig:
     # The modules' token loops compiled (``compile_token_steps``): faster, with other rounding.
     compile: bool = False
 
+    @property
+    def schedule_span(self) -> int:
+        """The learning-rate schedule's length in steps."""
+        return self.schedule_steps or self.steps
+
+    def lr_schedule(self, lr: float) -> TrainConfig:
+        """Meta-training's schedule for a run at ``lr``: warm-up, then cosine decay over the span."""
+        span = self.schedule_span
+        warmup = span // 20 if self.warmup_steps is None else self.warmup_steps
+        return TrainConfig(steps=span, lr=lr, warmup_steps=warmup)
+
     def validate(self) -> "StudyConfig":
         for m in self.modules:
             if m not in MODULES:
@@ -111,9 +122,9 @@ class StudyConfig:
         if self.schedule_steps and self.schedule_steps < self.steps:
             raise ConfigError(f"study schedule_steps must be 0 (the run's steps) or at least steps ({self.steps}), "
                               f"got {self.schedule_steps}")
-        if self.warmup_steps is not None and not 0 <= self.warmup_steps < (self.schedule_steps or self.steps):
-            raise ConfigError(f"study warmup_steps must lie in 0..{(self.schedule_steps or self.steps) - 1} (within the "
-                              f"schedule of {self.schedule_steps or self.steps} steps), got {self.warmup_steps}")
+        if self.warmup_steps is not None and not 0 <= self.warmup_steps < self.schedule_span:
+            raise ConfigError(f"study warmup_steps must lie in 0..{self.schedule_span - 1} (within the schedule of "
+                              f"{self.schedule_span} steps), got {self.warmup_steps}")
         for lr in [self.lr, *self.tune_lrs]:
             if not (math.isfinite(lr) and lr > 0):
                 raise ConfigError(f"study learning rates must be positive and finite, got {lr}")
@@ -314,9 +325,7 @@ def train_one(kind: str, task: Task, seed: int, cfg: StudyConfig, lr: float | No
         return d, model, torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01), training_stream(seed)
 
     d, model, opt, g = start_anew()
-    span = cfg.schedule_steps or cfg.steps
-    warmup = span // 20 if cfg.warmup_steps is None else cfg.warmup_steps
-    schedule = TrainConfig(steps=span, lr=lr, warmup_steps=warmup)  # meta-training's schedule
+    schedule = cfg.lr_schedule(lr)
     identity = {"task": task.name, "module": kind, "seed": seed, "lr": lr, "write_rate": write_rate, "split": split,
                 **{k: v for k, v in json.loads(json.dumps(asdict(cfg))).items() if k in SHARED_SETTINGS},
                 # the matched Hebbian rule's form (its loop, compiled, or its whole-sequence form): the
@@ -427,9 +436,9 @@ def write_json_atomic(path: Path, data: dict, indent: int | None = None) -> None
 
 
 # Settings every run of one study must share; modules, tasks and seeds may grow between calls.
-SHARED_SETTINGS = ("steps", "schedule_steps", "warmup_steps", "batch_size", "lr", "budget", "depth", "heads", "eval_batches", "data",
-                   "beside_attention", "tune_lrs", "tune_write_rates", "tune_seeds", "encoder_channels",
-                   "encoder_blocks", "encoder_from", "tuning_from", "compile")
+SHARED_SETTINGS = ("steps", "schedule_steps", "warmup_steps", "batch_size", "lr", "budget", "depth", "heads",
+                   "eval_batches", "data", "beside_attention", "tune_lrs", "tune_write_rates", "tune_seeds",
+                   "encoder_channels", "encoder_blocks", "encoder_from", "tuning_from", "compile")
 # What a study.json (or a run's saved state) written before a setting existed was trained with (the
 # default may differ).
 _BEFORE_SETTING = {"encoder_channels": 16, "encoder_blocks": 3, "encoder_from": "", "tuning_from": "",
