@@ -22,7 +22,7 @@ import torch
 
 from hebbformer.errors import ConfigError
 from hebbformer.experiments.study import StudyConfig, build, compile_token_steps, width_for_budget
-from hebbformer.machine import describe_line, save_figures
+from hebbformer.machine import describe_line, keep_freed_memory, save_figures
 from hebbformer.tasks import TASKS, build_task
 
 
@@ -40,6 +40,7 @@ def main():
     if args.steps < 1:
         ap.error("--steps must be at least 1")
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as the study does ($HEBBFORMER_MALLOC=default: glibc's settings, for a before)
     print(f"machine: {describe_line()}", flush=True)
     task = build_task(args.task)
     level = task.levels[0] if args.level is None else args.level

@@ -27,7 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from hebbformer.config import load_config
 from hebbformer.data import build_pools
 from hebbformer.families import build_model
-from hebbformer.machine import describe_line, resolve_precision, save_figures
+from hebbformer.machine import describe_line, keep_freed_memory, resolve_precision, save_figures
 from hebbformer.models.attention import context_mask
 from hebbformer.models.encoder import ConvEncoder
 from hebbformer.train import make_optimizer, set_threads, training_batch, training_step
@@ -126,6 +126,7 @@ def main():
         cfg.data.name, cfg.data.glyph_classes = "glyphs", 400
     e, t = cfg.episode, cfg.train
     set_threads(cfg)
+    keep_freed_memory()  # as training does ($HEBBFORMER_MALLOC=default: glibc's settings, for a before)
     t.precision = resolve_precision(t.precision, t.device)
     print(f"machine: {describe_line()}; training precision {t.precision}", flush=True)
     pool = build_pools(cfg.data, ("train",)).train

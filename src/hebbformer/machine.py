@@ -19,6 +19,8 @@ from pathlib import Path
 
 import torch
 
+from .errors import ConfigError
+
 
 def cpu_model() -> str:
     try:
@@ -64,6 +66,35 @@ def resolve_precision(precision: str, device: str) -> str:
     return precision
 
 
+MALLOC_ENV = "HEBBFORMER_MALLOC"  # "default" leaves glibc's settings (a benchmark's before), "keep" or unset keeps
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+_kept: list[bool] = [False]
+
+
+def keep_freed_memory() -> bool:
+    """Have glibc keep the memory torch frees for the next allocations, rather than give it back
+    to the kernel; True where that is now in effect. By default glibc serves every block above a
+    few MiB with fresh pages of its own and unmaps it when freed, so each training step faults in
+    its activations and gradients again, every page zeroed by the kernel: on a 2-core AMD EPYC VM
+    (AVX2) that made the training step 1.5x slower (docs/results/speed.md). Here blocks up to
+    2 GiB come from the heap, and freed ones stay there. The cost: the process holds on to its
+    peak memory until it exits. ``$HEBBFORMER_MALLOC=default`` leaves glibc's settings; off
+    glibc (macOS, musl, Windows) nothing changes."""
+    chosen = os.environ.get(MALLOC_ENV, "")
+    if chosen not in ("", "keep", "default"):
+        raise ConfigError(f"${MALLOC_ENV} must be 'keep' or 'default' (or unset: keep), got {chosen!r}")
+    if _kept[0] or chosen == "default" or platform.libc_ver()[0] != "glibc":
+        return _kept[0]
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None)  # the C library this process already runs on
+        _kept[0] = bool(libc.mallopt(_M_MMAP_THRESHOLD, 2 ** 31 - 1) and libc.mallopt(_M_TRIM_THRESHOLD, 2 ** 31 - 1))
+    except (OSError, AttributeError):
+        pass
+    return _kept[0]
+
+
 def describe(device: str = "cpu") -> dict:
     """The machine as a figure's caption needs it."""
     info = {
@@ -75,6 +106,7 @@ def describe(device: str = "cpu") -> dict:
         "torch": str(torch.__version__),  # a plain str: TorchVersion would not load weights_only
         "python": platform.python_version(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "freed_memory_kept": _kept[0],  # keep_freed_memory: it changes how fast a step runs
     }
     if torch.device(device).type == "cuda":
         info["device"] = device
@@ -84,8 +116,9 @@ def describe(device: str = "cpu") -> dict:
 def describe_line(info: dict | None = None) -> str:
     i = info or describe()
     gpu = f", GPU {i['gpu']}" if i.get("gpu") else ", no GPU"
+    kept = "; freed memory kept" if i.get("freed_memory_kept") else ""
     return (f"{i['cpu']} ({i['cpu_capability']}, native bf16 {'yes' if i['native_bf16'] else 'no'}), "
-            f"{i['threads']} threads of {i['cores']} cores{gpu}; torch {i['torch']}")
+            f"{i['threads']} threads of {i['cores']} cores{gpu}; torch {i['torch']}{kept}")
 
 
 @functools.cache

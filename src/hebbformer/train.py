@@ -37,7 +37,7 @@ from .data.augment import random_affine
 from .errors import CheckpointError, ConfigError, TrainingError
 from .evaluate import episode_accuracies
 from .families import build_model
-from .machine import describe, resolve_precision
+from .machine import describe, keep_freed_memory, resolve_precision
 from .runlock import RunLock
 
 VAL_SEED = 987_654  # validation episodes are the same at every validation
@@ -248,6 +248,7 @@ def _train_locked(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
     main = rank == 0
     part = distributed.shard(t.batch_size, size, rank)
     set_threads(cfg)
+    keep_freed_memory()  # every step's buffers reused, not faulted in afresh
     if t.tensorboard and main:
         tensorboard_writer(None)  # installed? Before any work, not after the first steps
     # "auto" is resolved once, when the run starts (MAML: always fp32, see config.validate), and the

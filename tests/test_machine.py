@@ -1,0 +1,56 @@
+"""The process settings in hebbformer.machine: glibc keeping freed memory for training's steps."""
+
+import os
+import platform
+import subprocess
+import sys
+
+import pytest
+
+glibc = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's allocator only")
+
+# A fresh process each: mallopt changes the process for good. It allocates a 64 MiB block (above
+# the largest mmap threshold glibc sets for itself) and prints whether it came from mmap.
+PROBE = """
+import ctypes, sys
+import numpy as np
+from hebbformer import machine
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = MallInfo2
+kept = machine.keep_freed_memory()
+block = np.ones(64 << 20, np.uint8)
+print(kept, machine.describe()["freed_memory_kept"], libc.mallinfo2().hblkhd >= 64 << 20)
+"""
+
+
+def probe(value: str | None):
+    env = {k: v for k, v in os.environ.items() if k != "HEBBFORMER_MALLOC"}
+    if value is not None:
+        env["HEBBFORMER_MALLOC"] = value
+    return subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, timeout=120)
+
+
+@glibc
+@pytest.mark.parametrize("value", [None, "keep"])
+def test_kept_freed_memory_serves_a_large_block_from_the_heap(value):
+    run = probe(value)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["True", "True", "False"]  # in effect, recorded, and not mmapped
+
+
+@glibc
+def test_default_leaves_glibcs_settings():
+    run = probe("default")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["False", "False", "True"]  # glibc maps the block itself
+
+
+def test_an_unknown_setting_is_named():
+    run = probe("always")
+    assert run.returncode != 0
+    assert "$HEBBFORMER_MALLOC must be 'keep' or 'default'" in run.stderr and "'always'" in run.stderr
