@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from hebbformer.cli import main
+
 glibc = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's allocator only")
 
 # A fresh process each: mallopt changes the process for good. It allocates a 64 MiB block (above
@@ -50,7 +52,12 @@ def test_default_leaves_glibcs_settings():
     assert run.stdout.split() == ["False", "False", "True"]  # glibc maps the block itself
 
 
-def test_an_unknown_setting_is_named():
-    run = probe("always")
-    assert run.returncode != 0
-    assert "$HEBBFORMER_MALLOC must be 'keep' or 'default'" in run.stderr and "'always'" in run.stderr
+def test_an_unknown_setting_stops_training_and_the_study_before_any_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HEBBFORMER_MALLOC", "always")
+    for argv in (["train", "--quiet", "--out", str(tmp_path / "run")],
+                 ["study", "--out", str(tmp_path / "study"), "--tasks", "copy", "--modules", "attention"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("hebbformer: error: ") and "Traceback" not in err
+        assert "$HEBBFORMER_MALLOC must be 'keep' or 'default'" in err and "'always'" in err
+    assert not any(tmp_path.iterdir())

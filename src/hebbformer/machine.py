@@ -68,7 +68,7 @@ def resolve_precision(precision: str, device: str) -> str:
 
 MALLOC_ENV = "HEBBFORMER_MALLOC"  # "default" leaves glibc's settings (a benchmark's before), "keep" or unset keeps
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
-_kept: list[bool] = [False]
+_freed_memory_kept = False
 
 
 def keep_freed_memory() -> bool:
@@ -76,23 +76,26 @@ def keep_freed_memory() -> bool:
     to the kernel; True where that is now in effect. By default glibc serves every block above a
     few MiB with fresh pages of its own and unmaps it when freed, so each training step faults in
     its activations and gradients again, every page zeroed by the kernel: on a 2-core AMD EPYC VM
-    (AVX2) that made the training step 1.5x slower (docs/results/speed.md). Here blocks up to
-    2 GiB come from the heap, and freed ones stay there. The cost: the process holds on to its
-    peak memory until it exits. ``$HEBBFORMER_MALLOC=default`` leaves glibc's settings; off
-    glibc (macOS, musl, Windows) nothing changes."""
+    (AVX2) that made the training step 1.6-1.7x slower (docs/results/speed.md). Here blocks up to
+    2 GiB come from the heap, and freed ones stay there. The cost is memory: the heap keeps what
+    it once held until the process exits, and peaks higher (the demo there: 2.9 GB against 1.6).
+    ``$HEBBFORMER_MALLOC=default`` leaves glibc's settings; off glibc (macOS, musl, Windows)
+    nothing changes."""
+    global _freed_memory_kept
     chosen = os.environ.get(MALLOC_ENV, "")
     if chosen not in ("", "keep", "default"):
         raise ConfigError(f"${MALLOC_ENV} must be 'keep' or 'default' (or unset: keep), got {chosen!r}")
-    if _kept[0] or chosen == "default" or platform.libc_ver()[0] != "glibc":
-        return _kept[0]
+    if _freed_memory_kept or chosen == "default" or platform.libc_ver()[0] != "glibc":
+        return _freed_memory_kept
     import ctypes
 
     try:
         libc = ctypes.CDLL(None)  # the C library this process already runs on
-        _kept[0] = bool(libc.mallopt(_M_MMAP_THRESHOLD, 2 ** 31 - 1) and libc.mallopt(_M_TRIM_THRESHOLD, 2 ** 31 - 1))
+        _freed_memory_kept = bool(libc.mallopt(_M_MMAP_THRESHOLD, 2 ** 31 - 1)
+                                  and libc.mallopt(_M_TRIM_THRESHOLD, 2 ** 31 - 1))
     except (OSError, AttributeError):
         pass
-    return _kept[0]
+    return _freed_memory_kept
 
 
 def describe(device: str = "cpu") -> dict:
@@ -106,7 +109,7 @@ def describe(device: str = "cpu") -> dict:
         "torch": str(torch.__version__),  # a plain str: TorchVersion would not load weights_only
         "python": platform.python_version(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "freed_memory_kept": _kept[0],  # keep_freed_memory: it changes how fast a step runs
+        "freed_memory_kept": _freed_memory_kept,  # keep_freed_memory: it changes how fast a step runs
     }
     if torch.device(device).type == "cuda":
         info["device"] = device

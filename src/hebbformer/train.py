@@ -220,6 +220,7 @@ def train(cfg: Config, resume: bool = False, progress: bool = True, pools: Pools
     processes share each step's batch (hebbformer.distributed); process 0 alone validates, logs
     and writes checkpoints."""
     check_device(cfg.train.device)
+    keep_freed_memory()  # every step's buffers reused, not faulted in afresh
     rank, size = distributed.setup(cfg.train.device)
     try:
         last = _train(cfg, resume, progress, pools, stop_after, rank, size)
@@ -248,7 +249,6 @@ def _train_locked(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
     main = rank == 0
     part = distributed.shard(t.batch_size, size, rank)
     set_threads(cfg)
-    keep_freed_memory()  # every step's buffers reused, not faulted in afresh
     if t.tensorboard and main:
         tensorboard_writer(None)  # installed? Before any work, not after the first steps
     # "auto" is resolved once, when the run starts (MAML: always fp32, see config.validate), and the
