@@ -76,26 +76,35 @@ def keep_freed_memory() -> bool:
     to the kernel; True where that is now in effect. By default glibc serves every block above a
     few MiB with fresh pages of its own and unmaps it when freed, so each training step faults in
     its activations and gradients again, every page zeroed by the kernel: on a 2-core AMD EPYC VM
-    (AVX2) that made the training step 1.6-1.7x slower (docs/results/speed.md). Here blocks up to
-    2 GiB come from the heap, and freed ones stay there. The cost is memory: the heap keeps what
-    it once held until the process exits, and peaks higher (the demo there: 2.9 GB against 1.6).
-    ``$HEBBFORMER_MALLOC=default`` leaves glibc's settings; off glibc (macOS, musl, Windows)
-    nothing changes."""
+    (AVX2) the training step took 1.3-1.8x as long (docs/results/speed.md). Here the main arena
+    serves blocks up to 2 GiB from its heap, and keeps the freed ones. The cost is memory: the
+    heap keeps what it once held until the process exits, and peaks higher (the demo there: 2.9 GB
+    against 1.6). ``$HEBBFORMER_MALLOC=default`` leaves glibc's settings (and a user's own
+    ``MALLOC_*_`` variables); off glibc (macOS, musl, Windows) nothing changes, and a glibc that
+    refuses the threshold (older releases cap it at 32 MiB) is warned of once."""
     global _freed_memory_kept
     chosen = os.environ.get(MALLOC_ENV, "")
     if chosen not in ("", "keep", "default"):
         raise ConfigError(f"${MALLOC_ENV} must be 'keep' or 'default' (or unset: keep), got {chosen!r}")
-    if _freed_memory_kept or chosen == "default" or platform.libc_ver()[0] != "glibc":
+    if _freed_memory_kept or chosen == "default" or MALLOC_ENV in _warned or not _glibc():
         return _freed_memory_kept
     import ctypes
 
-    try:
-        libc = ctypes.CDLL(None)  # the C library this process already runs on
-        _freed_memory_kept = bool(libc.mallopt(_M_MMAP_THRESHOLD, 2 ** 31 - 1)
-                                  and libc.mallopt(_M_TRIM_THRESHOLD, 2 ** 31 - 1))
-    except (OSError, AttributeError):
-        pass
+    mallopt = ctypes.CDLL(None).mallopt  # the C library this process already runs on
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    _freed_memory_kept = bool(mallopt(_M_MMAP_THRESHOLD, 2 ** 31 - 1) and mallopt(_M_TRIM_THRESHOLD, 2 ** 31 - 1))
+    if not _freed_memory_kept:
+        _warned.add(MALLOC_ENV)
+        warnings.warn("glibc refused to keep freed memory (mallopt); training runs with glibc's settings, "
+                      "which were measured up to 1.8x slower on one machine", stacklevel=2)
     return _freed_memory_kept
+
+
+def _glibc() -> bool:
+    try:
+        return bool(os.confstr("CS_GNU_LIBC_VERSION"))  # glibc's own answer; absent elsewhere
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def describe(device: str = "cpu") -> dict:

@@ -7,7 +7,6 @@ from dataclasses import asdict
 
 from ..config import Config
 from ..errors import ConfigError
-from ..machine import keep_freed_memory
 from .common import writable_folder
 
 
@@ -89,7 +88,6 @@ def run(args) -> int:
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
-    keep_freed_memory()  # as training does: every step's buffers reused
     if args.read_size:
         return _read_size(cfg.validate(), args.out)
     # made by run_study once the tasks are built: a bad module, task level or --tuning-from leaves no folder

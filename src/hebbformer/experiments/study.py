@@ -42,7 +42,7 @@ from .. import checkpoint
 from ..atomic import write_bytes
 from ..config import DataConfig, TrainConfig
 from ..errors import ConfigError, DataError, RunInUseError
-from ..machine import git_commit, provenance
+from ..machine import git_commit, keep_freed_memory, provenance
 from ..models.encoder import ConvEncoder
 from ..models.sequence import MODULES, SequenceModel
 from ..plasticity.fast_weights import HEBBIAN_ABLATION, MATCHED_SIZED, MATCHED_TIED, MATCHED_UNDO
@@ -580,6 +580,7 @@ def run_study(cfg: StudyConfig, out: Path, log=print) -> list[dict]:
     cfg.validate()
     tasks = [task_named(name, cfg.data) for name in cfg.tasks]  # a level it does not have: refused before any write
     git_commit()  # the code this process runs, for each run's provenance, whatever is committed meanwhile
+    keep_freed_memory()  # as training does: every step's buffers reused (a bad setting: before any folder)
     runs = out / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     with RunLock(out / LOCKS, "study.lock", wait=True):  # a second study starting into the folder checks after
