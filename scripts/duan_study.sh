@@ -538,7 +538,8 @@ tied_warmup() {  # tied_schedule's other half: the warm-up alone. The same two r
 tied_warmup_shots() {  # claim 1's Omniglot comparison past 5-way 1-shot: tied_warmup's two rules (Duan et al.'s update
   # read with its key, A from ones; 13/15 and 12/15 off the plateau at 1-shot, Hebbian ahead) on the same schedule (1,000
   # steps, 250 of warm-up) at 5-way 5-shot, then 20-way 1-shot, 5 seeds each (untied, both rules were 0/5 at 5 shots).
-  # About 12 and 20 minutes a run here; two jobs of this case share the runs
+  # As run (fifteenth session, AVX2): 5 seeds at 5 shots, then SEEDS=3 for 20 ways (which rewrote the 5-shot tables for
+  # 3 seeds: the first command with 5, training nothing, wrote them back); 8-15 minutes a run; two jobs share the runs
   local W="--steps 1000 --warmup-steps 250 --seeds ${SEEDS:-5} $ENC --modules matched_hebbian+tied+A_ones,matched_gradient+tied+A_ones"
   $S --out $O/fewshot-omniglot-encoder-tied-warmup-5shot --tasks fewshot@5 $W
   $S --out $O/fewshot-omniglot-encoder-tied-warmup-20way --tasks fewshot20@1 $W

@@ -78,10 +78,10 @@ def keep_freed_memory() -> bool:
     its activations and gradients again, every page zeroed by the kernel: on a 2-core AMD EPYC VM
     (AVX2) the training step took 1.3-1.8x as long (docs/results/speed.md). Here the main arena
     serves blocks up to 2 GiB from its heap, and keeps the freed ones. The cost is memory: the
-    heap keeps what it once held until the process exits, and peaks higher (the demo there: 2.9 GB
-    against 1.6). ``$HEBBFORMER_MALLOC=default`` leaves glibc's settings (and a user's own
-    ``MALLOC_*_`` variables); off glibc (macOS, musl, Windows) nothing changes, and a glibc that
-    refuses the threshold (older releases cap it at 32 MiB) is warned of once."""
+    heap keeps what it once held until the process exits, and may peak higher (the demo there: 1.7
+    and 2.9 GB in two runs, against 1.6). ``$HEBBFORMER_MALLOC=default`` leaves glibc's settings
+    (and a user's own ``MALLOC_*_`` variables); off glibc (macOS, musl, Windows) nothing changes,
+    and a glibc that refuses the threshold (older releases cap it at 32 MiB) is warned of once."""
     global _freed_memory_kept
     chosen = os.environ.get(MALLOC_ENV, "")
     if chosen not in ("", "keep", "default"):
