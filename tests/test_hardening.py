@@ -46,6 +46,15 @@ def test_a_device_this_machine_lacks_is_named_when_training(tmp_path):
     load_config(None, ["train.grad_clip=inf"])  # no clipping: allowed
 
 
+def test_a_bad_device_stops_train_and_demo_before_their_folder(tmp_path, capsys):
+    for argv in (["train", "--quiet", "--out", str(tmp_path / "run"), "train.device=quantum"],
+                 ["demo", "--quiet", "--out", str(tmp_path / "demo"), "train.device=quantum"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("hebbformer: error: train.device='quantum' is not a device name") and "Traceback" not in err
+    assert not any(tmp_path.iterdir())  # no empty run folder left behind
+
+
 def test_config_files_that_are_not_tables_or_not_text_are_refused(tmp_path):
     (tmp_path / "list.json").write_text("[1, 2]")
     (tmp_path / "latin1.toml").write_bytes(b"out_dir = \"caf\xe9\"\n")

@@ -213,14 +213,22 @@ def val_queries(pool, cfg: Config) -> int:
     return min(cfg.episode.queries, pool.n_drawings - cfg.episode.shots)
 
 
+def prepare_process(cfg: Config) -> None:
+    """What training needs of this process, checked and set before anything is written, so that a
+    command can call it ahead of making its run folder: the device exists (a bad one stops here,
+    with no folder left behind), and freed memory is kept (``machine.keep_freed_memory``: every
+    step's buffers reused, not faulted in afresh; a bad ``$HEBBFORMER_MALLOC`` stops here too)."""
+    check_device(cfg.train.device)
+    keep_freed_memory()
+
+
 def train(cfg: Config, resume: bool = False, progress: bool = True, pools: Pools | None = None,
           stop_after: int | None = None) -> dict:
     """Meta-train per ``cfg``; returns the last metrics. ``stop_after`` ends the loop early after
     that many steps of this call, as a kill would (the tests use it). Under ``torchrun`` the
     processes share each step's batch (hebbformer.distributed); process 0 alone validates, logs
     and writes checkpoints."""
-    check_device(cfg.train.device)
-    keep_freed_memory()  # every step's buffers reused, not faulted in afresh
+    prepare_process(cfg)
     rank, size = distributed.setup(cfg.train.device)
     try:
         last = _train(cfg, resume, progress, pools, stop_after, rank, size)

@@ -8,8 +8,7 @@ from pathlib import Path
 
 from .. import checkpoint
 from ..config import load_config
-from ..machine import keep_freed_memory
-from ..train import train
+from ..train import prepare_process, train
 from .common import fresh_folder, writable_folder
 from .eval import run_eval
 
@@ -34,7 +33,7 @@ def add(sub) -> None:
 
 def run(args) -> int:
     cfg = load_config(None, DEMO + args.overrides)
-    keep_freed_memory()  # as train() does, here before the folder: a bad $HEBBFORMER_MALLOC leaves none
+    prepare_process(cfg)  # as train() does, here before the folder: a bad device or $HEBBFORMER_MALLOC leaves none
     out = writable_folder(fresh_folder(Path(args.out)))
     cfg.out_dir = str(out)
     tic = time.perf_counter()

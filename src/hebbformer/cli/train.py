@@ -7,8 +7,7 @@ from pathlib import Path
 from .. import checkpoint
 from ..config import Config, load_config
 from ..errors import HebbformerError
-from ..machine import keep_freed_memory
-from ..train import train
+from ..train import prepare_process, train
 from .common import writable_folder
 
 
@@ -52,7 +51,7 @@ def run(args) -> int:
         cfg = load_config(args.config, args.overrides)
     if args.out:
         cfg.out_dir = args.out
-    keep_freed_memory()  # as train() does, here before the folder: a bad $HEBBFORMER_MALLOC leaves none
+    prepare_process(cfg)  # as train() does, here before the folder: a bad device or $HEBBFORMER_MALLOC leaves none
     writable_folder(cfg.out_dir)
     last = train(cfg, resume=args.resume, progress=not args.quiet)
     print(f"trained {last.get('step', 0)} steps; checkpoint in {cfg.out_dir}/checkpoint.pt")
