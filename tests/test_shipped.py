@@ -108,3 +108,27 @@ def test_results_page_puts_our_rows_beside_the_published_ones(tmp_path, monkeypa
     assert f"| **in-context learner, softmax, Float, {heads} heads, {width} ch.** (`tiny-vinyals`) | 98.76 ±0.12 | — | — | — |" in page
     assert "`hebbformer eval tiny-vinyals` · abcdef1234 · Some CPU (AVX2, 2 threads) · 2026-12-01" in page
     assert "Siamese convnet" in page and "CIFAR-FS: no row" in page
+
+
+def test_pack_never_replaces_a_file_it_did_not_ship_and_reads_the_manifest_first(tmp_path):
+    from hebbformer.train import train
+    train(tiny_config(tmp_path, train__steps=1), progress=False)
+    folder = tmp_path / "models"
+    folder.mkdir()
+    mine = folder / "x.pt"
+    mine.write_bytes(b"the user's own file")
+    with pytest.raises(CheckpointError, match=r"x.pt exists and is not the manifest's file of 'x'"):
+        shipped.pack(tmp_path / "run", "x", "d", "c", folder)
+    for text, words in (("{not json", "is unreadable"), ("[]", "is not a manifest"),
+                        ('{"x": "x.pt"}', "the entries 'x' lack their file, sha256 or bytes")):
+        (folder / shipped.MANIFEST).write_text(text)
+        with pytest.raises(CheckpointError, match=words):
+            shipped.pack(tmp_path / "run", "y", "d", "c", folder)  # a new name: nothing may be written either
+    assert mine.read_bytes() == b"the user's own file" and sorted(p.name for p in folder.iterdir()) == [
+        shipped.MANIFEST, "x.pt"]
+    # a models folder that is a file, and one this call made for a check that failed: neither left changed
+    with pytest.raises(CheckpointError, match="is a file, not a folder"):
+        shipped.pack(tmp_path / "run", "y", "d", "c", mine)
+    with pytest.raises(KeyError):
+        shipped.pack(tmp_path / "run", "y", "d", "c", tmp_path / "new", check=lambda path: {}["no data"])
+    assert not (tmp_path / "new").exists()

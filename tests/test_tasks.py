@@ -229,7 +229,7 @@ def test_study_encoder_starts_from_a_checkpoints_encoder(tmp_path):
     task = FewShot(DataConfig(name="glyphs", glyph_classes=30, glyph_drawings=4, image_size=12), shots=(1,))
     source = build("delta", task, 16, StudyConfig(encoder_channels=8))
     state = {f"encoder.{k}": v for k, v in source.encoder.state_dict().items()}
-    checkpoint.save_atomic({"model": state}, tmp_path / "enc.pt")
+    checkpoint.save_atomic({"model": state, "config": {}, "step": 0}, tmp_path / "enc.pt")
     model = build("attention", task, 16, StudyConfig(encoder_channels=8, encoder_from=str(tmp_path / "enc.pt")))
     for k, v in source.encoder.state_dict().items():
         torch.testing.assert_close(model.encoder.state_dict()[k], v)

@@ -52,6 +52,21 @@ def test_refuses_to_overwrite_or_resume_nothing(tmp_path):
         train(cfg, progress=False)
 
 
+
+def test_never_overwrites_what_a_run_writes_where_there_is_no_checkpoint(tmp_path):
+    cfg = tiny_config(tmp_path)
+    run = Path(cfg.out_dir)
+    run.mkdir()
+    (run / "config.json").write_text("the user's own config")
+    (run / "notes.txt").write_text("notes")
+    with pytest.raises(CheckpointError, match=r"holds config.json but no checkpoint.pt .*remove them or choose another"):
+        train(cfg, progress=False)
+    assert (run / "config.json").read_text() == "the user's own config" and not (run / "metrics.jsonl").exists()
+    (run / "config.json").unlink()
+    train(cfg, progress=False)  # beside other files, in a folder that holds no run: trains
+    assert (run / "notes.txt").read_text() == "notes" and (run / "checkpoint.pt").is_file()
+
+
 def test_corrupt_checkpoint_is_named(tmp_path):
     p = tmp_path / "checkpoint.pt"
     p.write_bytes(b"\x80\x02 truncated")
@@ -60,18 +75,28 @@ def test_corrupt_checkpoint_is_named(tmp_path):
     torch.save({"weights": 1}, p)
     with pytest.raises(CheckpointError, match="not a hebbformer checkpoint"):
         checkpoint.load(p)
+    # the format's tag, but its parts edited by hand: named, not a KeyError or TypeError deep inside
+    whole = {"model": {"w": torch.zeros(2)}, "config": {"train": {}}, "step": 3}
+    for edit, named in (({"config": None}, "config is"), ({"model": "weights"}, "model is"),
+                        ({"model": {"w": [0.0, 0.0]}}, "model is"), ({"step": "3"}, "step is"), ({"step": True}, "step is"),
+                        ({"config": "x", "step": 1.5}, "config, step are")):
+        checkpoint.save_atomic({k: v for k, v in {**whole, **edit}.items() if v is not None}, p)
+        with pytest.raises(CheckpointError, match=f"hebbformer checkpoint whose {named} missing or malformed"):
+            checkpoint.load(p)
+    checkpoint.save_atomic(whole, p)
+    assert checkpoint.load(p)["step"] == 3
 
 
 def test_atomic_save_keeps_the_old_file_on_failure(tmp_path):
     p = tmp_path / "checkpoint.pt"
-    checkpoint.save_atomic({"step": 1}, p)
+    checkpoint.save_atomic({"model": {}, "config": {}, "step": 1}, p)
 
     class Unpicklable:
         def __reduce__(self):
             raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):
-        checkpoint.save_atomic({"step": 2, "bad": Unpicklable()}, p)
+        checkpoint.save_atomic({"model": {}, "config": {}, "step": 2, "bad": Unpicklable()}, p)
     assert checkpoint.load(p)["step"] == 1
     assert [f.name for f in tmp_path.iterdir()] == ["checkpoint.pt"]  # no temp file left
 

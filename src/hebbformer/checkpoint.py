@@ -13,6 +13,7 @@ from .errors import CheckpointError
 
 FORMAT = "hebbformer-checkpoint-v1"
 INTEGER_FORM = "integer_form"  # a shipped Quant model's layers as mantissas and exponents
+PARTS = {"model": dict, "config": dict, "step": int}  # what every checkpoint holds: its weights, config, steps
 
 
 def save_atomic(state: dict, path: str | os.PathLike) -> None:
@@ -37,6 +38,13 @@ def load(path: str | os.PathLike) -> dict:
                               f"data ({type(err).__name__}); hebbformer loads weights only") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{p} is not a hebbformer checkpoint")
+    malformed = [key for key, kind in PARTS.items()
+                 if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool)]
+    if "model" not in malformed and not all(isinstance(v, torch.Tensor) for v in state["model"].values()):
+        malformed.append("model")
+    if malformed:  # edited by hand, or written by something else: named here, not as a KeyError deep inside
+        raise CheckpointError(f"{p} is a hebbformer checkpoint whose {', '.join(malformed)} "
+                              f"{'is' if len(malformed) == 1 else 'are'} missing or malformed")
     return state
 
 

@@ -48,6 +48,12 @@ def manifest(folder: Path | None = None) -> dict:
         raise CheckpointError(f"{path} is unreadable ({err}); restore it with git checkout") from None
     if not isinstance(entries, dict):
         raise CheckpointError(f"{path} is not a manifest of shipped models")
+    bad = [name for name, entry in entries.items()
+           if not (isinstance(entry, dict) and all(isinstance(entry.get(k), str) for k in ("file", "sha256"))
+                   and isinstance(entry.get("bytes"), int))]
+    if bad:
+        raise CheckpointError(f"{path}: the entries {', '.join(map(repr, bad))} lack their file, sha256 or bytes; "
+                              "restore it with git checkout")
     return entries
 
 
@@ -99,6 +105,13 @@ def pack(run: str | os.PathLike, name: str, description: str, command: str, fold
     if not NAME.fullmatch(name):
         raise CheckpointError(f"shipped model name {name!r}: use letters, digits, '.', '_' and '-' only")
     folder = folder or models_dir()
+    if folder.exists() and not folder.is_dir():
+        raise CheckpointError(f"the models folder {folder} is a file, not a folder")
+    path = folder / f"{name}.pt"
+    listed = manifest(folder).get(name)  # read first: a bad manifest stops the command before it writes anything
+    if path.exists() and (listed or {}).get("file") != path.name:
+        raise CheckpointError(f"{path} exists and is not the manifest's file of {name!r}: pack replaces only what it "
+                              "shipped; move that file or choose another name")
     state = checkpoint.load(run)
     cfg = state["config"]
     if state["step"] < cfg["train"]["steps"] and not partial:
@@ -113,15 +126,19 @@ def pack(run: str | os.PathLike, name: str, description: str, command: str, fold
     shipped = {"model": weights, **held, "step": state["step"], "config": cfg,
                "saw_evaluation_alphabets": saw_evaluation,
                "shipped": {"name": name, "description": description, "command": command, **(extra or {})}}
-    folder.mkdir(parents=True, exist_ok=True)
+    created = not folder.exists()
     staged = folder / f".{name}.pt.staged"
-    checkpoint.save_atomic(shipped, staged)
     try:
+        folder.mkdir(parents=True, exist_ok=True)
+        checkpoint.save_atomic(shipped, staged)
         counts = check(staged) if check else None
-    except BaseException:
+    except BaseException as err:
         staged.unlink(missing_ok=True)
+        if created and not any(folder.iterdir()):  # a folder this call made, for nothing: not left behind
+            folder.rmdir()
+        if isinstance(err, OSError):
+            raise CheckpointError(f"cannot write the shipped model into {folder}: {err.strerror or err}") from None
         raise
-    path = folder / f"{name}.pt"
     os.replace(staged, path)
     entry = {"file": path.name, "sha256": sha256(path), "bytes": path.stat().st_size,
              "description": description, "command": command,

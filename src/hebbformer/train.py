@@ -213,6 +213,9 @@ def val_queries(pool, cfg: Config) -> int:
     return min(cfg.episode.queries, pool.n_drawings - cfg.episode.shots)
 
 
+RUN_FILES = ("config.json", "metrics.jsonl", "machines.jsonl")  # what a run writes before its first checkpoint
+
+
 def prepare_process(cfg: Config) -> None:
     """What training needs of this process, checked and set before anything is written, so that a
     command can call it ahead of making its run folder: the device exists (a bad one stops here,
@@ -284,6 +287,11 @@ def _train_locked(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
         start = state["step"]
     elif ckpt_path.exists():
         raise CheckpointError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    elif stale := [name for name in RUN_FILES if (out / name).exists()]:
+        # a run stopped before its first checkpoint, or files that are not a run's: never overwritten
+        raise CheckpointError(f"{out} holds {', '.join(stale)} but no checkpoint.pt (a run stopped before its first "
+                              "checkpoint, or files of something else); training would overwrite them: remove them "
+                              "or choose another --out")
     else:
         if t.init_from:
             init_weights(model, t.init_from)
