@@ -55,6 +55,21 @@ def test_a_bad_device_stops_train_and_demo_before_their_folder(tmp_path, capsys)
     assert not any(tmp_path.iterdir())  # no empty run folder left behind
 
 
+def test_a_world_that_is_not_torchruns_stops_training_before_its_folder(tmp_path, capsys, monkeypatch):
+    for env, words in (({"WORLD_SIZE": "abc"}, "$WORLD_SIZE='abc' is not a number of processes"),
+                       ({"WORLD_SIZE": "2"}, "$WORLD_SIZE=2 without $RANK: start data-parallel training with torchrun")):
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.delenv("RANK", raising=False)
+        assert main(["train", "--quiet", "--out", str(tmp_path / "run")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"hebbformer: error: {words}") and "Traceback" not in err
+    assert not any(tmp_path.iterdir())
+    monkeypatch.delenv("WORLD_SIZE")
+    assert main(["study", "--out", str(tmp_path / "s"), "--tasks", "copy", "--modules", "attention", "--threads", "-1"]) == 2
+    assert "--threads -1: a number of threads, at least 1" in capsys.readouterr().err and not any(tmp_path.iterdir())
+
+
 def test_config_files_that_are_not_tables_or_not_text_are_refused(tmp_path):
     (tmp_path / "list.json").write_text("[1, 2]")
     (tmp_path / "latin1.toml").write_bytes(b"out_dir = \"caf\xe9\"\n")

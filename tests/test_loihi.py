@@ -106,6 +106,9 @@ def test_cli_run_saves_the_recordings(tmp_path):
     out = tmp_path / "r.npz"
     assert main(["loihi", "run", str(EXAMPLES / "reward_3f.json"), "--out", str(out)]) == 0
     assert np.load(out)["weights"].shape == (60, 3, 5)
+    plain = tmp_path / "plain"  # the file named, not plain.npz beside it (np.savez's habit with a name)
+    assert main(["loihi", "run", str(EXAMPLES / "reward_3f.json"), "--out", str(plain)]) == 0
+    assert np.load(plain)["weights"].shape == (60, 3, 5) and not (tmp_path / "plain.npz").exists()
 
 
 # ------------------------------------------------------------------ parity with lava

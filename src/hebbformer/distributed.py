@@ -27,10 +27,28 @@ def world() -> tuple[int, int]:
     return 0, 1
 
 
+def world_size() -> int:
+    """``$WORLD_SIZE`` as torchrun sets it (1 without it), checked: a value that is not a whole
+    number, or a world without the ``$RANK`` torchrun gives each process, is named here rather
+    than by torch's process group."""
+    text = os.environ.get("WORLD_SIZE", "1")
+    try:
+        size = int(text)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise ConfigError(f"$WORLD_SIZE={text!r} is not a number of processes (torchrun sets it; unset it to train "
+                          "in one process)")
+    if size > 1 and "RANK" not in os.environ:
+        raise ConfigError(f"$WORLD_SIZE={size} without $RANK: start data-parallel training with torchrun, or unset "
+                          "$WORLD_SIZE")
+    return size
+
+
 def setup(device: str) -> tuple[int, int]:
     """Join the process group when started by torchrun (WORLD_SIZE > 1); returns (rank, world
     size). On GPUs each process takes the GPU of its local rank as its "cuda" device."""
-    size = int(os.environ.get("WORLD_SIZE", "1"))
+    size = world_size()
     if size == 1:
         return 0, 1
     if device.startswith("cuda"):

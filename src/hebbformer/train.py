@@ -219,9 +219,11 @@ RUN_FILES = ("config.json", "metrics.jsonl", "machines.jsonl")  # what a run wri
 def prepare_process(cfg: Config) -> None:
     """What training needs of this process, checked and set before anything is written, so that a
     command can call it ahead of making its run folder: the device exists (a bad one stops here,
-    with no folder left behind), and freed memory is kept (``machine.keep_freed_memory``: every
-    step's buffers reused, not faulted in afresh; a bad ``$HEBBFORMER_MALLOC`` stops here too)."""
+    with no folder left behind), torchrun's ``$WORLD_SIZE`` makes sense, and freed memory is kept
+    (``machine.keep_freed_memory``: every step's buffers reused, not faulted in afresh; a bad
+    ``$HEBBFORMER_MALLOC`` stops here too)."""
     check_device(cfg.train.device)
+    distributed.world_size()
     keep_freed_memory()
 
 

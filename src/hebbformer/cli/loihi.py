@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from ..atomic import write_with
 from ..errors import HebbformerError
 from .common import writable_file
 
@@ -43,7 +44,8 @@ def run(args) -> int:
     scenario = Scenario.load(args.scenario)
     tic = time.perf_counter()
     recordings = simulate(scenario)
-    np.savez(args.out, **recordings)
+    write_with(args.out, lambda f: np.savez(f, **recordings))  # to the file named (np.savez would add .npz to a
+    # name without it), atomically
     print(f"emulated {scenario.steps} steps in {time.perf_counter() - tic:.3f} s; "
           f"recorded {', '.join(recordings)} -> {args.out}")
     return 0

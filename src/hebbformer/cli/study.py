@@ -85,6 +85,8 @@ def run(args) -> int:
         data_cfg = Config(data=default_data())
         data_cfg.override(args.overrides)
         cfg.data = data_cfg.validate().data
+    if args.threads < 0:
+        raise ConfigError(f"--threads {args.threads}: a number of threads, at least 1 (0: torch's default)")
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
