@@ -60,6 +60,10 @@ def test_quant_run_evaluates_through_its_integer_path(tmp_path, capsys):
     assert ("logits identical to Loihi (emulated) in all 2 episodes" in text) == ("| Lava |" in text)
     check_error(capsys, ["variants", str(qu), str(qu), "eval.split=val"], "is not a Float")
     check_error(capsys, ["variants", str(fl), str(fl), "eval.split=val"], "is not a Quant run")
+    check_error(capsys, ["variants", str(fl), str(qu), "--setting", "3w", "eval.split=val"], "is not of the form")
+    other = tmp_path / "softmax"  # a Float run, but not the Quant run's twin: the table would compare two models
+    assert main(["train", "--quiet", "--out", str(other), *TINY, "model.attention=softmax"]) == 0
+    check_error(capsys, ["variants", str(other), str(qu), "eval.split=val"], "is not the Float twin of", "differ in attention")
 
 
 def test_demo_runs_with_overrides(tmp_path, capsys):

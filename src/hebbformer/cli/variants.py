@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import checkpoint, shipped
+from ..config import parse_setting
 from ..data import build_pools, describe_split
 from ..errors import ConfigError
 from ..families import build_model
@@ -42,6 +43,16 @@ def run(args) -> int:
         raise ConfigError(f"{args.quant_run} is not a Quant run (its model.quant is false)")
     if fcfg.model.quant or fcfg.model.method != "icl":
         raise ConfigError(f"{args.float_run} is not a Float in-context learner run")
+    twin = {**fcfg.to_dict()["model"], "quant": True}, {"data": (fcfg.data.name, fcfg.data.image_size)}
+    other = qcfg.to_dict()["model"], {"data": (qcfg.data.name, qcfg.data.image_size)}
+    differ = [k for part, theirs in zip(twin, other) for k in part if part[k] != theirs.get(k)]
+    if differ:  # one learner in two arithmetics, or the table compares two models
+        raise ConfigError(f"{args.float_run} is not the Float twin of {args.quant_run}: they differ in "
+                          f"{', '.join(differ)} (model.* but quant, and the data set, must be the same)")
+    parse_setting(args.setting)  # before the pools load
+    out = Path(args.out) if args.out else (Path("runs") / "eval" / args.quant_run if shipped.is_shipped_name(args.quant_run)
+                                           else checkpoint.resolve(args.quant_run).parent)
+    writable_folder(out, create=False)  # before the episodes: made once they have run
     set_threads(qcfg)
     split = qcfg.eval.split
     pool = getattr(build_pools(qcfg.data, (split,)), split)
@@ -55,9 +66,7 @@ def run(args) -> int:
     rows = compare(*models, qcfg, pool, args.setting, args.episodes, args.lava_episodes, workers=args.workers)
     table = format_table(rows, args.setting, where, args.workers)
     print(table)
-    out = writable_folder(Path(args.out) if args.out else (Path("runs") / "eval" / args.quant_run
-                                                           if shipped.is_shipped_name(args.quant_run)
-                                                           else checkpoint.resolve(args.quant_run).parent))
+    writable_folder(out)
     save(rows, table, out, args.setting, where, args.workers)
     print(f"saved {out / 'variants.md'}, variants.csv and variants.json")
     return 0
