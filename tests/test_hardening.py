@@ -156,3 +156,14 @@ def test_an_output_path_that_cannot_be_written_is_named_before_any_work(tmp_path
     check_error(capsys, ["report", "--out", str(tmp_path / "a_file")], "is a file, not a folder")
     check_error(capsys, ["loihi", "run", "examples/loihi/stdp_2f.json", "--out", str(tmp_path)], "is a folder, not a file")
     assert not (tmp_path / "a_file" / "checkpoint.pt").exists()
+
+
+def test_a_failing_eval_or_classify_leaves_no_folder_it_made(tmp_path, capsys):
+    missing = tmp_path / "no-data"
+    assert main(["eval", "--quiet", "vinyals-icl", "--out", str(tmp_path / "e" / "x"), f"data.root={missing}",
+                 "data.download=false"]) == 2
+    assert main(["classify", "vinyals-icl", "--support", str(missing), "--query", str(missing),
+                 "--out", str(tmp_path / "c" / "x.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("hebbformer: error: ") == 2 and "Traceback" not in err
+    assert not any(tmp_path.iterdir())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..atomic import write_text
 from ..errors import DataError
 from .common import BACKEND_HELP, writable_file
 
@@ -20,6 +21,7 @@ def add(sub) -> None:
 
 def run(args) -> int:
     import csv
+    import io
 
     from ..predict import check_backend, image_files, load, read_image, read_support_folder
 
@@ -39,9 +41,10 @@ def run(args) -> int:
     width = max(len(r[0]) for r in rows)
     for name, answer, prob in rows:
         print(f"{name:<{width}}  {answer}  {prob:.3f}")
-    if args.out:
-        with open(args.out, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["query", "label", "probability"])
-            writer.writerows(rows)
+    if args.out:  # written whole, atomically (its folder made only now that there is something to write)
+        text = io.StringIO(newline="")
+        writer = csv.writer(text)
+        writer.writerow(["query", "label", "probability"])
+        writer.writerows(rows)
+        write_text(args.out, text.getvalue())
     return 0

@@ -36,11 +36,12 @@ def writable_folder(path: str | Path, what: str = "--out", create: bool = True) 
 
 
 def writable_file(path: str | Path, what: str = "--out") -> Path:
-    """A file this command may write, checked before any work (its folder is created if missing)."""
+    """A file this command may write, checked before any work (its folder, if missing, is made by
+    the write: a command that fails on its input leaves none)."""
     file = Path(path)
     if file.is_dir():
         raise ConfigError(f"{what} {file} is a folder, not a file")
-    writable_folder(file.parent if str(file.parent) else ".", f"the folder of {what}")
+    writable_folder(file.parent if str(file.parent) else ".", f"the folder of {what}", create=False)
     if file.exists() and not os.access(file, os.W_OK):
         raise ConfigError(f"{what} {file} is not writable")
     return file

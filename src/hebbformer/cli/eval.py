@@ -38,7 +38,7 @@ def run(args) -> int:
         out = Path("runs") / "eval" / args.run
     else:
         out = checkpoint.resolve(args.run).parent
-    writable_folder(out)
+    writable_folder(out, create=False)  # made by the write of its results: a failed evaluation leaves none
     run_eval(cfg, state, out, args.quiet)
     return 0
 
