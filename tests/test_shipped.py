@@ -132,3 +132,5 @@ def test_pack_never_replaces_a_file_it_did_not_ship_and_reads_the_manifest_first
     with pytest.raises(KeyError):
         shipped.pack(tmp_path / "run", "y", "d", "c", tmp_path / "new", check=lambda path: {}["no data"])
     assert not (tmp_path / "new").exists()
+    with pytest.raises(CheckpointError, match=r"cannot write the shipped model into .*x.pt/models"):
+        shipped.pack(tmp_path / "run", "y", "d", "c", folder / "x.pt" / "models")  # a folder under a file

@@ -133,9 +133,10 @@ def pack(run: str | os.PathLike, name: str, description: str, command: str, fold
         checkpoint.save_atomic(shipped, staged)
         counts = check(staged) if check else None
     except BaseException as err:
-        staged.unlink(missing_ok=True)
-        if created and not any(folder.iterdir()):  # a folder this call made, for nothing: not left behind
-            folder.rmdir()
+        if folder.is_dir():  # (not made: nothing was written)
+            staged.unlink(missing_ok=True)
+            if created and not any(folder.iterdir()):  # a folder this call made, for nothing: not left behind
+                folder.rmdir()
         if isinstance(err, OSError):
             raise CheckpointError(f"cannot write the shipped model into {folder}: {err.strerror or err}") from None
         raise
