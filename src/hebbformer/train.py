@@ -249,6 +249,22 @@ def train(cfg: Config, resume: bool = False, progress: bool = True, pools: Pools
         distributed.teardown()
 
 
+def _check_run_folder(out: Path, resume: bool) -> None:
+    """The run folder as this training needs it, checked before any work: a checkpoint to resume,
+    or none to overwrite, nor the files a run writes before its first checkpoint (a run stopped
+    before it, or files of something else: never overwritten)."""
+    ckpt_path = out / "checkpoint.pt"
+    if resume:
+        if not ckpt_path.is_file():
+            raise CheckpointError(f"cannot resume: {ckpt_path} does not exist")
+    elif ckpt_path.exists():
+        raise CheckpointError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    elif stale := [name for name in RUN_FILES if (out / name).exists()]:
+        raise CheckpointError(f"{out} holds {', '.join(stale)} but no checkpoint.pt (a run stopped before its first "
+                              "checkpoint, or files of something else); training would overwrite them: remove them "
+                              "or choose another --out")
+
+
 def _train(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
     # one writer per run folder: a second training into it stops at once, naming the first
     with RunLock(Path(cfg.out_dir)) if rank == 0 else contextlib.nullcontext():
@@ -260,6 +276,7 @@ def _train_locked(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
     ckpt_path = out / "checkpoint.pt"
     t, e = cfg.train, cfg.episode
     main = rank == 0
+    _check_run_folder(out, resume)
     part = distributed.shard(t.batch_size, size, rank)
     set_threads(cfg)
     if t.tensorboard and main:
@@ -280,20 +297,11 @@ def _train_locked(cfg, resume, progress, pools, stop_after, rank, size) -> dict:
     opt = make_optimizer(model, t)
     start = 0
     if resume:
-        if not ckpt_path.is_file():
-            raise CheckpointError(f"cannot resume: {ckpt_path} does not exist")
         state = checkpoint.load(ckpt_path)
         saw = saw_evaluation_alphabets(state)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         start = state["step"]
-    elif ckpt_path.exists():
-        raise CheckpointError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-    elif stale := [name for name in RUN_FILES if (out / name).exists()]:
-        # a run stopped before its first checkpoint, or files that are not a run's: never overwritten
-        raise CheckpointError(f"{out} holds {', '.join(stale)} but no checkpoint.pt (a run stopped before its first "
-                              "checkpoint, or files of something else); training would overwrite them: remove them "
-                              "or choose another --out")
     else:
         if t.init_from:
             init_weights(model, t.init_from)

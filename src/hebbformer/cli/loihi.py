@@ -44,8 +44,8 @@ def run(args) -> int:
     scenario = Scenario.load(args.scenario)
     tic = time.perf_counter()
     recordings = simulate(scenario)
-    write_with(args.out, lambda f: np.savez(f, **recordings))  # to the file named (np.savez would add .npz to a
-    # name without it), atomically
+    # atomically, and to the file named: np.savez given a name without .npz would add it
+    write_with(args.out, lambda f: np.savez(f, **recordings))
     print(f"emulated {scenario.steps} steps in {time.perf_counter() - tic:.3f} s; "
           f"recorded {', '.join(recordings)} -> {args.out}")
     return 0

@@ -43,9 +43,8 @@ def run(args) -> int:
         raise ConfigError(f"{args.quant_run} is not a Quant run (its model.quant is false)")
     if fcfg.model.quant or fcfg.model.method != "icl":
         raise ConfigError(f"{args.float_run} is not a Float in-context learner run")
-    twin = {**fcfg.to_dict()["model"], "quant": True}, {"data": (fcfg.data.name, fcfg.data.image_size)}
-    other = qcfg.to_dict()["model"], {"data": (qcfg.data.name, qcfg.data.image_size)}
-    differ = [k for part, theirs in zip(twin, other) for k in part if part[k] != theirs.get(k)]
+    twin, quant = ({**c.to_dict()["model"], "quant": None, "data": (c.data.name, c.data.image_size)} for c in (fcfg, qcfg))
+    differ = [k for k in twin if twin[k] != quant[k]]
     if differ:  # one learner in two arithmetics, or the table compares two models
         raise ConfigError(f"{args.float_run} is not the Float twin of {args.quant_run}: they differ in "
                           f"{', '.join(differ)} (model.* but quant, and the data set, must be the same)")
